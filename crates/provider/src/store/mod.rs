@@ -1,0 +1,1 @@
+//! Storage: one `Store` trait, a Redis implementation and an embedded one.

@@ -1,0 +1,62 @@
+# Shared by scripts/run and scripts/test: install what is missing, idempotently.
+# Sourced, not executed.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ROOT
+
+# Debian packages the build, the app and the tests need.
+APT_BUILD=(build-essential pkg-config libssl-dev libdbus-1-dev libwebkit2gtk-4.1-dev
+  libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev libxdo-dev file curl)
+APT_RUN=(xvfb xauth dbus-x11 gnome-keyring)
+APT_TEST=(redis-server webkit2gtk-driver chromium)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Installs the Debian packages among "$@" that are not installed yet.
+ensure_apt() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing Debian packages: ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+}
+
+ensure_toolchains() {
+  command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs) first" >&2; exit 1; }
+  if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+    echo "Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none))" >&2
+    exit 1
+  fi
+}
+
+# Front-end packages, exactly as pinned in ui/package-lock.json.
+ensure_npm() {
+  if [ ! -d "$ROOT/ui/node_modules" ] || [ "$ROOT/ui/package-lock.json" -nt "$ROOT/ui/node_modules/.package-lock.json" ]; then
+    log "installing front-end packages (npm ci)"
+    (cd "$ROOT/ui" && npm ci --no-audit --no-fund)
+  fi
+}
+
+# `cargo install` of a pinned tool, only when that version is not there yet.
+ensure_cargo_tool() {
+  local crate=$1 version=$2 bin=$3
+  if ! "$bin" --version 2>/dev/null | grep -q "$version"; then
+    log "installing $crate $version"
+    cargo install --locked "$crate" --version "$version"
+  fi
+}
+
+build_ui() {
+  log "building the front end"
+  (cd "$ROOT/ui" && npm run build)
+}
