@@ -1,1 +1,237 @@
-//! Storage: one `Store` trait, a Redis implementation and an embedded one.
+//! Storage: one [`Store`] trait, a Redis implementation and an embedded one,
+//! both checked by the same conformance suite (`tests/store_conformance.rs`).
+//!
+//! The trait is object safe and used as `Arc<dyn Store>`. Every method is one
+//! atomic step: a multi-key change (device + the user's device index, pending
+//! enrolment → device, refresh rotation) either happens entirely or not at all,
+//! under concurrency, on both implementations.
+//!
+//! Time: records carry absolute instants (`expires_at`); the store compares
+//! them with the current time when reading, so an expired record is never
+//! returned even before it is purged. Short-lived keys take a TTL instead.
+
+mod error;
+mod records;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+pub use error::{StoreError, StoreResult};
+pub use records::{
+    AuditAction, AuditEvent, AuthCodeGrant, BrowserSession, Client, Device, EncryptedSecret,
+    NewAuditEvent, PasswordHash, PendingEnrollment, RefreshToken, SignInTransaction,
+    TrustedBrowser, User, hash_token,
+};
+
+/// Name of the provider's ES256 signing key in [`Store::put_key_material`].
+pub const SIGNING_KEY: &str = "signing-key";
+
+/// The provider's storage.
+///
+/// Conventions: a lookup that finds nothing answers `Ok(None)`; a delete
+/// answers whether something was deleted; an update of a missing record is
+/// [`StoreError::NotFound`]. Records owned by a user are addressed by
+/// `(uid, id)`: another user's id is not found. Tokens and codes are addressed
+/// by their [`hash_token`].
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which implementation this is (`"redis"`, `"embedded"`), for logs.
+    fn kind(&self) -> &'static str;
+
+    /// Checks that the backing store answers.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // ----- users -----
+
+    /// Adds a user; `AlreadyExists` if the uid or (case-insensitively) the
+    /// email is taken.
+    async fn create_user(&self, user: &User) -> StoreResult<()>;
+    /// Replaces a user's record (password, roles, attributes, name, email);
+    /// `NotFound` if the uid is unknown, `AlreadyExists` if the new email
+    /// belongs to someone else.
+    async fn update_user(&self, user: &User) -> StoreResult<()>;
+    async fn get_user(&self, uid: &str) -> StoreResult<Option<User>>;
+    /// Looks a user up by email, case-insensitively (sign-in by email).
+    async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    /// All users, ordered by uid.
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    /// Users whose uid, email or a word of their display name starts with
+    /// `prefix` (case-insensitive), ordered by uid, at most `limit`.
+    async fn search_users(&self, prefix: &str, limit: usize) -> StoreResult<Vec<User>>;
+    /// `NotFound` if the uid is unknown.
+    async fn set_user_disabled(&self, uid: &str, disabled: bool) -> StoreResult<()>;
+
+    // ----- clients -----
+
+    /// `AlreadyExists` if the client id is taken.
+    async fn create_client(&self, client: &Client) -> StoreResult<()>;
+    async fn get_client(&self, client_id: &str) -> StoreResult<Option<Client>>;
+    /// All clients, ordered by client id.
+    async fn list_clients(&self) -> StoreResult<Vec<Client>>;
+
+    // ----- devices (TOTP authenticators) -----
+
+    /// Stores a device and adds it to its owner's index, atomically;
+    /// `AlreadyExists` if the id is taken.
+    async fn create_device(&self, device: &Device) -> StoreResult<()>;
+    /// The user's devices, oldest registration first. Exactly the devices
+    /// that can authenticate.
+    async fn list_devices(&self, uid: &str) -> StoreResult<Vec<Device>>;
+    async fn get_device(&self, uid: &str, id: &str) -> StoreResult<Option<Device>>;
+    /// Renames in place (never duplicates); returns the updated device.
+    async fn rename_device(&self, uid: &str, id: &str, name: &str) -> StoreResult<Device>;
+    /// Records a successful use.
+    async fn touch_device(&self, uid: &str, id: &str, at: OffsetDateTime) -> StoreResult<()>;
+    /// Removes the device and its index entry atomically; `false` if the user
+    /// has no such device.
+    async fn delete_device(&self, uid: &str, id: &str) -> StoreResult<bool>;
+    /// Removes all of the user's devices (help-desk reset); returns how many.
+    async fn delete_all_devices(&self, uid: &str) -> StoreResult<u64>;
+
+    // ----- pending enrolments -----
+
+    /// Stores a pending enrolment until its `expires_at`; `AlreadyExists` if
+    /// the id is taken (by a pending enrolment or a device).
+    async fn put_pending_enrollment(&self, pending: &PendingEnrollment) -> StoreResult<()>;
+    async fn get_pending_enrollment(
+        &self,
+        uid: &str,
+        id: &str,
+    ) -> StoreResult<Option<PendingEnrollment>>;
+    async fn delete_pending_enrollment(&self, uid: &str, id: &str) -> StoreResult<bool>;
+    /// Atomically removes the pending enrolment and creates the device with
+    /// the same id, name and secret, registered at `at`. `NotFound` if it
+    /// does not exist, has expired or was already confirmed: a pending
+    /// enrolment becomes at most one device, and a confirmed device is never
+    /// lost.
+    async fn confirm_enrollment(
+        &self,
+        uid: &str,
+        id: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<Device>;
+
+    // ----- recovery codes -----
+
+    /// Replaces the user's recovery code hashes (the previous set is void).
+    /// An empty list removes them all.
+    async fn replace_recovery_codes(&self, uid: &str, hashes: &[String]) -> StoreResult<()>;
+    /// Removes one code if present; `true` exactly once per code.
+    async fn consume_recovery_code(&self, uid: &str, hash: &str) -> StoreResult<bool>;
+    async fn count_recovery_codes(&self, uid: &str) -> StoreResult<u64>;
+
+    // ----- trusted browsers -----
+
+    /// `AlreadyExists` if the id or the token hash is taken.
+    async fn create_trusted_browser(&self, browser: &TrustedBrowser) -> StoreResult<()>;
+    /// The user's unexpired trusted browsers, oldest first.
+    async fn list_trusted_browsers(&self, uid: &str) -> StoreResult<Vec<TrustedBrowser>>;
+    /// The unexpired trusted browser whose cookie hashes to `token_hash`.
+    async fn find_trusted_browser(&self, token_hash: &str) -> StoreResult<Option<TrustedBrowser>>;
+    async fn touch_trusted_browser(
+        &self,
+        uid: &str,
+        id: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Revokes only this browser of this user.
+    async fn revoke_trusted_browser(&self, uid: &str, id: &str) -> StoreResult<bool>;
+    /// Revokes every trusted browser of the user; returns how many.
+    async fn revoke_all_trusted_browsers(&self, uid: &str) -> StoreResult<u64>;
+
+    // ----- authorization codes -----
+
+    /// Stores a grant under the code's hash for `ttl`; `AlreadyExists` on a
+    /// hash collision.
+    async fn put_auth_code(
+        &self,
+        code_hash: &str,
+        grant: &AuthCodeGrant,
+        ttl: Duration,
+    ) -> StoreResult<()>;
+    /// Removes and returns the grant: of concurrent takes exactly one gets it.
+    async fn take_auth_code(&self, code_hash: &str) -> StoreResult<Option<AuthCodeGrant>>;
+
+    // ----- refresh tokens -----
+
+    /// Stores a token (first of a family, or after a code exchange).
+    async fn put_refresh_token(&self, token_hash: &str, token: &RefreshToken) -> StoreResult<()>;
+    /// The token if it is unexpired and its family is not revoked (a used
+    /// token is returned with `used == true`).
+    async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>>;
+    /// Atomically marks `old_hash` used and stores `new` under `new_hash`;
+    /// returns the old record. `NotFound` if the old token is unknown, expired
+    /// or revoked; `RefreshReuse` (after revoking the whole family) if it was
+    /// already used; `Conflict` if `new` is not in the old token's family.
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        new: &RefreshToken,
+    ) -> StoreResult<RefreshToken>;
+    /// Revokes one token; `false` if unknown.
+    async fn revoke_refresh_token(&self, token_hash: &str) -> StoreResult<bool>;
+    /// Revokes every token of the family; returns how many were removed.
+    async fn revoke_refresh_family(&self, family_id: &str) -> StoreResult<u64>;
+
+    // ----- browser sessions and sign-in transactions -----
+
+    /// Stores a session under the cookie's hash until its `expires_at`.
+    async fn put_session(&self, id_hash: &str, session: &BrowserSession) -> StoreResult<()>;
+    async fn get_session(&self, id_hash: &str) -> StoreResult<Option<BrowserSession>>;
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<bool>;
+
+    /// Stores (or replaces) a sign-in transaction until its `expires_at`.
+    async fn put_transaction(&self, id: &str, txn: &SignInTransaction) -> StoreResult<()>;
+    async fn get_transaction(&self, id: &str) -> StoreResult<Option<SignInTransaction>>;
+    async fn delete_transaction(&self, id: &str) -> StoreResult<bool>;
+
+    // ----- TOTP replay protection -----
+
+    /// Marks the code of `time_step` as used for this device for `ttl`;
+    /// `false` if it already was (SET NX semantics).
+    async fn mark_code_used(
+        &self,
+        device_id: &str,
+        time_step: u64,
+        ttl: Duration,
+    ) -> StoreResult<bool>;
+
+    // ----- rate limiting -----
+
+    /// Counts a hit; the window starts at the first hit and lasts `window`.
+    /// Returns the count including this hit.
+    async fn rate_limit_hit(&self, key: &str, window: Duration) -> StoreResult<u64>;
+    /// Hits in the current window (0 when none or expired).
+    async fn rate_limit_count(&self, key: &str) -> StoreResult<u64>;
+    async fn rate_limit_reset(&self, key: &str) -> StoreResult<()>;
+
+    // ----- audit -----
+
+    /// Appends an event; returns it with its id.
+    async fn append_audit(&self, event: &NewAuditEvent) -> StoreResult<AuditEvent>;
+    /// Events about `subject`, newest first, with id below `before` when
+    /// given, at most `limit`. Page on with `before = last.id`.
+    async fn list_audit(
+        &self,
+        subject: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> StoreResult<Vec<AuditEvent>>;
+
+    // ----- provider key material -----
+
+    async fn get_key_material(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
+    async fn put_key_material(&self, name: &str, value: &[u8]) -> StoreResult<()>;
+    /// Stores `value` unless the name is already set; returns what is stored
+    /// afterwards, so concurrent first starts agree on one key.
+    async fn put_key_material_if_absent(&self, name: &str, value: &[u8]) -> StoreResult<Vec<u8>>;
+
+    // ----- maintenance -----
+
+    /// Removes expired records now; returns how many. Expired records are
+    /// never returned anyway; Redis expires keys itself and answers 0.
+    async fn purge_expired(&self) -> StoreResult<u64>;
+}

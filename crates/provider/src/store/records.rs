@@ -1,0 +1,330 @@
+//! The records the store keeps. All are plain data (serde), serialised as JSON
+//! by both implementations.
+//!
+//! Secrets never enter the store in clear: passwords and client secrets as PHC
+//! hashes, TOTP secrets encrypted by the caller, tokens and codes as hashes
+//! (see [`hash_token`]). Their `Debug` output is redacted anyway.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+/// Hex SHA-256 of a high-entropy token (authorization code, refresh token,
+/// session cookie, trusted-browser cookie): the form under which the store
+/// keys them, so a leak of the store does not leak usable tokens.
+pub fn hash_token(token: &[u8]) -> String {
+    let digest = Sha256::digest(token);
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        hex.push_str(&format!("{byte:02x}"));
+    }
+    hex
+}
+
+/// A PHC-format password (or client secret) hash, e.g. `$argon2id$v=19$...`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PasswordHash(pub String);
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash(<redacted>)")
+    }
+}
+
+/// A TOTP secret encrypted by the caller (nonce + ciphertext); opaque here.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EncryptedSecret(pub Vec<u8>);
+
+impl fmt::Debug for EncryptedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EncryptedSecret(<{} bytes>)", self.0.len())
+    }
+}
+
+/// An account of the organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Login name, unique, case-sensitive as stored.
+    pub uid: String,
+    /// Unique among users, compared case-insensitively.
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: PasswordHash,
+    /// Roles such as `helpdesk`.
+    pub roles: BTreeSet<String>,
+    /// Directory-like attributes (multi-valued), read by the per-attribute
+    /// MFA policy.
+    pub attributes: BTreeMap<String, Vec<String>>,
+    pub disabled: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl User {
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.contains(role)
+    }
+}
+
+/// A relying party registered with the provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    /// Exact redirect URIs; loopback ones match on any port (RFC 8252 §7.3),
+    /// which is the caller's matching rule, not the store's.
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// A public client (desktop app) has no secret and must use PKCE.
+    pub public: bool,
+    /// PHC hash of the secret of a confidential client.
+    pub secret_hash: Option<PasswordHash>,
+    /// Per-client MFA policy: `Some(true)` forces MFA, `Some(false)` waives
+    /// the global policy, `None` follows it.
+    pub require_mfa: Option<bool>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A registered TOTP authenticator. Listed iff it can authenticate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub id: String,
+    /// Owner; part of the key: another user's device is simply not found.
+    pub uid: String,
+    pub name: String,
+    pub secret: EncryptedSecret,
+    #[serde(with = "time::serde::rfc3339")]
+    pub registered_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// An enrolment started but not confirmed yet. Nothing is a device until
+/// [`crate::store::Store::confirm_enrollment`] turns it into one, under the
+/// same id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingEnrollment {
+    pub id: String,
+    pub uid: String,
+    /// The name the device will get.
+    pub name: String,
+    pub secret: EncryptedSecret,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// After this instant the enrolment is gone (not found).
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// A browser the user chose to trust: its cookie skips the second factor
+/// until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustedBrowser {
+    pub id: String,
+    pub uid: String,
+    /// Readable name from the user agent ("Firefox on Linux").
+    pub name: String,
+    /// [`hash_token`] of the cookie value.
+    pub token_hash: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// Everything the token endpoint needs to redeem an authorization code.
+/// Stored under [`hash_token`] of the code, single use, short TTL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthCodeGrant {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub uid: String,
+    /// Space-separated scopes granted.
+    pub scope: String,
+    pub nonce: Option<String>,
+    /// PKCE `code_challenge` and its method (`S256`).
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    /// The acr value emitted (first requested value the sign-in satisfied).
+    pub acr: Option<String>,
+    /// RFC 8176 values: `pwd`, `otp`, `mfa`.
+    pub amr: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub auth_time: OffsetDateTime,
+    /// The OIDC `claims` request parameter, as received.
+    pub claims: Option<serde_json::Value>,
+    /// The browser session the code was issued in, if any (for logout).
+    pub session_id: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub issued_at: OffsetDateTime,
+}
+
+/// A refresh token, stored under [`hash_token`] of the token. Rotation marks
+/// it used and issues a successor in the same family; presenting a used token
+/// again revokes the whole family.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshToken {
+    pub family_id: String,
+    pub uid: String,
+    pub client_id: String,
+    pub scope: String,
+    pub acr: Option<String>,
+    pub amr: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub auth_time: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub issued_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// Set by rotation; the store refuses to rotate a used token.
+    pub used: bool,
+}
+
+/// A browser's sign-in session (the SSO cookie), keyed by [`hash_token`] of
+/// the cookie value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrowserSession {
+    pub uid: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub auth_time: OffsetDateTime,
+    /// Factors used in this session (`pwd`, `otp`, ...).
+    pub amr: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// An in-progress sign-in (the authorize request and how far the user got),
+/// kept between form posts. The payload belongs to the sign-in module, which
+/// alone knows its shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInTransaction {
+    pub payload: serde_json::Value,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// What an audit event records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    EnrollmentStarted,
+    EnrollmentConfirmed,
+    DeviceRenamed,
+    DeviceDeleted,
+    /// Help-desk removed all devices of the user.
+    DevicesReset,
+    BrowserTrusted,
+    BrowserRevoked,
+    BrowsersRevoked,
+    RecoveryCodesRegenerated,
+    RecoveryCodeUsed,
+    SignInSucceeded,
+    SignInFailed,
+    SecondFactorFailed,
+    LockedOut,
+    SignedOut,
+    RefreshTokenReused,
+    UserCreated,
+    UserDisabled,
+    UserEnabled,
+}
+
+impl AuditAction {
+    /// Stable machine name (the serde form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::EnrollmentStarted => "enrollment_started",
+            AuditAction::EnrollmentConfirmed => "enrollment_confirmed",
+            AuditAction::DeviceRenamed => "device_renamed",
+            AuditAction::DeviceDeleted => "device_deleted",
+            AuditAction::DevicesReset => "devices_reset",
+            AuditAction::BrowserTrusted => "browser_trusted",
+            AuditAction::BrowserRevoked => "browser_revoked",
+            AuditAction::BrowsersRevoked => "browsers_revoked",
+            AuditAction::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            AuditAction::RecoveryCodeUsed => "recovery_code_used",
+            AuditAction::SignInSucceeded => "sign_in_succeeded",
+            AuditAction::SignInFailed => "sign_in_failed",
+            AuditAction::SecondFactorFailed => "second_factor_failed",
+            AuditAction::LockedOut => "locked_out",
+            AuditAction::SignedOut => "signed_out",
+            AuditAction::RefreshTokenReused => "refresh_token_reused",
+            AuditAction::UserCreated => "user_created",
+            AuditAction::UserDisabled => "user_disabled",
+            AuditAction::UserEnabled => "user_enabled",
+        }
+    }
+}
+
+/// An audit event as appended; the store assigns its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAuditEvent {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Who acted (the user themself, a help-desk uid, or `None` for the
+    /// system / an unauthenticated attempt).
+    pub actor: Option<String>,
+    /// Whose account the event concerns; events are listed per subject.
+    pub subject: String,
+    pub action: AuditAction,
+    /// The help-desk's reason, or why something failed.
+    pub reason: Option<String>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// Action-specific details (device id and name, client id, ...). Never
+    /// secrets.
+    pub details: BTreeMap<String, String>,
+}
+
+/// A stored audit event. Ids increase with every append across the store,
+/// so "newest first" is "highest id first".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub id: u64,
+    #[serde(flatten)]
+    pub event: NewAuditEvent,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_token_is_hex_sha256() {
+        assert_eq!(
+            hash_token(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let hash = PasswordHash("$argon2id$v=19$secret".into());
+        let secret = EncryptedSecret(vec![1, 2, 3]);
+        assert!(!format!("{hash:?}").contains("secret"));
+        assert_eq!(format!("{secret:?}"), "EncryptedSecret(<3 bytes>)");
+    }
+
+    #[test]
+    fn audit_action_names_match_serde() {
+        for action in [
+            AuditAction::EnrollmentConfirmed,
+            AuditAction::RecoveryCodesRegenerated,
+            AuditAction::SignInFailed,
+            AuditAction::LockedOut,
+        ] {
+            let json = serde_json::to_string(&action).unwrap();
+            assert_eq!(json, format!("\"{}\"", action.as_str()));
+        }
+    }
+}
