@@ -10,6 +10,8 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// Clients branch on these, never on the human `detail`; renaming a variant's
 /// wire form is a breaking change of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadRequest,
@@ -63,6 +65,8 @@ impl ErrorCode {
 
 /// An RFC 9457 problem details object, extended with `code`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Problem {
     /// A URI reference naming the problem type; `about:blank` when none.
     #[serde(rename = "type", default = "about_blank")]
