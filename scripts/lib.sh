@@ -39,11 +39,15 @@ ensure_toolchains() {
   fi
 }
 
-# Front-end packages, exactly as pinned in ui/package-lock.json.
+# Front-end packages, at the versions pinned in ui/package-lock.json.
+# Not `npm ci`: the registry reachable here lacks some other platforms' optional
+# binaries (e.g. @tauri-apps/cli-darwin-*) at the pinned version, so the lock
+# cannot list them and `npm ci` refuses it; `npm install --no-save` installs the
+# locked versions for this platform and leaves the lock untouched.
 ensure_npm() {
   if [ ! -d "$ROOT/ui/node_modules" ] || [ "$ROOT/ui/package-lock.json" -nt "$ROOT/ui/node_modules/.package-lock.json" ]; then
-    log "installing front-end packages (npm ci)"
-    (cd "$ROOT/ui" && npm ci --no-audit --no-fund)
+    log "installing front-end packages"
+    (cd "$ROOT/ui" && npm install --no-save --no-audit --no-fund)
   fi
 }
 
