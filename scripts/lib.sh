@@ -64,3 +64,17 @@ build_ui() {
   log "building the front end"
   (cd "$ROOT/ui" && npm run build)
 }
+
+# Runs "$@" inside a private D-Bus session with an unlocked gnome-keyring
+# Secret Service, its keyrings kept in a throw-away directory.
+with_secret_service() {
+  local dir rc=0
+  dir=$(mktemp -d)
+  mkdir -p "$dir/data" "$dir/run" "$dir/config" && chmod 700 "$dir/run"
+  XDG_DATA_HOME="$dir/data" XDG_RUNTIME_DIR="$dir/run" XDG_CONFIG_HOME="$dir/config" \
+    dbus-run-session -- bash -c '
+      printf %s tessera-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+      exec "$@"' with_secret_service "$@" || rc=$?
+  rm -rf "$dir"
+  return $rc
+}
