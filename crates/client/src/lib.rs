@@ -3,4 +3,12 @@
 //! Nothing here depends on Tauri: the same core drives the CLI, the tests and
 //! the app unchanged.
 
+pub mod config;
+pub mod error;
+pub mod i18n;
 pub mod issuer;
+pub mod policy;
+
+pub use config::{Config, ConfigError, Setting, Sources};
+pub use error::{ClientError, ErrorPayload, Result};
+pub use i18n::Lang;
