@@ -1,0 +1,236 @@
+// An in-memory stand-in for the Rust commands, for component tests and for
+// the `mock` build the accessibility scan serves. It answers exactly the
+// commands of bindings.ts and rejects like the Rust side: `{ code, message }`.
+import type { Channel } from "@tauri-apps/api/core";
+import type {
+  AuditEvent,
+  Device,
+  EnrolmentView,
+  Me,
+  SettingsView,
+  SignInProgress,
+  TrustedBrowser,
+  UserSummary,
+} from "../bindings";
+
+export type MockHandler = (args: Record<string, unknown>) => unknown;
+
+export interface MockOptions {
+  signedIn?: boolean;
+  helpdesk?: boolean;
+  /** Code the sign-in fails with, after reporting progress. */
+  signInError?: string;
+  /** Leave sign-in waiting for the browser until cancelled. */
+  signInHangs?: boolean;
+  settings?: Partial<SettingsView>;
+  devices?: Device[];
+  /** Replace the answer of single commands. */
+  overrides?: Record<string, MockHandler>;
+}
+
+const reject = (code: string, message = `mock: ${code}`) => {
+  throw { code, message };
+};
+
+export const demoMe = (helpdesk = false): Me => ({
+  uid: "alice",
+  name: "Alice Martin",
+  email: "alice@example.org",
+  roles: helpdesk ? ["helpdesk"] : [],
+  acr: "eidas1-mfa",
+  amr: ["pwd", "otp", "mfa"],
+  auth_time: "2026-11-23T09:12:00Z",
+  mfa_required: true,
+  device_count: 2,
+  recovery_codes_left: 10,
+  trusted_browser_count: 2,
+});
+
+export const demoDevices = (): Device[] => [
+  { id: "dev-1", name: "Work phone", registered_at: "2026-10-01T08:00:00Z", last_used_at: "2026-11-23T09:12:00Z" },
+  { id: "dev-2", name: "Tablet", registered_at: "2026-10-12T14:30:00Z", last_used_at: null },
+];
+
+const demoBrowsers = (): TrustedBrowser[] => [
+  { id: "br-1", name: "Firefox on Linux", created_at: "2026-11-20T08:00:00Z", last_used_at: "2026-11-23T08:00:00Z", expires_at: "2026-11-27T08:00:00Z" },
+  { id: "br-2", name: "Chrome on Windows", created_at: "2026-11-18T10:00:00Z", last_used_at: null, expires_at: "2026-11-25T10:00:00Z" },
+];
+
+const ACTIONS: AuditEvent["action"][] = ["sign_in", "device_enrolled", "trusted_browser_added", "second_factor_failed", "devices_reset", "other"];
+
+const demoActivity = (uid = "alice"): AuditEvent[] =>
+  Array.from({ length: 24 }, (_, i) => {
+    const action = ACTIONS[i % ACTIONS.length];
+    const byHelpdesk = action === "devices_reset";
+    return {
+      id: `ev-${i}`,
+      time: new Date(Date.UTC(2026, 10, 23, 9, 0) - i * 3_600_000).toISOString(),
+      actor: byHelpdesk ? "helen" : uid,
+      subject: uid,
+      action,
+      reason: byHelpdesk ? "Lost phone, ticket 4242" : null,
+      ip: "192.0.2.10",
+      user_agent: "Firefox on Linux",
+    };
+  });
+
+const users: UserSummary[] = [
+  { uid: "bob", name: "Bob Durand", email: "bob@example.org", roles: [], mfa_required: true, device_count: 2, trusted_browser_count: 2 },
+  { uid: "bea", name: "Béatrice Roy", email: null, roles: [], mfa_required: true, device_count: 0, trusted_browser_count: 0 },
+];
+
+// A 1×1 PNG: the real QR code is rendered by the Rust side.
+const PNG =
+  "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABc3UBGAAAAABJRU5ErkJggg==";
+
+const PAGE = 10;
+
+function page(events: AuditEvent[], cursor: unknown) {
+  const start = typeof cursor === "string" ? Number(cursor) : 0;
+  const next = start + PAGE < events.length ? String(start + PAGE) : null;
+  return { events: events.slice(start, start + PAGE), next_cursor: next };
+}
+
+function send(args: Record<string, unknown>, p: SignInProgress) {
+  const ch = args.onProgress as Channel<SignInProgress> | undefined;
+  ch?.onmessage(p);
+}
+
+/** The command handler plus the state it mutates (for assertions). */
+export function mockBackend(opts: MockOptions = {}) {
+  const state = {
+    me: opts.signedIn === false ? null : demoMe(opts.helpdesk),
+    settings: {
+      issuer: "https://id.example.org",
+      issuer_managed: false,
+      client_id: "tessera-desktop",
+      client_id_managed: true,
+      acr_values: ["eidas1-mfa", "eidas2", "eidas3"],
+      acr_values_managed: true,
+      language: "system",
+      ...opts.settings,
+    } as SettingsView,
+    devices: opts.devices ?? demoDevices(),
+    browsers: demoBrowsers(),
+    activity: demoActivity(),
+    enrolment: null as EnrolmentView | null,
+    calls: [] as { cmd: string; args: Record<string, unknown> }[],
+    cancelSignIn: null as (() => void) | null,
+  };
+
+  const needMe = () => state.me ?? reject("not_signed_in", "not signed in");
+
+  const handlers: Record<string, MockHandler> = {
+    version: () => ({ version: "0.1.0-mock" }),
+    settings_get: () => state.settings,
+    settings_set: (a) => {
+      const u = a.update as { issuer: string | null; language: SettingsView["language"] };
+      if (u.issuer !== null && !state.settings.issuer_managed) {
+        if (!/^https:\/\/|^http:\/\/(127\.0\.0\.1|localhost)/.test(u.issuer)) reject("invalid_issuer");
+        state.settings = { ...state.settings, issuer: u.issuer };
+      }
+      state.settings = { ...state.settings, language: u.language };
+      return state.settings;
+    },
+    sign_in: (a) => {
+      send(a, { step: "discovering" });
+      send(a, { step: "waiting_for_browser", provider: state.settings.issuer ?? "" });
+      if (opts.signInHangs) {
+        return new Promise((_, rej) => {
+          state.cancelSignIn = () => rej({ code: "cancelled", message: "sign-in cancelled" });
+        });
+      }
+      if (opts.signInError) reject(opts.signInError);
+      send(a, { step: "exchanging_code" });
+      state.me = demoMe(opts.helpdesk);
+      send(a, { step: "done" });
+      return state.me;
+    },
+    cancel_sign_in: () => {
+      state.cancelSignIn?.();
+      return null;
+    },
+    sign_out: () => {
+      state.me = null;
+      return null;
+    },
+    me: () => needMe(),
+    devices_list: () => (needMe(), state.devices),
+    device_enrol_start: (a) => {
+      needMe();
+      state.enrolment = {
+        enrollment_id: "enr-1",
+        name: String(a.name),
+        qr_png_data_uri: PNG,
+        secret_groups: ["JBSW", "Y3DP", "EHPK", "3PXP"],
+        expires_at: "2026-11-23T09:22:00Z",
+      };
+      return state.enrolment;
+    },
+    device_enrol_confirm: (a) => {
+      if (a.code !== "123456") reject("invalid_code", "wrong code");
+      const first = state.devices.length === 0;
+      const name = state.enrolment?.name ?? "New";
+      const device: Device = { id: `dev-${state.devices.length + 10}`, name, registered_at: "2026-11-23T09:15:00Z", last_used_at: null };
+      state.devices = [...state.devices, device];
+      return {
+        device,
+        recovery_codes: first ? Array.from({ length: 10 }, (_, i) => `abcd-ef${i}${i}`) : null,
+      };
+    },
+    device_rename: (a) => {
+      const d = state.devices.find((x) => x.id === a.id) ?? reject("not_found");
+      const renamed = { ...d, name: a.name as string };
+      state.devices = state.devices.map((x) => (x.id === a.id ? renamed : x));
+      return renamed;
+    },
+    device_delete: (a) => {
+      send(a, { step: "waiting_for_browser", provider: state.settings.issuer ?? "" });
+      if (!state.devices.some((x) => x.id === a.id)) reject("not_found");
+      if (state.devices.length === 1) reject("last_factor", "last device");
+      state.devices = state.devices.filter((x) => x.id !== a.id);
+      return null;
+    },
+    recovery_codes_regenerate: (a) => {
+      send(a, { step: "waiting_for_browser", provider: state.settings.issuer ?? "" });
+      return { codes: Array.from({ length: 10 }, (_, i) => `wxyz-0${i}`), generated_at: "2026-11-23T09:30:00Z" };
+    },
+    recovery_codes_save: () => "/home/alice/Downloads/tessera-recovery-codes.txt",
+    browsers_list: () => (needMe(), state.browsers),
+    browser_revoke: (a) => {
+      if (!state.browsers.some((b) => b.id === a.id)) reject("not_found");
+      state.browsers = state.browsers.filter((b) => b.id !== a.id);
+      return null;
+    },
+    browsers_revoke_all: () => {
+      const removed = state.browsers.length;
+      state.browsers = [];
+      return { removed };
+    },
+    activity_page: (a) => page(state.activity, a.cursor),
+    helpdesk_search: (a) => {
+      if (!state.me?.roles.includes("helpdesk")) reject("forbidden");
+      const q = String(a.query).toLowerCase();
+      const found = users.filter((u) => u.uid.startsWith(q) || u.name.toLowerCase().startsWith(q) || (u.email ?? "").startsWith(q));
+      return { users: found, truncated: false };
+    },
+    helpdesk_devices: () => demoDevices(),
+    helpdesk_browsers: () => demoBrowsers(),
+    helpdesk_activity: (a) => page(demoActivity(String(a.uid)), a.cursor),
+    helpdesk_device_remove: (a) => (a.reason ? null : reject("bad_request", "a reason is required")),
+    helpdesk_devices_reset: (a) => (a.reason ? { removed: 2 } : reject("bad_request", "a reason is required")),
+    helpdesk_browser_revoke: (a) => (a.reason ? null : reject("bad_request", "a reason is required")),
+    helpdesk_browsers_revoke_all: (a) => (a.reason ? { removed: 2 } : reject("bad_request", "a reason is required")),
+    ...opts.overrides,
+  };
+
+  const handler = (cmd: string, args?: unknown) => {
+    const a = (args ?? {}) as Record<string, unknown>;
+    state.calls.push({ cmd, args: a });
+    const h = handlers[cmd];
+    if (!h) return reject("ipc", `mock: unknown command ${cmd}`);
+    return h(a);
+  };
+
+  return { handler, state };
+}

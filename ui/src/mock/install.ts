@@ -1,0 +1,18 @@
+// Installs the mock backend before the app renders, in the `mock` build only
+// (vite --mode mock), which the accessibility scan serves. The scenario comes
+// from the query string, e.g. ?signedIn=0&signInError=acr_refused.
+import { mockIPC } from "@tauri-apps/api/mocks";
+import { mockBackend } from "./backend";
+
+export function installFromQuery(search: string) {
+  const q = new URLSearchParams(search);
+  const { handler } = mockBackend({
+    signedIn: q.get("signedIn") !== "0",
+    helpdesk: q.get("helpdesk") === "1",
+    signInError: q.get("signInError") ?? undefined,
+    signInHangs: q.get("signInHangs") === "1",
+    devices: q.get("devices") === "0" ? [] : undefined,
+    settings: q.get("managed") === "1" ? { issuer_managed: true } : undefined,
+  });
+  mockIPC(handler);
+}
