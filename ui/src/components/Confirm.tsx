@@ -59,6 +59,7 @@ export function Confirm({
       className="confirm"
       aria-labelledby={`${id}-q`}
       onSubmit={submit}
+      noValidate
     >
       <p id={`${id}-q`} className="confirm-question">
         {question}

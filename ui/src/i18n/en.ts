@@ -148,6 +148,7 @@ export const en = {
   "helpdesk.resetDone": "The authenticator apps of {user} were reset.",
   "helpdesk.revokeConfirm": "Revoke {name} for {user}?",
   "helpdesk.revokeAllConfirm": "Revoke every trusted browser of {user}?",
+  "helpdesk.confirm": "Confirm with this reason",
   "helpdesk.back": "Back to the search",
 
   "settings.title": "Settings",
@@ -211,7 +212,7 @@ export const en = {
   "error.invalid_token": "The provider's answer could not be verified, so nothing was kept. Try again; if it persists, contact your help desk.",
   "error.bad_request": "The request was refused as invalid.",
   "error.reason_required": "Give a reason: every help-desk change is recorded with one.",
-  "error.io": "A file could not be written.",
+  "error.io": "A file could not be read or written. Check the permissions of your folders.",
   "error.internal": "Something went wrong on the provider's side. Try again later.",
   "error.ipc": "The app could not process this request.",
   "error.unknown": "Something went wrong.",

@@ -149,6 +149,7 @@ export const fr: Messages = {
   "helpdesk.resetDone": "Les applications d’authentification de {user} ont été réinitialisées.",
   "helpdesk.revokeConfirm": "Révoquer {name} pour {user} ?",
   "helpdesk.revokeAllConfirm": "Révoquer tous les navigateurs de confiance de {user} ?",
+  "helpdesk.confirm": "Confirmer avec ce motif",
   "helpdesk.back": "Retour à la recherche",
 
   "settings.title": "Paramètres",
@@ -212,7 +213,7 @@ export const fr: Messages = {
   "error.invalid_token": "La réponse du fournisseur n’a pas pu être vérifiée : rien n’a été conservé. Réessayez ; si cela persiste, contactez votre assistance.",
   "error.bad_request": "La demande a été refusée car invalide.",
   "error.reason_required": "Indiquez un motif : chaque action de l’assistance est enregistrée avec son motif.",
-  "error.io": "Un fichier n’a pas pu être écrit.",
+  "error.io": "Un fichier n’a pas pu être lu ou écrit. Vérifiez les droits de vos dossiers.",
   "error.internal": "Une erreur s’est produite chez le fournisseur. Réessayez plus tard.",
   "error.ipc": "L’application n’a pas pu traiter cette demande.",
   "error.unknown": "Une erreur s’est produite.",

@@ -112,28 +112,24 @@ function HelpdeskUser({ user, onBack }: { user: UserSummary; onBack: () => void 
       case "remove":
         return {
           question: t("helpdesk.removeConfirm", { name: p.device.name, user: who }),
-          label: t("helpdesk.removeLabel", { name: p.device.name }),
           go: (reason: string) =>
             act(() => ipc.helpdeskDeviceRemove(user.uid, p.device.id, reason, onProgress), t("helpdesk.removed", { name: p.device.name })),
         };
       case "reset":
         return {
           question: t("helpdesk.resetConfirm", { user: who }),
-          label: t("helpdesk.reset"),
           go: (reason: string) =>
             act(() => ipc.helpdeskDevicesReset(user.uid, reason, onProgress), t("helpdesk.resetDone", { user: who })),
         };
       case "revoke":
         return {
           question: t("helpdesk.revokeConfirm", { name: p.browser.name, user: who }),
-          label: t("browsers.revokeLabel", { name: p.browser.name }),
           go: (reason: string) =>
             act(() => ipc.helpdeskBrowserRevoke(user.uid, p.browser.id, reason, onProgress), t("browsers.revoked", { name: p.browser.name })),
         };
       case "revokeAll":
         return {
           question: t("helpdesk.revokeAllConfirm", { user: who }),
-          label: t("browsers.revokeAllYes"),
           go: (reason: string) =>
             act(() => ipc.helpdeskBrowsersRevokeAll(user.uid, reason, onProgress), t("browsers.revokedAll")),
         };
@@ -150,7 +146,7 @@ function HelpdeskUser({ user, onBack }: { user: UserSummary; onBack: () => void 
       {confirm && (
         <Confirm
           question={confirm.question}
-          confirmLabel={confirm.label}
+          confirmLabel={t("helpdesk.confirm")}
           requireReason
           busy={busy}
           onConfirm={(reason) => void confirm.go(reason)}

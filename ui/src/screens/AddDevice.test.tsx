@@ -1,0 +1,112 @@
+import { screen, waitFor, within } from "@testing-library/react";
+import { expect, test } from "vitest";
+import { renderApp } from "../test-utils";
+
+async function startAdding(opts = {}) {
+  const r = renderApp(opts);
+  await r.user.click(await screen.findByRole("button", { name: "Authenticator apps" }));
+  await r.user.click(await screen.findByRole("button", { name: "Add an authenticator app" }));
+  expect(await screen.findByRole("heading", { level: 2, name: "Step 1 of 4: name it" })).toHaveFocus();
+  return r;
+}
+
+test("first app: name, QR code and grouped secret, code, recovery codes once, done", async () => {
+  const { user, state, calls } = await startAdding({ devices: [] });
+  await user.type(screen.getByLabelText("Name of the app or phone"), "Work phone");
+  await user.click(screen.getByRole("button", { name: "Next" }));
+
+  expect(await screen.findByRole("heading", { level: 2, name: "Step 2 of 4: scan the QR code" })).toHaveFocus();
+  const qr = screen.getByRole("img", { name: "QR code to scan with your authenticator app" });
+  expect(qr.getAttribute("src")).toMatch(/^data:image\/png;base64,/);
+  expect(screen.getByTestId("secret")).toHaveTextContent("JBSWY3DPEHPK3PXP");
+  expect(screen.getByTestId("secret").querySelectorAll(".secret-group")).toHaveLength(4);
+  expect(screen.getByRole("button", { name: "Copy — Secret key" })).toBeInTheDocument();
+  expect(calls("device_enrol_start")[0].args.name).toBe("Work phone");
+  await user.click(screen.getByRole("button", { name: "Next" }));
+
+  expect(await screen.findByRole("heading", { level: 2, name: "Step 3 of 4: enter a code" })).toHaveFocus();
+  await user.type(screen.getByLabelText("6-digit code shown by the app"), "123456");
+  await user.click(screen.getByRole("button", { name: "Confirm" }));
+  expect(calls("device_enrol_confirm")[0].args).toMatchObject({ enrollmentId: "enr-1", code: "123456" });
+
+  expect(await screen.findByRole("heading", { level: 2, name: "Step 4 of 4: save your recovery codes" })).toHaveFocus();
+  expect(within(screen.getByTestId("recovery-codes")).getAllByRole("listitem")).toHaveLength(10);
+  await user.click(screen.getByRole("button", { name: "I have kept my recovery codes" }));
+
+  expect(await screen.findByRole("heading", { level: 2, name: "All set" })).toHaveFocus();
+  expect(screen.getByText("Work phone is ready. Use its codes when you sign in.")).toBeInTheDocument();
+  await user.click(screen.getByRole("button", { name: "Back to the list" }));
+  expect(await screen.findByRole("rowheader", { name: "Work phone" })).toBeInTheDocument();
+  expect(state.devices).toHaveLength(1);
+});
+
+test("a second app skips the recovery codes", async () => {
+  const { user } = await startAdding();
+  await user.type(screen.getByLabelText("Name of the app or phone"), "Spare");
+  await user.click(screen.getByRole("button", { name: "Next" }));
+  await user.click(await screen.findByRole("button", { name: "Next" }));
+  await user.type(await screen.findByLabelText("6-digit code shown by the app"), "123456");
+  await user.click(screen.getByRole("button", { name: "Confirm" }));
+  expect(await screen.findByRole("heading", { level: 2, name: "All set" })).toBeInTheDocument();
+  expect(screen.queryByTestId("recovery-codes")).not.toBeInTheDocument();
+});
+
+test("a missing name is said next to the field and nothing is started", async () => {
+  const { user, calls } = await startAdding();
+  await user.click(screen.getByRole("button", { name: "Next" }));
+  const field = screen.getByLabelText("Name of the app or phone");
+  expect(field).toHaveAttribute("aria-invalid", "true");
+  expect(field).toHaveAccessibleDescription(expect.stringContaining("Enter a name."));
+  expect(field).toHaveFocus();
+  expect(calls("device_enrol_start")).toHaveLength(0);
+});
+
+test("a code that is not 6 digits is refused before asking the provider", async () => {
+  const { user, calls } = await startAdding();
+  await user.type(screen.getByLabelText("Name of the app or phone"), "X");
+  await user.click(screen.getByRole("button", { name: "Next" }));
+  await user.click(await screen.findByRole("button", { name: "Next" }));
+  await user.type(await screen.findByLabelText("6-digit code shown by the app"), "12a");
+  await user.click(screen.getByRole("button", { name: "Confirm" }));
+  expect(screen.getByText("Enter the 6 digits shown by the app.")).toBeInTheDocument();
+  expect(calls("device_enrol_confirm")).toHaveLength(0);
+});
+
+test("a wrong code (invalid_code) is explained and the field cleared for another try", async () => {
+  const { user } = await startAdding();
+  await user.type(screen.getByLabelText("Name of the app or phone"), "X");
+  await user.click(screen.getByRole("button", { name: "Next" }));
+  await user.click(await screen.findByRole("button", { name: "Next" }));
+  const field = await screen.findByLabelText("6-digit code shown by the app");
+  await user.type(field, "000000");
+  await user.click(screen.getByRole("button", { name: "Confirm" }));
+  expect(await screen.findByText(/That code is not right/)).toBeInTheDocument();
+  expect(field).toHaveValue("");
+  expect(field).toHaveAttribute("aria-invalid", "true");
+  await user.type(field, "123456");
+  await user.click(screen.getByRole("button", { name: "Confirm" }));
+  expect(await screen.findByRole("heading", { level: 2, name: "All set" })).toBeInTheDocument();
+});
+
+test("an expired enrolment (enrollment_expired) offers to start again", async () => {
+  const { user } = await startAdding({
+    overrides: { device_enrol_confirm: () => { throw { code: "enrollment_expired", message: "gone" }; } },
+  });
+  await user.type(screen.getByLabelText("Name of the app or phone"), "X");
+  await user.click(screen.getByRole("button", { name: "Next" }));
+  await user.click(await screen.findByRole("button", { name: "Next" }));
+  await user.type(await screen.findByLabelText("6-digit code shown by the app"), "123456");
+  await user.click(screen.getByRole("button", { name: "Confirm" }));
+  expect(await screen.findByText(/took too long and expired/)).toBeInTheDocument();
+  await user.click(screen.getByRole("button", { name: "Try again" }));
+  await waitFor(() => expect(screen.getByRole("heading", { level: 2, name: "Step 1 of 4: name it" })).toHaveFocus());
+});
+
+test("rate limiting is explained", async () => {
+  const { user } = await startAdding({
+    overrides: { device_enrol_start: () => { throw { code: "rate_limited", message: "slow down" }; } },
+  });
+  await user.type(screen.getByLabelText("Name of the app or phone"), "X");
+  await user.click(screen.getByRole("button", { name: "Next" }));
+  expect(await screen.findByText("Too many attempts. Wait a few minutes, then try again.")).toBeInTheDocument();
+});
