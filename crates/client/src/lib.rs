@@ -12,3 +12,8 @@ pub mod policy;
 pub use config::{Config, ConfigError, Setting, Sources};
 pub use error::{ClientError, ErrorPayload, Result};
 pub use i18n::Lang;
+pub mod browser;
+pub mod callback;
+pub mod loopback;
+pub mod tokens;
+pub mod www_auth;

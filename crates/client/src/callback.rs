@@ -1,0 +1,182 @@
+//! The authorization response the browser brings back to the loopback
+//! listener (`/callback?code=…&state=…&iss=…` or `?error=…`).
+
+use secrecy::SecretString;
+use subtle::ConstantTimeEq;
+
+use crate::error::ClientError;
+
+/// The parameters of an authorization response, before any check.
+#[derive(Debug, Default)]
+pub struct CallbackParams {
+    pub code: Option<SecretString>,
+    pub state: Option<String>,
+    pub iss: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+/// Parses the query string of the callback. A parameter given twice is
+/// refused (RFC 6749 §3.1), as is a response with neither `code` nor `error`.
+pub fn parse_query(query: &str) -> Result<CallbackParams, ClientError> {
+    let mut p = CallbackParams::default();
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let slot_taken = match name.as_ref() {
+            "code" => p
+                .code
+                .replace(SecretString::from(value.into_owned()))
+                .is_some(),
+            "state" => p.state.replace(value.into_owned()).is_some(),
+            "iss" => p.iss.replace(value.into_owned()).is_some(),
+            "error" => p.error.replace(value.into_owned()).is_some(),
+            "error_description" => p.error_description.replace(value.into_owned()).is_some(),
+            _ => false,
+        };
+        if slot_taken {
+            return Err(ClientError::InvalidCallback(format!(
+                "the parameter `{name}` appears twice"
+            )));
+        }
+    }
+    if p.code.is_none() && p.error.is_none() {
+        return Err(ClientError::InvalidCallback(
+            "neither `code` nor `error` is present".into(),
+        ));
+    }
+    Ok(p)
+}
+
+/// What the callback must match.
+#[derive(Debug, Clone)]
+pub struct Expected<'a> {
+    pub state: &'a str,
+    pub issuer: &'a str,
+    /// The provider advertises `authorization_response_iss_parameter_supported`
+    /// (RFC 9207): `iss` is then required.
+    pub iss_required: bool,
+}
+
+/// Checks `state` (constant time) and `iss`, then turns an error response
+/// into the matching [`ClientError`]. Returns the authorization code.
+pub fn check(p: CallbackParams, expected: &Expected<'_>) -> Result<SecretString, ClientError> {
+    let state_ok = p
+        .state
+        .as_deref()
+        .is_some_and(|s| bool::from(s.as_bytes().ct_eq(expected.state.as_bytes())));
+    if !state_ok {
+        return Err(ClientError::StateMismatch);
+    }
+    match p.iss.as_deref() {
+        Some(iss) if iss.trim_end_matches('/') != expected.issuer.trim_end_matches('/') => {
+            return Err(ClientError::IssuerMismatch {
+                expected: expected.issuer.to_owned(),
+                got: Some(iss.to_owned()),
+            });
+        }
+        None if expected.iss_required => {
+            return Err(ClientError::IssuerMismatch {
+                expected: expected.issuer.to_owned(),
+                got: None,
+            });
+        }
+        _ => {}
+    }
+    if let Some(error) = p.error {
+        return Err(if error == "access_denied" {
+            ClientError::AccessDenied {
+                description: p.error_description,
+            }
+        } else {
+            ClientError::Provider {
+                error,
+                description: p.error_description,
+            }
+        });
+    }
+    p.code
+        .ok_or_else(|| ClientError::InvalidCallback("`code` is missing".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    const EXP: Expected<'static> = Expected {
+        state: "s1",
+        issuer: "https://id.example.org",
+        iss_required: true,
+    };
+
+    #[test]
+    fn code_with_matching_state_and_iss() {
+        let p = parse_query("code=abc&state=s1&iss=https%3A%2F%2Fid.example.org").unwrap();
+        assert_eq!(check(p, &EXP).unwrap().expose_secret(), "abc");
+    }
+
+    #[test]
+    fn state_is_checked_before_anything_else() {
+        let p = parse_query("code=abc&state=s2&iss=https%3A%2F%2Fid.example.org").unwrap();
+        assert!(matches!(check(p, &EXP), Err(ClientError::StateMismatch)));
+        let p = parse_query("code=abc&iss=https%3A%2F%2Fid.example.org").unwrap();
+        assert!(matches!(check(p, &EXP), Err(ClientError::StateMismatch)));
+        let p = parse_query("error=access_denied&state=forged").unwrap();
+        assert!(matches!(check(p, &EXP), Err(ClientError::StateMismatch)));
+    }
+
+    #[test]
+    fn iss_must_match_and_is_required_when_advertised() {
+        let p = parse_query("code=abc&state=s1&iss=https%3A%2F%2Fevil.example").unwrap();
+        assert!(matches!(
+            check(p, &EXP),
+            Err(ClientError::IssuerMismatch { got: Some(_), .. })
+        ));
+        let p = parse_query("code=abc&state=s1").unwrap();
+        assert!(matches!(
+            check(p, &EXP),
+            Err(ClientError::IssuerMismatch { got: None, .. })
+        ));
+        let lax = Expected {
+            iss_required: false,
+            ..EXP
+        };
+        let p = parse_query("code=abc&state=s1").unwrap();
+        assert!(check(p, &lax).is_ok());
+        let p = parse_query("code=abc&state=s1&iss=https%3A%2F%2Fevil.example").unwrap();
+        assert!(check(p, &lax).is_err(), "a present iss is always compared");
+    }
+
+    #[test]
+    fn access_denied_and_other_errors() {
+        let p = parse_query("error=access_denied&error_description=no+2fa&state=s1&iss=https%3A%2F%2Fid.example.org")
+            .unwrap();
+        match check(p, &EXP) {
+            Err(ClientError::AccessDenied { description }) => {
+                assert_eq!(description.as_deref(), Some("no 2fa"))
+            }
+            other => panic!("{other:?}"),
+        }
+        let p =
+            parse_query("error=server_error&state=s1&iss=https%3A%2F%2Fid.example.org").unwrap();
+        assert!(matches!(check(p, &EXP), Err(ClientError::Provider { .. })));
+    }
+
+    #[test]
+    fn malformed_queries_are_refused() {
+        assert!(matches!(
+            parse_query(""),
+            Err(ClientError::InvalidCallback(_))
+        ));
+        assert!(matches!(
+            parse_query("state=s1"),
+            Err(ClientError::InvalidCallback(_))
+        ));
+        let twice = parse_query("code=a&code=b&state=s1").unwrap_err();
+        assert!(
+            twice.to_string().contains("`code` appears twice"),
+            "{twice}"
+        );
+        assert!(parse_query("%%%&&&==").is_err());
+    }
+}
