@@ -10,14 +10,19 @@
 //! them with the current time when reading, so an expired record is never
 //! returned even before it is purged. Short-lived keys take a TTL instead.
 
+pub mod embedded;
 mod error;
 mod records;
+pub mod redis;
+mod shared;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+pub use self::redis::RedisStore;
+pub use embedded::EmbeddedStore;
 pub use error::{StoreError, StoreResult};
 pub use records::{
     AuditAction, AuditEvent, AuthCodeGrant, BrowserSession, Client, Device, EncryptedSecret,

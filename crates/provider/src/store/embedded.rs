@@ -1,0 +1,1259 @@
+//! The embedded store: one redb file, every change one ACID write transaction.
+//!
+//! Records are JSON values in tables keyed by id; per-owner indexes are
+//! tables keyed `"<owner>\0<id>"` written in the same transaction as the
+//! record, so "listed" and "stored" cannot diverge. Short-lived values
+//! (codes, sessions, markers, counters) live in one `ephemeral` table whose
+//! values start with their expiry instant. Expiry is checked on every read;
+//! a background task purges expired records every minute.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redb::{
+    Database, ReadTransaction, ReadableDatabase, ReadableTable, Table, TableDefinition,
+    WriteTransaction,
+};
+use time::OffsetDateTime;
+
+use super::shared::{
+    check_key, check_ttl, check_user, decode, email_key, encode, is_expired, now, search_terms,
+    ttl_until, unix_ms,
+};
+use super::{
+    AuditEvent, AuthCodeGrant, BrowserSession, Client, Device, NewAuditEvent, PendingEnrollment,
+    RefreshToken, SignInTransaction, Store, StoreError, StoreResult, TrustedBrowser, User,
+};
+
+type Json = &'static [u8];
+
+const USERS: TableDefinition<&str, Json> = TableDefinition::new("users");
+const USER_EMAILS: TableDefinition<&str, &str> = TableDefinition::new("user_emails");
+/// `"<term>\0<uid>"`, see [`search_terms`].
+const USER_SEARCH: TableDefinition<&str, ()> = TableDefinition::new("user_search");
+const CLIENTS: TableDefinition<&str, Json> = TableDefinition::new("clients");
+const DEVICES: TableDefinition<&str, Json> = TableDefinition::new("devices");
+/// `"<uid>\0<device id>"`.
+const USER_DEVICES: TableDefinition<&str, ()> = TableDefinition::new("user_devices");
+const PENDING: TableDefinition<&str, Json> = TableDefinition::new("pending_enrollments");
+/// `"<uid>\0<code hash>"`.
+const RECOVERY: TableDefinition<&str, ()> = TableDefinition::new("recovery_codes");
+const BROWSERS: TableDefinition<&str, Json> = TableDefinition::new("trusted_browsers");
+/// `"<uid>\0<browser id>"`.
+const USER_BROWSERS: TableDefinition<&str, ()> = TableDefinition::new("user_browsers");
+/// token hash → browser id.
+const BROWSER_TOKENS: TableDefinition<&str, &str> = TableDefinition::new("browser_tokens");
+const REFRESH: TableDefinition<&str, Json> = TableDefinition::new("refresh_tokens");
+/// `"<family id>\0<token hash>"`.
+const REFRESH_FAMILIES: TableDefinition<&str, ()> = TableDefinition::new("refresh_families");
+const AUDIT: TableDefinition<u64, Json> = TableDefinition::new("audit");
+/// `"<subject>\0<id as 20 digits>"`.
+const AUDIT_BY_SUBJECT: TableDefinition<&str, ()> = TableDefinition::new("audit_by_subject");
+/// `"<kind>\0<key>"` → 8-byte big-endian expiry (Unix ms) then the payload.
+const EPHEMERAL: TableDefinition<&str, Json> = TableDefinition::new("ephemeral");
+const KEY_MATERIAL: TableDefinition<&str, Json> = TableDefinition::new("key_material");
+
+/// How often the background task purges expired records.
+const PURGE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// File name of the database inside the data directory.
+pub const FILE_NAME: &str = "tessera.redb";
+
+/// The embedded store (the default): a single redb file.
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+    path: PathBuf,
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) `tessera.redb` in `data_dir`, creating the
+    /// directory. Starts the periodic purge when called inside a Tokio
+    /// runtime; it stops when the store is dropped.
+    pub fn open(data_dir: &Path) -> StoreResult<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|err| {
+            StoreError::Unavailable(format!("cannot create {}: {err}", data_dir.display()))
+        })?;
+        Self::open_file(&data_dir.join(FILE_NAME))
+    }
+
+    /// Opens (or creates) the database at `path`.
+    pub fn open_file(path: &Path) -> StoreResult<Self> {
+        let db = Database::create(path).map_err(|err| {
+            StoreError::Unavailable(format!("cannot open {}: {err}", path.display()))
+        })?;
+        let txn = db.begin_write()?;
+        create_tables(&txn)?;
+        txn.commit()?;
+        let db = Arc::new(db);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(purge_periodically(Arc::downgrade(&db)));
+        }
+        Ok(EmbeddedStore {
+            db,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Where the database file is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in a write transaction on the blocking pool; commits when it
+    /// returns `Ok`, aborts (drops) otherwise.
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> StoreResult<T> + Send + 'static,
+    {
+        let db = self.db.clone();
+        blocking(move || {
+            let txn = db.begin_write()?;
+            let out = f(&txn)?;
+            txn.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Runs `f` in a read transaction (a consistent snapshot).
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&ReadTransaction) -> StoreResult<T> + Send + 'static,
+    {
+        let db = self.db.clone();
+        blocking(move || f(&db.begin_read()?)).await
+    }
+}
+
+async fn blocking<T, F>(f: F) -> StoreResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> StoreResult<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|err| StoreError::Unavailable(format!("embedded store task failed: {err}")))?
+}
+
+async fn purge_periodically(db: Weak<Database>) {
+    let mut ticks = tokio::time::interval(PURGE_INTERVAL);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let Some(db) = db.upgrade() else { return };
+        let result = blocking(move || {
+            let txn = db.begin_write()?;
+            let purged = purge(&txn)?;
+            txn.commit()?;
+            Ok(purged)
+        })
+        .await;
+        match result {
+            Ok(purged) if purged > 0 => tracing::debug!(purged, "purged expired records"),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "purging expired records failed"),
+        }
+    }
+}
+
+fn create_tables(txn: &WriteTransaction) -> StoreResult<()> {
+    txn.open_table(USERS)?;
+    txn.open_table(USER_EMAILS)?;
+    txn.open_table(USER_SEARCH)?;
+    txn.open_table(CLIENTS)?;
+    txn.open_table(DEVICES)?;
+    txn.open_table(USER_DEVICES)?;
+    txn.open_table(PENDING)?;
+    txn.open_table(RECOVERY)?;
+    txn.open_table(BROWSERS)?;
+    txn.open_table(USER_BROWSERS)?;
+    txn.open_table(BROWSER_TOKENS)?;
+    txn.open_table(REFRESH)?;
+    txn.open_table(REFRESH_FAMILIES)?;
+    txn.open_table(AUDIT)?;
+    txn.open_table(AUDIT_BY_SUBJECT)?;
+    txn.open_table(EPHEMERAL)?;
+    txn.open_table(KEY_MATERIAL)?;
+    Ok(())
+}
+
+macro_rules! unavailable_from {
+    ($($err:ty),*) => {$(
+        impl From<$err> for StoreError {
+            fn from(err: $err) -> Self {
+                StoreError::Unavailable(format!("embedded store: {err}"))
+            }
+        }
+    )*};
+}
+unavailable_from!(
+    redb::StorageError,
+    redb::TableError,
+    redb::TransactionError,
+    redb::CommitError,
+    redb::DatabaseError
+);
+
+/// `"<a>\0<b>"`: the key of an index entry.
+fn pair(a: &str, b: &str) -> String {
+    format!("{a}\0{b}")
+}
+
+/// The second halves of the `"<owner>\0..."` keys of `table`, in key order.
+fn members<T: ReadableTable<&'static str, ()>>(table: &T, owner: &str) -> StoreResult<Vec<String>> {
+    let start = format!("{owner}\0");
+    let end = format!("{owner}\u{1}");
+    let mut out = Vec::new();
+    for entry in table.range::<&str>(start.as_str()..end.as_str())? {
+        let (key, _) = entry?;
+        out.push(key.value()[start.len()..].to_owned());
+    }
+    Ok(out)
+}
+
+fn get_json<T, Tbl>(table: &Tbl, key: &str) -> StoreResult<Option<T>>
+where
+    T: serde::de::DeserializeOwned,
+    Tbl: ReadableTable<&'static str, Json>,
+{
+    match table.get(key)? {
+        Some(guard) => Ok(Some(decode(guard.value())?)),
+        None => Ok(None),
+    }
+}
+
+fn put_json<T: serde::Serialize>(
+    table: &mut Table<&'static str, Json>,
+    key: &str,
+    value: &T,
+) -> StoreResult<()> {
+    table.insert(key, encode(value)?.as_slice())?;
+    Ok(())
+}
+
+// ----- ephemeral values: expiry prefix + payload -----
+
+fn ephemeral_key(kind: &str, key: &str) -> String {
+    pair(kind, key)
+}
+
+fn pack(expires_at: OffsetDateTime, payload: &[u8]) -> Vec<u8> {
+    let mut out = unix_ms(expires_at).to_be_bytes().to_vec();
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The payload if the value is unexpired.
+fn unpack(bytes: &[u8]) -> StoreResult<Option<(i64, Vec<u8>)>> {
+    let Some((expiry, payload)) = bytes.split_first_chunk::<8>() else {
+        return Err(StoreError::Corrupt(
+            "ephemeral value shorter than 8 bytes".into(),
+        ));
+    };
+    let expiry = i64::from_be_bytes(*expiry);
+    if expiry <= unix_ms(now()) {
+        return Ok(None);
+    }
+    Ok(Some((expiry, payload.to_vec())))
+}
+
+fn ephemeral_get<T: ReadableTable<&'static str, Json>>(
+    table: &T,
+    key: &str,
+) -> StoreResult<Option<(i64, Vec<u8>)>> {
+    match table.get(key)? {
+        Some(guard) => unpack(guard.value()),
+        None => Ok(None),
+    }
+}
+
+fn expiry_after(ttl: Duration) -> OffsetDateTime {
+    now() + ttl
+}
+
+// ----- deletions shared by several operations -----
+
+fn remove_device(txn: &WriteTransaction, uid: &str, id: &str) -> StoreResult<bool> {
+    let mut devices = txn.open_table(DEVICES)?;
+    let Some(device) = get_json::<Device, _>(&devices, id)? else {
+        return Ok(false);
+    };
+    if device.uid != uid {
+        return Ok(false);
+    }
+    devices.remove(id)?;
+    txn.open_table(USER_DEVICES)?
+        .remove(pair(uid, id).as_str())?;
+    Ok(true)
+}
+
+fn remove_browser(txn: &WriteTransaction, browser: &TrustedBrowser) -> StoreResult<()> {
+    txn.open_table(BROWSERS)?.remove(browser.id.as_str())?;
+    txn.open_table(USER_BROWSERS)?
+        .remove(pair(&browser.uid, &browser.id).as_str())?;
+    txn.open_table(BROWSER_TOKENS)?
+        .remove(browser.token_hash.as_str())?;
+    Ok(())
+}
+
+fn remove_refresh(txn: &WriteTransaction, hash: &str) -> StoreResult<bool> {
+    let mut tokens = txn.open_table(REFRESH)?;
+    let Some(token) = get_json::<RefreshToken, _>(&tokens, hash)? else {
+        return Ok(false);
+    };
+    tokens.remove(hash)?;
+    txn.open_table(REFRESH_FAMILIES)?
+        .remove(pair(&token.family_id, hash).as_str())?;
+    Ok(true)
+}
+
+fn remove_family(txn: &WriteTransaction, family_id: &str) -> StoreResult<u64> {
+    let hashes = members(&txn.open_table(REFRESH_FAMILIES)?, family_id)?;
+    let mut removed = 0;
+    for hash in hashes {
+        if remove_refresh(txn, &hash)? {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+fn set_search_terms(txn: &WriteTransaction, user: &User, present: bool) -> StoreResult<()> {
+    let mut search = txn.open_table(USER_SEARCH)?;
+    for term in search_terms(user) {
+        let key = pair(&term, &user.uid);
+        if present {
+            search.insert(key.as_str(), ())?;
+        } else {
+            search.remove(key.as_str())?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes every expired record and the index entries that point to it.
+fn purge(txn: &WriteTransaction) -> StoreResult<u64> {
+    let mut purged = 0;
+
+    let expired: Vec<String> = {
+        let table = txn.open_table(EPHEMERAL)?;
+        let mut keys = Vec::new();
+        for entry in table.iter()? {
+            let (key, value) = entry?;
+            if unpack(value.value())?.is_none() {
+                keys.push(key.value().to_owned());
+            }
+        }
+        keys
+    };
+    let mut table = txn.open_table(EPHEMERAL)?;
+    for key in &expired {
+        table.remove(key.as_str())?;
+    }
+    drop(table);
+    purged += expired.len() as u64;
+
+    let pending: Vec<String> = expired_ids::<PendingEnrollment>(txn, PENDING, |p| p.expires_at)?;
+    let mut table = txn.open_table(PENDING)?;
+    for id in &pending {
+        table.remove(id.as_str())?;
+    }
+    drop(table);
+    purged += pending.len() as u64;
+
+    let browsers: Vec<TrustedBrowser> = {
+        let table = txn.open_table(BROWSERS)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (_, value) = entry?;
+            let browser: TrustedBrowser = decode(value.value())?;
+            if is_expired(browser.expires_at) {
+                out.push(browser);
+            }
+        }
+        out
+    };
+    for browser in &browsers {
+        remove_browser(txn, browser)?;
+    }
+    purged += browsers.len() as u64;
+
+    for hash in expired_ids::<RefreshToken>(txn, REFRESH, |t| t.expires_at)? {
+        remove_refresh(txn, &hash)?;
+        purged += 1;
+    }
+    Ok(purged)
+}
+
+fn expired_ids<T: serde::de::DeserializeOwned>(
+    txn: &WriteTransaction,
+    table: TableDefinition<&str, Json>,
+    expires_at: impl Fn(&T) -> OffsetDateTime,
+) -> StoreResult<Vec<String>> {
+    let table = txn.open_table(table)?;
+    let mut out = Vec::new();
+    for entry in table.iter()? {
+        let (key, value) = entry?;
+        if is_expired(expires_at(&decode::<T>(value.value())?)) {
+            out.push(key.value().to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// What a rotation found; the transaction commits in every case so that a
+/// detected reuse keeps its family revocation.
+enum Rotation {
+    Rotated(RefreshToken),
+    Reused(String),
+}
+
+#[async_trait]
+impl Store for EmbeddedStore {
+    fn kind(&self) -> &'static str {
+        "embedded"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|txn| {
+            txn.open_table(KEY_MATERIAL)?;
+            Ok(())
+        })
+        .await
+    }
+
+    // ----- users -----
+
+    async fn create_user(&self, user: &User) -> StoreResult<()> {
+        check_user(user)?;
+        let user = user.clone();
+        self.write(move |txn| {
+            let mut users = txn.open_table(USERS)?;
+            if users.get(user.uid.as_str())?.is_some() {
+                return Err(StoreError::AlreadyExists { what: "user" });
+            }
+            let mut emails = txn.open_table(USER_EMAILS)?;
+            let email = email_key(&user.email);
+            if emails.get(email.as_str())?.is_some() {
+                return Err(StoreError::AlreadyExists { what: "user email" });
+            }
+            put_json(&mut users, &user.uid, &user)?;
+            emails.insert(email.as_str(), user.uid.as_str())?;
+            set_search_terms(txn, &user, true)
+        })
+        .await
+    }
+
+    async fn update_user(&self, user: &User) -> StoreResult<()> {
+        check_user(user)?;
+        let user = user.clone();
+        self.write(move |txn| {
+            let mut users = txn.open_table(USERS)?;
+            let Some(old) = get_json::<User, _>(&users, &user.uid)? else {
+                return Err(StoreError::NotFound { what: "user" });
+            };
+            let mut emails = txn.open_table(USER_EMAILS)?;
+            let email = email_key(&user.email);
+            if let Some(owner) = emails.get(email.as_str())?
+                && owner.value() != user.uid
+            {
+                return Err(StoreError::AlreadyExists { what: "user email" });
+            }
+            emails.remove(email_key(&old.email).as_str())?;
+            emails.insert(email.as_str(), user.uid.as_str())?;
+            set_search_terms(txn, &old, false)?;
+            set_search_terms(txn, &user, true)?;
+            put_json(&mut users, &user.uid, &user)
+        })
+        .await
+    }
+
+    async fn get_user(&self, uid: &str) -> StoreResult<Option<User>> {
+        let uid = uid.to_owned();
+        self.read(move |txn| get_json(&txn.open_table(USERS)?, &uid))
+            .await
+    }
+
+    async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let email = email_key(email);
+        self.read(move |txn| {
+            let Some(uid) = txn.open_table(USER_EMAILS)?.get(email.as_str())? else {
+                return Ok(None);
+            };
+            get_json(&txn.open_table(USERS)?, uid.value())
+        })
+        .await
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        self.read(|txn| {
+            let mut out = Vec::new();
+            for entry in txn.open_table(USERS)?.iter()? {
+                out.push(decode(entry?.1.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn search_users(&self, prefix: &str, limit: usize) -> StoreResult<Vec<User>> {
+        let prefix = prefix.trim().to_lowercase();
+        self.read(move |txn| {
+            let search = txn.open_table(USER_SEARCH)?;
+            let mut uids = std::collections::BTreeSet::new();
+            for entry in search.range::<&str>(prefix.as_str()..)? {
+                let (key, _) = entry?;
+                let key = key.value();
+                if !key.starts_with(prefix.as_str()) {
+                    break;
+                }
+                if let Some((_, uid)) = key.split_once('\0') {
+                    uids.insert(uid.to_owned());
+                }
+            }
+            let users = txn.open_table(USERS)?;
+            let mut out = Vec::new();
+            for uid in uids.into_iter().take(limit) {
+                if let Some(user) = get_json(&users, &uid)? {
+                    out.push(user);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn set_user_disabled(&self, uid: &str, disabled: bool) -> StoreResult<()> {
+        let uid = uid.to_owned();
+        self.write(move |txn| {
+            let mut users = txn.open_table(USERS)?;
+            let Some(mut user) = get_json::<User, _>(&users, &uid)? else {
+                return Err(StoreError::NotFound { what: "user" });
+            };
+            user.disabled = disabled;
+            put_json(&mut users, &uid, &user)
+        })
+        .await
+    }
+
+    // ----- clients -----
+
+    async fn create_client(&self, client: &Client) -> StoreResult<()> {
+        check_key("client id", &client.client_id)?;
+        let client = client.clone();
+        self.write(move |txn| {
+            let mut clients = txn.open_table(CLIENTS)?;
+            if clients.get(client.client_id.as_str())?.is_some() {
+                return Err(StoreError::AlreadyExists { what: "client" });
+            }
+            put_json(&mut clients, &client.client_id, &client)
+        })
+        .await
+    }
+
+    async fn get_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
+        let client_id = client_id.to_owned();
+        self.read(move |txn| get_json(&txn.open_table(CLIENTS)?, &client_id))
+            .await
+    }
+
+    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        self.read(|txn| {
+            let mut out = Vec::new();
+            for entry in txn.open_table(CLIENTS)?.iter()? {
+                out.push(decode(entry?.1.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    // ----- devices -----
+
+    async fn create_device(&self, device: &Device) -> StoreResult<()> {
+        check_key("uid", &device.uid)?;
+        check_key("device id", &device.id)?;
+        let device = device.clone();
+        self.write(move |txn| insert_device(txn, &device)).await
+    }
+
+    async fn list_devices(&self, uid: &str) -> StoreResult<Vec<Device>> {
+        let uid = uid.to_owned();
+        self.read(move |txn| {
+            let ids = members(&txn.open_table(USER_DEVICES)?, &uid)?;
+            let devices = txn.open_table(DEVICES)?;
+            let mut out: Vec<Device> = Vec::with_capacity(ids.len());
+            for id in ids {
+                // A dangling index entry cannot authenticate, so it is not
+                // listed either; it can only come from outside this code.
+                match get_json::<Device, _>(&devices, &id)? {
+                    Some(device) if device.uid == uid => out.push(device),
+                    _ => tracing::warn!(uid, id, "device index names a missing device"),
+                }
+            }
+            out.sort_by(|a, b| (a.registered_at, &a.id).cmp(&(b.registered_at, &b.id)));
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn get_device(&self, uid: &str, id: &str) -> StoreResult<Option<Device>> {
+        let (uid, id) = (uid.to_owned(), id.to_owned());
+        self.read(move |txn| {
+            let device: Option<Device> = get_json(&txn.open_table(DEVICES)?, &id)?;
+            Ok(device.filter(|d| d.uid == uid))
+        })
+        .await
+    }
+
+    async fn rename_device(&self, uid: &str, id: &str, name: &str) -> StoreResult<Device> {
+        let (uid, id, name) = (uid.to_owned(), id.to_owned(), name.to_owned());
+        self.write(move |txn| update_device(txn, &uid, &id, |device| device.name = name))
+            .await
+    }
+
+    async fn touch_device(&self, uid: &str, id: &str, at: OffsetDateTime) -> StoreResult<()> {
+        let (uid, id) = (uid.to_owned(), id.to_owned());
+        self.write(move |txn| {
+            update_device(txn, &uid, &id, |device| device.last_used_at = Some(at)).map(drop)
+        })
+        .await
+    }
+
+    async fn delete_device(&self, uid: &str, id: &str) -> StoreResult<bool> {
+        let (uid, id) = (uid.to_owned(), id.to_owned());
+        self.write(move |txn| remove_device(txn, &uid, &id)).await
+    }
+
+    async fn delete_all_devices(&self, uid: &str) -> StoreResult<u64> {
+        let uid = uid.to_owned();
+        self.write(move |txn| {
+            let ids = members(&txn.open_table(USER_DEVICES)?, &uid)?;
+            let mut removed = 0;
+            for id in ids {
+                if remove_device(txn, &uid, &id)? {
+                    removed += 1;
+                }
+            }
+            Ok(removed)
+        })
+        .await
+    }
+
+    // ----- pending enrolments -----
+
+    async fn put_pending_enrollment(&self, pending: &PendingEnrollment) -> StoreResult<()> {
+        check_key("uid", &pending.uid)?;
+        check_key("enrollment id", &pending.id)?;
+        ttl_until("enrollment", pending.expires_at)?;
+        let pending = pending.clone();
+        self.write(move |txn| {
+            let mut table = txn.open_table(PENDING)?;
+            let existing: Option<PendingEnrollment> = get_json(&table, &pending.id)?;
+            if existing.is_some_and(|p| !is_expired(p.expires_at))
+                || txn.open_table(DEVICES)?.get(pending.id.as_str())?.is_some()
+            {
+                return Err(StoreError::AlreadyExists { what: "enrollment" });
+            }
+            put_json(&mut table, &pending.id, &pending)
+        })
+        .await
+    }
+
+    async fn get_pending_enrollment(
+        &self,
+        uid: &str,
+        id: &str,
+    ) -> StoreResult<Option<PendingEnrollment>> {
+        let (uid, id) = (uid.to_owned(), id.to_owned());
+        self.read(move |txn| {
+            let pending: Option<PendingEnrollment> = get_json(&txn.open_table(PENDING)?, &id)?;
+            Ok(pending.filter(|p| p.uid == uid && !is_expired(p.expires_at)))
+        })
+        .await
+    }
+
+    async fn delete_pending_enrollment(&self, uid: &str, id: &str) -> StoreResult<bool> {
+        let (uid, id) = (uid.to_owned(), id.to_owned());
+        self.write(move |txn| {
+            let mut table = txn.open_table(PENDING)?;
+            match get_json::<PendingEnrollment, _>(&table, &id)? {
+                Some(p) if p.uid == uid => {
+                    table.remove(id.as_str())?;
+                    Ok(!is_expired(p.expires_at))
+                }
+                _ => Ok(false),
+            }
+        })
+        .await
+    }
+
+    async fn confirm_enrollment(
+        &self,
+        uid: &str,
+        id: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<Device> {
+        let (uid, id) = (uid.to_owned(), id.to_owned());
+        self.write(move |txn| {
+            let mut table = txn.open_table(PENDING)?;
+            let pending = match get_json::<PendingEnrollment, _>(&table, &id)? {
+                Some(p) if p.uid == uid && !is_expired(p.expires_at) => p,
+                _ => return Err(StoreError::NotFound { what: "enrollment" }),
+            };
+            table.remove(id.as_str())?;
+            drop(table);
+            let device = Device {
+                id: pending.id,
+                uid: pending.uid,
+                name: pending.name,
+                secret: pending.secret,
+                registered_at: at,
+                last_used_at: None,
+            };
+            insert_device(txn, &device)?;
+            Ok(device)
+        })
+        .await
+    }
+
+    // ----- recovery codes -----
+
+    async fn replace_recovery_codes(&self, uid: &str, hashes: &[String]) -> StoreResult<()> {
+        check_key("uid", uid)?;
+        for hash in hashes {
+            check_key("recovery code hash", hash)?;
+        }
+        let (uid, hashes) = (uid.to_owned(), hashes.to_vec());
+        self.write(move |txn| {
+            let mut table = txn.open_table(RECOVERY)?;
+            for old in members(&table, &uid)? {
+                table.remove(pair(&uid, &old).as_str())?;
+            }
+            for hash in &hashes {
+                table.insert(pair(&uid, hash).as_str(), ())?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn consume_recovery_code(&self, uid: &str, hash: &str) -> StoreResult<bool> {
+        let key = pair(uid, hash);
+        self.write(move |txn| Ok(txn.open_table(RECOVERY)?.remove(key.as_str())?.is_some()))
+            .await
+    }
+
+    async fn count_recovery_codes(&self, uid: &str) -> StoreResult<u64> {
+        let uid = uid.to_owned();
+        self.read(move |txn| Ok(members(&txn.open_table(RECOVERY)?, &uid)?.len() as u64))
+            .await
+    }
+
+    // ----- trusted browsers -----
+
+    async fn create_trusted_browser(&self, browser: &TrustedBrowser) -> StoreResult<()> {
+        check_key("uid", &browser.uid)?;
+        check_key("browser id", &browser.id)?;
+        check_key("token hash", &browser.token_hash)?;
+        ttl_until("trusted browser", browser.expires_at)?;
+        let browser = browser.clone();
+        self.write(move |txn| {
+            let mut browsers = txn.open_table(BROWSERS)?;
+            let mut tokens = txn.open_table(BROWSER_TOKENS)?;
+            if browsers.get(browser.id.as_str())?.is_some()
+                || tokens.get(browser.token_hash.as_str())?.is_some()
+            {
+                return Err(StoreError::AlreadyExists {
+                    what: "trusted browser",
+                });
+            }
+            put_json(&mut browsers, &browser.id, &browser)?;
+            tokens.insert(browser.token_hash.as_str(), browser.id.as_str())?;
+            txn.open_table(USER_BROWSERS)?
+                .insert(pair(&browser.uid, &browser.id).as_str(), ())?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_trusted_browsers(&self, uid: &str) -> StoreResult<Vec<TrustedBrowser>> {
+        let uid = uid.to_owned();
+        self.read(move |txn| {
+            let ids = members(&txn.open_table(USER_BROWSERS)?, &uid)?;
+            let browsers = txn.open_table(BROWSERS)?;
+            let mut out: Vec<TrustedBrowser> = Vec::new();
+            for id in ids {
+                if let Some(browser) = get_json::<TrustedBrowser, _>(&browsers, &id)?
+                    && browser.uid == uid
+                    && !is_expired(browser.expires_at)
+                {
+                    out.push(browser);
+                }
+            }
+            out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn find_trusted_browser(&self, token_hash: &str) -> StoreResult<Option<TrustedBrowser>> {
+        let token_hash = token_hash.to_owned();
+        self.read(move |txn| {
+            let Some(id) = txn.open_table(BROWSER_TOKENS)?.get(token_hash.as_str())? else {
+                return Ok(None);
+            };
+            let browser: Option<TrustedBrowser> = get_json(&txn.open_table(BROWSERS)?, id.value())?;
+            Ok(browser.filter(|b| b.token_hash == token_hash && !is_expired(b.expires_at)))
+        })
+        .await
+    }
+
+    async fn touch_trusted_browser(
+        &self,
+        uid: &str,
+        id: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let (uid, id) = (uid.to_owned(), id.to_owned());
+        self.write(move |txn| {
+            let mut browsers = txn.open_table(BROWSERS)?;
+            match get_json::<TrustedBrowser, _>(&browsers, &id)? {
+                Some(mut browser) if browser.uid == uid && !is_expired(browser.expires_at) => {
+                    browser.last_used_at = Some(at);
+                    put_json(&mut browsers, &id, &browser)
+                }
+                _ => Err(StoreError::NotFound {
+                    what: "trusted browser",
+                }),
+            }
+        })
+        .await
+    }
+
+    async fn revoke_trusted_browser(&self, uid: &str, id: &str) -> StoreResult<bool> {
+        let (uid, id) = (uid.to_owned(), id.to_owned());
+        self.write(move |txn| {
+            let browser: Option<TrustedBrowser> = get_json(&txn.open_table(BROWSERS)?, &id)?;
+            match browser {
+                Some(browser) if browser.uid == uid => {
+                    remove_browser(txn, &browser)?;
+                    Ok(!is_expired(browser.expires_at))
+                }
+                _ => Ok(false),
+            }
+        })
+        .await
+    }
+
+    async fn revoke_all_trusted_browsers(&self, uid: &str) -> StoreResult<u64> {
+        let uid = uid.to_owned();
+        self.write(move |txn| {
+            let ids = members(&txn.open_table(USER_BROWSERS)?, &uid)?;
+            let mut revoked = 0;
+            for id in ids {
+                let browser: Option<TrustedBrowser> = get_json(&txn.open_table(BROWSERS)?, &id)?;
+                if let Some(browser) = browser {
+                    remove_browser(txn, &browser)?;
+                    if !is_expired(browser.expires_at) {
+                        revoked += 1;
+                    }
+                } else {
+                    txn.open_table(USER_BROWSERS)?
+                        .remove(pair(&uid, &id).as_str())?;
+                }
+            }
+            Ok(revoked)
+        })
+        .await
+    }
+
+    // ----- authorization codes -----
+
+    async fn put_auth_code(
+        &self,
+        code_hash: &str,
+        grant: &AuthCodeGrant,
+        ttl: Duration,
+    ) -> StoreResult<()> {
+        check_key("code hash", code_hash)?;
+        check_ttl("authorization code", ttl)?;
+        let key = ephemeral_key("code", code_hash);
+        let value = pack(expiry_after(ttl), &encode(grant)?);
+        self.write(move |txn| {
+            let mut table = txn.open_table(EPHEMERAL)?;
+            if ephemeral_get(&table, &key)?.is_some() {
+                return Err(StoreError::AlreadyExists {
+                    what: "authorization code",
+                });
+            }
+            table.insert(key.as_str(), value.as_slice())?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn take_auth_code(&self, code_hash: &str) -> StoreResult<Option<AuthCodeGrant>> {
+        let key = ephemeral_key("code", code_hash);
+        self.write(move |txn| {
+            let mut table = txn.open_table(EPHEMERAL)?;
+            let found = ephemeral_get(&table, &key)?;
+            table.remove(key.as_str())?;
+            found.map(|(_, payload)| decode(&payload)).transpose()
+        })
+        .await
+    }
+
+    // ----- refresh tokens -----
+
+    async fn put_refresh_token(&self, token_hash: &str, token: &RefreshToken) -> StoreResult<()> {
+        check_key("token hash", token_hash)?;
+        check_key("family id", &token.family_id)?;
+        ttl_until("refresh token", token.expires_at)?;
+        let (hash, token) = (token_hash.to_owned(), token.clone());
+        self.write(move |txn| insert_refresh(txn, &hash, &token))
+            .await
+    }
+
+    async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
+        let hash = token_hash.to_owned();
+        self.read(move |txn| {
+            let token: Option<RefreshToken> = get_json(&txn.open_table(REFRESH)?, &hash)?;
+            Ok(token.filter(|t| !is_expired(t.expires_at)))
+        })
+        .await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        new: &RefreshToken,
+    ) -> StoreResult<RefreshToken> {
+        check_key("token hash", new_hash)?;
+        ttl_until("refresh token", new.expires_at)?;
+        let (old_hash, new_hash, new) = (old_hash.to_owned(), new_hash.to_owned(), new.clone());
+        let rotation = self
+            .write(move |txn| {
+                let mut tokens = txn.open_table(REFRESH)?;
+                let old = match get_json::<RefreshToken, _>(&tokens, &old_hash)? {
+                    Some(old) if !is_expired(old.expires_at) => old,
+                    _ => {
+                        return Err(StoreError::NotFound {
+                            what: "refresh token",
+                        });
+                    }
+                };
+                if old.used {
+                    drop(tokens);
+                    remove_family(txn, &old.family_id)?;
+                    return Ok(Rotation::Reused(old.family_id));
+                }
+                if new.family_id != old.family_id {
+                    return Err(StoreError::Conflict(
+                        "the new refresh token is not in the old one's family".into(),
+                    ));
+                }
+                let mut used = old.clone();
+                used.used = true;
+                put_json(&mut tokens, &old_hash, &used)?;
+                drop(tokens);
+                insert_refresh(txn, &new_hash, &new)?;
+                Ok(Rotation::Rotated(old))
+            })
+            .await?;
+        match rotation {
+            Rotation::Rotated(old) => Ok(old),
+            Rotation::Reused(family_id) => Err(StoreError::RefreshReuse { family_id }),
+        }
+    }
+
+    async fn revoke_refresh_token(&self, token_hash: &str) -> StoreResult<bool> {
+        let hash = token_hash.to_owned();
+        self.write(move |txn| remove_refresh(txn, &hash)).await
+    }
+
+    async fn revoke_refresh_family(&self, family_id: &str) -> StoreResult<u64> {
+        let family_id = family_id.to_owned();
+        self.write(move |txn| remove_family(txn, &family_id)).await
+    }
+
+    // ----- sessions and transactions -----
+
+    async fn put_session(&self, id_hash: &str, session: &BrowserSession) -> StoreResult<()> {
+        check_key("session id hash", id_hash)?;
+        ttl_until("session", session.expires_at)?;
+        let value = pack(session.expires_at, &encode(session)?);
+        self.put_ephemeral(ephemeral_key("session", id_hash), value)
+            .await
+    }
+
+    async fn get_session(&self, id_hash: &str) -> StoreResult<Option<BrowserSession>> {
+        self.get_ephemeral(ephemeral_key("session", id_hash)).await
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<bool> {
+        self.delete_ephemeral(ephemeral_key("session", id_hash))
+            .await
+    }
+
+    async fn put_transaction(&self, id: &str, txn: &SignInTransaction) -> StoreResult<()> {
+        check_key("transaction id", id)?;
+        ttl_until("sign-in transaction", txn.expires_at)?;
+        let value = pack(txn.expires_at, &encode(txn)?);
+        self.put_ephemeral(ephemeral_key("txn", id), value).await
+    }
+
+    async fn get_transaction(&self, id: &str) -> StoreResult<Option<SignInTransaction>> {
+        self.get_ephemeral(ephemeral_key("txn", id)).await
+    }
+
+    async fn delete_transaction(&self, id: &str) -> StoreResult<bool> {
+        self.delete_ephemeral(ephemeral_key("txn", id)).await
+    }
+
+    // ----- TOTP replay protection -----
+
+    async fn mark_code_used(
+        &self,
+        device_id: &str,
+        time_step: u64,
+        ttl: Duration,
+    ) -> StoreResult<bool> {
+        check_key("device id", device_id)?;
+        check_ttl("used code marker", ttl)?;
+        let key = ephemeral_key("used", &format!("{device_id}\0{time_step}"));
+        self.write(move |txn| {
+            let mut table = txn.open_table(EPHEMERAL)?;
+            if ephemeral_get(&table, &key)?.is_some() {
+                return Ok(false);
+            }
+            table.insert(key.as_str(), pack(expiry_after(ttl), &[]).as_slice())?;
+            Ok(true)
+        })
+        .await
+    }
+
+    // ----- rate limiting -----
+
+    async fn rate_limit_hit(&self, key: &str, window: Duration) -> StoreResult<u64> {
+        check_key("rate limit key", key)?;
+        check_ttl("rate limit window", window)?;
+        let key = ephemeral_key("rate", key);
+        self.write(move |txn| {
+            let mut table = txn.open_table(EPHEMERAL)?;
+            let (expiry, count) = match ephemeral_get(&table, &key)? {
+                Some((expiry, payload)) => (expiry, decode_count(&payload)? + 1),
+                None => (unix_ms(expiry_after(window)), 1),
+            };
+            let mut value = expiry.to_be_bytes().to_vec();
+            value.extend_from_slice(&count.to_be_bytes());
+            table.insert(key.as_str(), value.as_slice())?;
+            Ok(count)
+        })
+        .await
+    }
+
+    async fn rate_limit_count(&self, key: &str) -> StoreResult<u64> {
+        let key = ephemeral_key("rate", key);
+        self.read(
+            move |txn| match ephemeral_get(&txn.open_table(EPHEMERAL)?, &key)? {
+                Some((_, payload)) => decode_count(&payload),
+                None => Ok(0),
+            },
+        )
+        .await
+    }
+
+    async fn rate_limit_reset(&self, key: &str) -> StoreResult<()> {
+        self.delete_ephemeral(ephemeral_key("rate", key))
+            .await
+            .map(drop)
+    }
+
+    // ----- audit -----
+
+    async fn append_audit(&self, event: &NewAuditEvent) -> StoreResult<AuditEvent> {
+        check_key("audit subject", &event.subject)?;
+        let event = event.clone();
+        self.write(move |txn| {
+            let mut audit = txn.open_table(AUDIT)?;
+            let id = match audit.last()? {
+                Some((last, _)) => last.value() + 1,
+                None => 1,
+            };
+            let stored = AuditEvent { id, event };
+            audit.insert(id, encode(&stored)?.as_slice())?;
+            txn.open_table(AUDIT_BY_SUBJECT)?
+                .insert(audit_subject_key(&stored.event.subject, id).as_str(), ())?;
+            Ok(stored)
+        })
+        .await
+    }
+
+    async fn list_audit(
+        &self,
+        subject: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> StoreResult<Vec<AuditEvent>> {
+        let start = format!("{subject}\0");
+        let end = match before {
+            Some(before) => audit_subject_key(subject, before),
+            None => format!("{subject}\u{1}"),
+        };
+        self.read(move |txn| {
+            let index = txn.open_table(AUDIT_BY_SUBJECT)?;
+            let audit = txn.open_table(AUDIT)?;
+            let mut out = Vec::new();
+            for entry in index
+                .range::<&str>(start.as_str()..end.as_str())?
+                .rev()
+                .take(limit)
+            {
+                let (key, _) = entry?;
+                let id: u64 = key.value()[start.len()..]
+                    .parse()
+                    .map_err(StoreError::corrupt)?;
+                let Some(value) = audit.get(id)? else {
+                    return Err(StoreError::Corrupt(format!("audit event {id} missing")));
+                };
+                out.push(decode(value.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    // ----- key material -----
+
+    async fn get_key_material(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        let name = name.to_owned();
+        self.read(move |txn| {
+            Ok(txn
+                .open_table(KEY_MATERIAL)?
+                .get(name.as_str())?
+                .map(|v| v.value().to_vec()))
+        })
+        .await
+    }
+
+    async fn put_key_material(&self, name: &str, value: &[u8]) -> StoreResult<()> {
+        check_key("key name", name)?;
+        let (name, value) = (name.to_owned(), value.to_vec());
+        self.write(move |txn| {
+            txn.open_table(KEY_MATERIAL)?
+                .insert(name.as_str(), value.as_slice())?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn put_key_material_if_absent(&self, name: &str, value: &[u8]) -> StoreResult<Vec<u8>> {
+        check_key("key name", name)?;
+        let (name, value) = (name.to_owned(), value.to_vec());
+        self.write(move |txn| {
+            let mut table = txn.open_table(KEY_MATERIAL)?;
+            if let Some(existing) = table.get(name.as_str())? {
+                return Ok(existing.value().to_vec());
+            }
+            table.insert(name.as_str(), value.as_slice())?;
+            Ok(value)
+        })
+        .await
+    }
+
+    async fn purge_expired(&self) -> StoreResult<u64> {
+        self.write(purge).await
+    }
+}
+
+impl EmbeddedStore {
+    async fn put_ephemeral(&self, key: String, value: Vec<u8>) -> StoreResult<()> {
+        self.write(move |txn| {
+            txn.open_table(EPHEMERAL)?
+                .insert(key.as_str(), value.as_slice())?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_ephemeral<T>(&self, key: String) -> StoreResult<Option<T>>
+    where
+        T: serde::de::DeserializeOwned + Send + 'static,
+    {
+        self.read(move |txn| {
+            ephemeral_get(&txn.open_table(EPHEMERAL)?, &key)?
+                .map(|(_, payload)| decode(&payload))
+                .transpose()
+        })
+        .await
+    }
+
+    /// Whether an unexpired value was removed.
+    async fn delete_ephemeral(&self, key: String) -> StoreResult<bool> {
+        self.write(move |txn| {
+            let mut table = txn.open_table(EPHEMERAL)?;
+            let live = ephemeral_get(&table, &key)?.is_some();
+            table.remove(key.as_str())?;
+            Ok(live)
+        })
+        .await
+    }
+}
+
+fn decode_count(payload: &[u8]) -> StoreResult<u64> {
+    let bytes: [u8; 8] = payload
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("rate limit counter is not 8 bytes".into()))?;
+    Ok(u64::from_be_bytes(bytes))
+}
+
+fn audit_subject_key(subject: &str, id: u64) -> String {
+    format!("{subject}\0{id:020}")
+}
+
+fn insert_device(txn: &WriteTransaction, device: &Device) -> StoreResult<()> {
+    let mut devices = txn.open_table(DEVICES)?;
+    if devices.get(device.id.as_str())?.is_some() {
+        return Err(StoreError::AlreadyExists { what: "device" });
+    }
+    put_json(&mut devices, &device.id, device)?;
+    txn.open_table(USER_DEVICES)?
+        .insert(pair(&device.uid, &device.id).as_str(), ())?;
+    Ok(())
+}
+
+fn update_device(
+    txn: &WriteTransaction,
+    uid: &str,
+    id: &str,
+    change: impl FnOnce(&mut Device),
+) -> StoreResult<Device> {
+    let mut devices = txn.open_table(DEVICES)?;
+    match get_json::<Device, _>(&devices, id)? {
+        Some(mut device) if device.uid == uid => {
+            change(&mut device);
+            put_json(&mut devices, id, &device)?;
+            Ok(device)
+        }
+        _ => Err(StoreError::NotFound { what: "device" }),
+    }
+}
+
+fn insert_refresh(txn: &WriteTransaction, hash: &str, token: &RefreshToken) -> StoreResult<()> {
+    let mut tokens = txn.open_table(REFRESH)?;
+    if tokens.get(hash)?.is_some() {
+        return Err(StoreError::AlreadyExists {
+            what: "refresh token",
+        });
+    }
+    put_json(&mut tokens, hash, token)?;
+    txn.open_table(REFRESH_FAMILIES)?
+        .insert(pair(&token.family_id, hash).as_str(), ())?;
+    Ok(())
+}

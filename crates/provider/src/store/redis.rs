@@ -1,0 +1,1252 @@
+//! The Redis store: what operators run.
+//!
+//! Key layout (prefix `P`, e.g. `tessera:`):
+//!
+//! | key                          | type   | content                                 |
+//! |------------------------------|--------|-----------------------------------------|
+//! | `P user:<uid>`               | string | [`User`] JSON                           |
+//! | `P user-email:<email lower>` | string | uid                                     |
+//! | `P users`                    | zset   | uids (score 0, lexical order)           |
+//! | `P user-search`              | zset   | `"<term>\0<uid>"` (prefix search)       |
+//! | `P client:<id>` / `P clients`| string / zset | [`Client`] JSON / ids            |
+//! | `P device:<id>`              | string | [`Device`] JSON                         |
+//! | `P user-devices:<uid>`       | set    | device ids                              |
+//! | `P pending:<id>`             | string | [`PendingEnrollment`] JSON, TTL         |
+//! | `P recovery:<uid>`           | set    | recovery code hashes                    |
+//! | `P browser:<id>`             | string | [`TrustedBrowser`] JSON, TTL            |
+//! | `P browser-token:<hash>`     | string | browser id, TTL                         |
+//! | `P user-browsers:<uid>`      | set    | browser ids                             |
+//! | `P code:<hash>`              | string | [`AuthCodeGrant`] JSON, TTL             |
+//! | `P refresh:<hash>`           | string | [`RefreshToken`] JSON, TTL              |
+//! | `P refresh-family:<id>`      | set    | token hashes, TTL of the longest        |
+//! | `P session:<hash>` / `P txn:<id>` | string | session / transaction JSON, TTL    |
+//! | `P used:<device>:<step>`     | string | used TOTP code marker, TTL              |
+//! | `P rate:<key>`               | string | counter, TTL = window                   |
+//! | `P audit-seq`                | string | last audit id                           |
+//! | `P audit:<subject>`          | zset   | `"<id>:<event JSON>"` scored by id      |
+//! | `P key:<name>`               | string | key material                            |
+//!
+//! Every change touching a record and an index runs as one Lua script, so it
+//! is atomic; read-modify-write of a record (rename, touch, rotate) is a
+//! compare-and-set script retried on contention. The layout assumes one
+//! primary (standalone or Sentinel): scripts touch keys of several users'
+//! slots, which Redis Cluster would refuse.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{Cmd, ErrorKind, FromRedisValue, RedisError, Script, cmd};
+use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+
+use super::shared::{
+    check_key, check_ttl, check_user, decode, email_key, encode, is_expired, search_terms,
+    ttl_until,
+};
+use super::{
+    AuditEvent, AuthCodeGrant, BrowserSession, Client, Device, NewAuditEvent, PendingEnrollment,
+    RefreshToken, SignInTransaction, Store, StoreError, StoreResult, TrustedBrowser, User,
+};
+
+/// Attempts of a compare-and-set before giving up with `Conflict`.
+const CAS_ATTEMPTS: usize = 32;
+
+/// The Redis store.
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://host:port/db`, `rediss://` for TLS is not
+    /// compiled in) with every key under `prefix` (e.g. `tessera:`). The
+    /// connection is re-established by itself after Redis restarts; while
+    /// Redis is down, operations fail fast with [`StoreError::Unavailable`].
+    pub async fn connect(url: &str, prefix: &str) -> StoreResult<Self> {
+        let client = ::redis::Client::open(url)
+            .map_err(|err| StoreError::Invalid(format!("Redis URL {url:?}: {err}")))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(5)))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500));
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(redis_error)?;
+        Ok(RedisStore {
+            conn,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    fn key(&self, kind: &str, id: &str) -> String {
+        format!("{}{kind}:{id}", self.prefix)
+    }
+
+    fn global(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// Prefix of the keys of one kind, for scripts that derive keys from
+    /// stored ids.
+    fn kind_prefix(&self, kind: &str) -> String {
+        format!("{}{kind}:", self.prefix)
+    }
+
+    async fn query<T: FromRedisValue>(&self, command: &Cmd) -> StoreResult<T> {
+        let mut conn = self.conn.clone();
+        command.query_async(&mut conn).await.map_err(redis_error)
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, key: &str) -> StoreResult<Option<T>> {
+        let raw: Option<Vec<u8>> = self.query(cmd("GET").arg(key)).await?;
+        raw.map(|bytes| decode(&bytes)).transpose()
+    }
+
+    /// Reads the record at `key`, applies `change` and writes it back unless
+    /// it changed meanwhile (then retries). `NotFound` when the record is
+    /// missing or `visible` rejects it. Keeps the key's TTL.
+    async fn update_record<T, F>(
+        &self,
+        key: &str,
+        what: &'static str,
+        visible: impl Fn(&T) -> bool,
+        mut change: F,
+    ) -> StoreResult<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnMut(&mut T),
+    {
+        for _ in 0..CAS_ATTEMPTS {
+            let Some(raw): Option<Vec<u8>> = self.query(cmd("GET").arg(key)).await? else {
+                return Err(StoreError::NotFound { what });
+            };
+            let mut record: T = decode(&raw)?;
+            if !visible(&record) {
+                return Err(StoreError::NotFound { what });
+            }
+            change(&mut record);
+            let new = encode(&record)?;
+            let mut conn = self.conn.clone();
+            let outcome: i64 = CAS_SET
+                .key(key)
+                .arg(raw)
+                .arg(new)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(redis_error)?;
+            match outcome {
+                1 => return Ok(record),
+                0 => return Err(StoreError::NotFound { what }),
+                _ => continue,
+            }
+        }
+        Err(StoreError::Conflict(format!(
+            "{what} changed concurrently too often"
+        )))
+    }
+
+    async fn set_with_ttl<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Duration,
+    ) -> StoreResult<()> {
+        self.query::<()>(
+            cmd("SET")
+                .arg(key)
+                .arg(encode(value)?)
+                .arg("PX")
+                .arg(ttl_ms(ttl)),
+        )
+        .await
+    }
+
+    async fn delete(&self, key: &str) -> StoreResult<bool> {
+        let removed: u64 = self.query(cmd("DEL").arg(key)).await?;
+        Ok(removed > 0)
+    }
+
+    async fn users_by_uid(&self, uids: &[String]) -> StoreResult<Vec<User>> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = uids.iter().map(|uid| self.key("user", uid)).collect();
+        let raw: Vec<Option<Vec<u8>>> = self.query(cmd("MGET").arg(keys)).await?;
+        raw.into_iter()
+            .flatten()
+            .map(|bytes| decode(&bytes))
+            .collect()
+    }
+}
+
+/// Maps a client error: decoding problems are corrupt data, everything else
+/// (refused connection, timeout, dropped connection, server error) means
+/// Redis cannot serve the request now.
+fn redis_error(err: RedisError) -> StoreError {
+    match err.kind() {
+        ErrorKind::Parse | ErrorKind::UnexpectedReturnType => {
+            StoreError::Corrupt(format!("redis: {err}"))
+        }
+        _ => StoreError::Unavailable(format!("redis: {err}")),
+    }
+}
+
+fn ttl_ms(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+fn search_members(user: &User) -> Vec<Vec<u8>> {
+    search_terms(user)
+        .into_iter()
+        .map(|term| format!("{term}\0{}", user.uid).into_bytes())
+        .collect()
+}
+
+fn decode_all<T: DeserializeOwned>(raw: Vec<Vec<u8>>) -> StoreResult<Vec<T>> {
+    raw.iter().map(|bytes| decode(bytes)).collect()
+}
+
+macro_rules! script {
+    ($name:ident, $source:expr) => {
+        static $name: LazyLock<Script> = LazyLock::new(|| Script::new($source));
+    };
+}
+
+// Compare-and-set keeping the TTL: 1 set, 0 missing, 2 changed meanwhile.
+script!(
+    CAS_SET,
+    r"local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+if cur ~= ARGV[1] then return 2 end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+return 1"
+);
+
+// KEYS user, email, users, search; ARGV json, uid, search members...
+// 0 created, 1 uid taken, 2 email taken.
+script!(
+    CREATE_USER,
+    r"if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], 0, ARGV[2])
+for i = 3, #ARGV do redis.call('ZADD', KEYS[4], 0, ARGV[i]) end
+return 0"
+);
+
+// KEYS user, old email, new email, search; ARGV expected json, new json, uid,
+// n old members, old members..., new members...
+// 0 updated, 1 missing, 2 email taken, 3 changed meanwhile.
+script!(
+    UPDATE_USER,
+    r"local cur = redis.call('GET', KEYS[1])
+if not cur then return 1 end
+if cur ~= ARGV[1] then return 3 end
+local owner = redis.call('GET', KEYS[3])
+if owner and owner ~= ARGV[3] then return 2 end
+redis.call('DEL', KEYS[2])
+redis.call('SET', KEYS[3], ARGV[3])
+local n = tonumber(ARGV[4])
+for i = 5, 4 + n do redis.call('ZREM', KEYS[4], ARGV[i]) end
+for i = 5 + n, #ARGV do redis.call('ZADD', KEYS[4], 0, ARGV[i]) end
+redis.call('SET', KEYS[1], ARGV[2])
+return 0"
+);
+
+// KEYS record, zset; ARGV json, id. 1 created, 0 exists.
+script!(
+    CREATE_LISTED,
+    r"if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], 0, ARGV[2])
+return 1"
+);
+
+// KEYS zset; ARGV record key prefix. The records in id order.
+script!(
+    LIST_ZSET_RECORDS,
+    r"local out = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local v = redis.call('GET', ARGV[1] .. id)
+  if v then table.insert(out, v) end
+end
+return out"
+);
+
+// KEYS pointer; ARGV target key prefix. The record the pointer names, or nil.
+script!(
+    GET_VIA,
+    r"local id = redis.call('GET', KEYS[1])
+if not id then return false end
+return redis.call('GET', ARGV[1] .. id)"
+);
+
+// KEYS device, user index; ARGV json, id. 1 created, 0 id taken.
+script!(
+    CREATE_DEVICE,
+    r"if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+return 1"
+);
+
+// KEYS user index; ARGV record key prefix. The indexed records; entries
+// whose record is gone (expired) are dropped from the index.
+script!(
+    LIST_INDEXED,
+    r"local out = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local v = redis.call('GET', ARGV[1] .. id)
+  if v then table.insert(out, v) else redis.call('SREM', KEYS[1], id) end
+end
+return out"
+);
+
+// KEYS device, user index; ARGV uid, id. 1 deleted, 0 not this user's.
+script!(
+    DELETE_DEVICE,
+    r"local v = redis.call('GET', KEYS[1])
+if not v then redis.call('SREM', KEYS[2], ARGV[2]) return 0 end
+if cjson.decode(v).uid ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[2])
+return 1"
+);
+
+// KEYS user index; ARGV device key prefix, uid. Number deleted.
+script!(
+    DELETE_ALL_DEVICES,
+    r"local n = 0
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local k = ARGV[1] .. id
+  local v = redis.call('GET', k)
+  if v and cjson.decode(v).uid == ARGV[2] then
+    redis.call('DEL', k)
+    n = n + 1
+  end
+end
+redis.call('DEL', KEYS[1])
+return n"
+);
+
+// KEYS pending, device; ARGV json, ttl ms. 1 stored, 0 id taken.
+script!(
+    PUT_PENDING,
+    r"if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1"
+);
+
+// KEYS pending, device, user index; ARGV expected pending json, device json, id.
+// 1 confirmed, 0 pending gone or changed, 2 device id taken.
+script!(
+    CONFIRM_ENROLLMENT,
+    r"if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[3])
+return 1"
+);
+
+// KEYS browser, token, user index; ARGV json, id, ttl ms. 1 created, 0 taken.
+script!(
+    CREATE_BROWSER,
+    r"if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+redis.call('SADD', KEYS[3], ARGV[2])
+return 1"
+);
+
+// KEYS browser, user index; ARGV uid, id, token key prefix. 1 revoked, 0 not
+// this user's.
+script!(
+    REVOKE_BROWSER,
+    r"local v = redis.call('GET', KEYS[1])
+if not v then redis.call('SREM', KEYS[2], ARGV[2]) return 0 end
+local b = cjson.decode(v)
+if b.uid ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1], ARGV[3] .. b.token_hash)
+redis.call('SREM', KEYS[2], ARGV[2])
+return 1"
+);
+
+// KEYS user index; ARGV browser key prefix, token key prefix, uid. Number revoked.
+script!(
+    REVOKE_ALL_BROWSERS,
+    r"local n = 0
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local k = ARGV[1] .. id
+  local v = redis.call('GET', k)
+  if v then
+    local b = cjson.decode(v)
+    if b.uid == ARGV[3] then
+      redis.call('DEL', k, ARGV[2] .. b.token_hash)
+      n = n + 1
+    end
+  end
+end
+redis.call('DEL', KEYS[1])
+return n"
+);
+
+// KEYS token, family; ARGV json, ttl ms, hash. 1 stored, 0 hash taken.
+script!(
+    PUT_REFRESH,
+    r"if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+return 1"
+);
+
+// KEYS old, new, family; ARGV expected old json, used old json, new json,
+// new ttl ms, new hash. 1 rotated, 0 old gone, 2 old changed, 3 new taken.
+script!(
+    ROTATE_REFRESH,
+    r"local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+if cur ~= ARGV[1] then return 2 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 3 end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+redis.call('SADD', KEYS[3], ARGV[5])
+if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[3], ARGV[4]) end
+return 1"
+);
+
+// KEYS family; ARGV token key prefix. Number of tokens removed.
+script!(
+    REVOKE_FAMILY,
+    r"local n = 0
+for _, h in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  n = n + redis.call('DEL', ARGV[1] .. h)
+end
+redis.call('DEL', KEYS[1])
+return n"
+);
+
+// KEYS token; ARGV family key prefix, hash. 1 revoked, 0 unknown.
+script!(
+    REVOKE_REFRESH,
+    r"local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', ARGV[1] .. cjson.decode(v).family_id, ARGV[2])
+return 1"
+);
+
+// KEYS counter; ARGV window ms. The count including this hit.
+script!(
+    RATE_HIT,
+    r"local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n"
+);
+
+// KEYS sequence, subject zset; ARGV event json. The new id.
+script!(
+    APPEND_AUDIT,
+    r"local id = redis.call('INCR', KEYS[1])
+redis.call('ZADD', KEYS[2], id, id .. ':' .. ARGV[1])
+return id"
+);
+
+// KEYS key; ARGV value. What is stored afterwards.
+script!(
+    SET_IF_ABSENT,
+    r"redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])"
+);
+
+#[async_trait]
+impl Store for RedisStore {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        let _: String = self.query(&cmd("PING")).await?;
+        Ok(())
+    }
+
+    // ----- users -----
+
+    async fn create_user(&self, user: &User) -> StoreResult<()> {
+        check_user(user)?;
+        let mut conn = self.conn.clone();
+        let outcome: i64 = CREATE_USER
+            .key(self.key("user", &user.uid))
+            .key(self.key("user-email", &email_key(&user.email)))
+            .key(self.global("users"))
+            .key(self.global("user-search"))
+            .arg(encode(user)?)
+            .arg(&user.uid)
+            .arg(search_members(user))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        match outcome {
+            0 => Ok(()),
+            1 => Err(StoreError::AlreadyExists { what: "user" }),
+            _ => Err(StoreError::AlreadyExists { what: "user email" }),
+        }
+    }
+
+    async fn update_user(&self, user: &User) -> StoreResult<()> {
+        check_user(user)?;
+        let key = self.key("user", &user.uid);
+        for _ in 0..CAS_ATTEMPTS {
+            let Some(raw): Option<Vec<u8>> = self.query(cmd("GET").arg(&key)).await? else {
+                return Err(StoreError::NotFound { what: "user" });
+            };
+            let old: User = decode(&raw)?;
+            let old_members = search_members(&old);
+            let mut conn = self.conn.clone();
+            let outcome: i64 = UPDATE_USER
+                .key(&key)
+                .key(self.key("user-email", &email_key(&old.email)))
+                .key(self.key("user-email", &email_key(&user.email)))
+                .key(self.global("user-search"))
+                .arg(raw)
+                .arg(encode(user)?)
+                .arg(&user.uid)
+                .arg(old_members.len())
+                .arg(old_members)
+                .arg(search_members(user))
+                .invoke_async(&mut conn)
+                .await
+                .map_err(redis_error)?;
+            match outcome {
+                0 => return Ok(()),
+                1 => return Err(StoreError::NotFound { what: "user" }),
+                2 => return Err(StoreError::AlreadyExists { what: "user email" }),
+                _ => continue,
+            }
+        }
+        Err(StoreError::Conflict(
+            "user changed concurrently too often".into(),
+        ))
+    }
+
+    async fn get_user(&self, uid: &str) -> StoreResult<Option<User>> {
+        self.get_json(&self.key("user", uid)).await
+    }
+
+    async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let mut conn = self.conn.clone();
+        let raw: Option<Vec<u8>> = GET_VIA
+            .key(self.key("user-email", &email_key(email)))
+            .arg(self.kind_prefix("user"))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        raw.map(|bytes| decode(&bytes)).transpose()
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        let mut conn = self.conn.clone();
+        let raw: Vec<Vec<u8>> = LIST_ZSET_RECORDS
+            .key(self.global("users"))
+            .arg(self.kind_prefix("user"))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        decode_all(raw)
+    }
+
+    async fn search_users(&self, prefix: &str, limit: usize) -> StoreResult<Vec<User>> {
+        let prefix = prefix.trim().to_lowercase();
+        let mut min = b"[".to_vec();
+        min.extend_from_slice(prefix.as_bytes());
+        let mut max = min.clone();
+        // No UTF-8 string contains 0xFF: every member starting with the
+        // prefix sorts below prefix + 0xFF.
+        max.push(0xFF);
+        let members: Vec<Vec<u8>> = self
+            .query(
+                cmd("ZRANGEBYLEX")
+                    .arg(self.global("user-search"))
+                    .arg(min)
+                    .arg(max),
+            )
+            .await?;
+        let mut uids = std::collections::BTreeSet::new();
+        for member in members {
+            let member = String::from_utf8(member).map_err(StoreError::corrupt)?;
+            if let Some((_, uid)) = member.split_once('\0') {
+                uids.insert(uid.to_owned());
+            }
+        }
+        let uids: Vec<String> = uids.into_iter().take(limit).collect();
+        self.users_by_uid(&uids).await
+    }
+
+    async fn set_user_disabled(&self, uid: &str, disabled: bool) -> StoreResult<()> {
+        self.update_record(
+            &self.key("user", uid),
+            "user",
+            |_: &User| true,
+            |user| user.disabled = disabled,
+        )
+        .await
+        .map(drop)
+    }
+
+    // ----- clients -----
+
+    async fn create_client(&self, client: &Client) -> StoreResult<()> {
+        check_key("client id", &client.client_id)?;
+        let mut conn = self.conn.clone();
+        let created: i64 = CREATE_LISTED
+            .key(self.key("client", &client.client_id))
+            .key(self.global("clients"))
+            .arg(encode(client)?)
+            .arg(&client.client_id)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        if created == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::AlreadyExists { what: "client" })
+        }
+    }
+
+    async fn get_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
+        self.get_json(&self.key("client", client_id)).await
+    }
+
+    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        let mut conn = self.conn.clone();
+        let raw: Vec<Vec<u8>> = LIST_ZSET_RECORDS
+            .key(self.global("clients"))
+            .arg(self.kind_prefix("client"))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        decode_all(raw)
+    }
+
+    // ----- devices -----
+
+    async fn create_device(&self, device: &Device) -> StoreResult<()> {
+        check_key("uid", &device.uid)?;
+        check_key("device id", &device.id)?;
+        let mut conn = self.conn.clone();
+        let created: i64 = CREATE_DEVICE
+            .key(self.key("device", &device.id))
+            .key(self.key("user-devices", &device.uid))
+            .arg(encode(device)?)
+            .arg(&device.id)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        if created == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::AlreadyExists { what: "device" })
+        }
+    }
+
+    async fn list_devices(&self, uid: &str) -> StoreResult<Vec<Device>> {
+        let mut conn = self.conn.clone();
+        let raw: Vec<Vec<u8>> = LIST_INDEXED
+            .key(self.key("user-devices", uid))
+            .arg(self.kind_prefix("device"))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        let mut devices: Vec<Device> = decode_all(raw)?;
+        devices.retain(|device| device.uid == uid);
+        devices.sort_by(|a, b| (a.registered_at, &a.id).cmp(&(b.registered_at, &b.id)));
+        Ok(devices)
+    }
+
+    async fn get_device(&self, uid: &str, id: &str) -> StoreResult<Option<Device>> {
+        let device: Option<Device> = self.get_json(&self.key("device", id)).await?;
+        Ok(device.filter(|d| d.uid == uid))
+    }
+
+    async fn rename_device(&self, uid: &str, id: &str, name: &str) -> StoreResult<Device> {
+        self.update_record(
+            &self.key("device", id),
+            "device",
+            |d: &Device| d.uid == uid,
+            |d| d.name = name.to_owned(),
+        )
+        .await
+    }
+
+    async fn touch_device(&self, uid: &str, id: &str, at: OffsetDateTime) -> StoreResult<()> {
+        self.update_record(
+            &self.key("device", id),
+            "device",
+            |d: &Device| d.uid == uid,
+            |d| d.last_used_at = Some(at),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn delete_device(&self, uid: &str, id: &str) -> StoreResult<bool> {
+        let mut conn = self.conn.clone();
+        let deleted: i64 = DELETE_DEVICE
+            .key(self.key("device", id))
+            .key(self.key("user-devices", uid))
+            .arg(uid)
+            .arg(id)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        Ok(deleted == 1)
+    }
+
+    async fn delete_all_devices(&self, uid: &str) -> StoreResult<u64> {
+        let mut conn = self.conn.clone();
+        DELETE_ALL_DEVICES
+            .key(self.key("user-devices", uid))
+            .arg(self.kind_prefix("device"))
+            .arg(uid)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)
+    }
+
+    // ----- pending enrolments -----
+
+    async fn put_pending_enrollment(&self, pending: &PendingEnrollment) -> StoreResult<()> {
+        check_key("uid", &pending.uid)?;
+        check_key("enrollment id", &pending.id)?;
+        let ttl = ttl_until("enrollment", pending.expires_at)?;
+        let mut conn = self.conn.clone();
+        let stored: i64 = PUT_PENDING
+            .key(self.key("pending", &pending.id))
+            .key(self.key("device", &pending.id))
+            .arg(encode(pending)?)
+            .arg(ttl_ms(ttl))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        if stored == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::AlreadyExists { what: "enrollment" })
+        }
+    }
+
+    async fn get_pending_enrollment(
+        &self,
+        uid: &str,
+        id: &str,
+    ) -> StoreResult<Option<PendingEnrollment>> {
+        let pending: Option<PendingEnrollment> = self.get_json(&self.key("pending", id)).await?;
+        Ok(pending.filter(|p| p.uid == uid && !is_expired(p.expires_at)))
+    }
+
+    async fn delete_pending_enrollment(&self, uid: &str, id: &str) -> StoreResult<bool> {
+        if self.get_pending_enrollment(uid, id).await?.is_none() {
+            return Ok(false);
+        }
+        self.delete(&self.key("pending", id)).await
+    }
+
+    async fn confirm_enrollment(
+        &self,
+        uid: &str,
+        id: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<Device> {
+        let key = self.key("pending", id);
+        let Some(raw): Option<Vec<u8>> = self.query(cmd("GET").arg(&key)).await? else {
+            return Err(StoreError::NotFound { what: "enrollment" });
+        };
+        let pending: PendingEnrollment = decode(&raw)?;
+        if pending.uid != uid || is_expired(pending.expires_at) {
+            return Err(StoreError::NotFound { what: "enrollment" });
+        }
+        let device = Device {
+            id: pending.id,
+            uid: pending.uid,
+            name: pending.name,
+            secret: pending.secret,
+            registered_at: at,
+            last_used_at: None,
+        };
+        let mut conn = self.conn.clone();
+        let outcome: i64 = CONFIRM_ENROLLMENT
+            .key(&key)
+            .key(self.key("device", id))
+            .key(self.key("user-devices", uid))
+            .arg(raw)
+            .arg(encode(&device)?)
+            .arg(id)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        match outcome {
+            1 => Ok(device),
+            2 => Err(StoreError::AlreadyExists { what: "device" }),
+            _ => Err(StoreError::NotFound { what: "enrollment" }),
+        }
+    }
+
+    // ----- recovery codes -----
+
+    async fn replace_recovery_codes(&self, uid: &str, hashes: &[String]) -> StoreResult<()> {
+        check_key("uid", uid)?;
+        for hash in hashes {
+            check_key("recovery code hash", hash)?;
+        }
+        let key = self.key("recovery", uid);
+        let mut pipe = ::redis::pipe();
+        pipe.atomic().del(&key).ignore();
+        if !hashes.is_empty() {
+            pipe.sadd(&key, hashes).ignore();
+        }
+        let mut conn = self.conn.clone();
+        pipe.query_async::<()>(&mut conn).await.map_err(redis_error)
+    }
+
+    async fn consume_recovery_code(&self, uid: &str, hash: &str) -> StoreResult<bool> {
+        let removed: u64 = self
+            .query(cmd("SREM").arg(self.key("recovery", uid)).arg(hash))
+            .await?;
+        Ok(removed == 1)
+    }
+
+    async fn count_recovery_codes(&self, uid: &str) -> StoreResult<u64> {
+        self.query(cmd("SCARD").arg(self.key("recovery", uid)))
+            .await
+    }
+
+    // ----- trusted browsers -----
+
+    async fn create_trusted_browser(&self, browser: &TrustedBrowser) -> StoreResult<()> {
+        check_key("uid", &browser.uid)?;
+        check_key("browser id", &browser.id)?;
+        check_key("token hash", &browser.token_hash)?;
+        let ttl = ttl_until("trusted browser", browser.expires_at)?;
+        let mut conn = self.conn.clone();
+        let created: i64 = CREATE_BROWSER
+            .key(self.key("browser", &browser.id))
+            .key(self.key("browser-token", &browser.token_hash))
+            .key(self.key("user-browsers", &browser.uid))
+            .arg(encode(browser)?)
+            .arg(&browser.id)
+            .arg(ttl_ms(ttl))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        if created == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::AlreadyExists {
+                what: "trusted browser",
+            })
+        }
+    }
+
+    async fn list_trusted_browsers(&self, uid: &str) -> StoreResult<Vec<TrustedBrowser>> {
+        let mut conn = self.conn.clone();
+        let raw: Vec<Vec<u8>> = LIST_INDEXED
+            .key(self.key("user-browsers", uid))
+            .arg(self.kind_prefix("browser"))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        let mut browsers: Vec<TrustedBrowser> = decode_all(raw)?;
+        browsers.retain(|b| b.uid == uid && !is_expired(b.expires_at));
+        browsers.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(browsers)
+    }
+
+    async fn find_trusted_browser(&self, token_hash: &str) -> StoreResult<Option<TrustedBrowser>> {
+        let mut conn = self.conn.clone();
+        let raw: Option<Vec<u8>> = GET_VIA
+            .key(self.key("browser-token", token_hash))
+            .arg(self.kind_prefix("browser"))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        let browser: Option<TrustedBrowser> = raw.map(|bytes| decode(&bytes)).transpose()?;
+        Ok(browser.filter(|b| b.token_hash == token_hash && !is_expired(b.expires_at)))
+    }
+
+    async fn touch_trusted_browser(
+        &self,
+        uid: &str,
+        id: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.update_record(
+            &self.key("browser", id),
+            "trusted browser",
+            |b: &TrustedBrowser| b.uid == uid && !is_expired(b.expires_at),
+            |b| b.last_used_at = Some(at),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn revoke_trusted_browser(&self, uid: &str, id: &str) -> StoreResult<bool> {
+        let mut conn = self.conn.clone();
+        let revoked: i64 = REVOKE_BROWSER
+            .key(self.key("browser", id))
+            .key(self.key("user-browsers", uid))
+            .arg(uid)
+            .arg(id)
+            .arg(self.kind_prefix("browser-token"))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        Ok(revoked == 1)
+    }
+
+    async fn revoke_all_trusted_browsers(&self, uid: &str) -> StoreResult<u64> {
+        let mut conn = self.conn.clone();
+        REVOKE_ALL_BROWSERS
+            .key(self.key("user-browsers", uid))
+            .arg(self.kind_prefix("browser"))
+            .arg(self.kind_prefix("browser-token"))
+            .arg(uid)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)
+    }
+
+    // ----- authorization codes -----
+
+    async fn put_auth_code(
+        &self,
+        code_hash: &str,
+        grant: &AuthCodeGrant,
+        ttl: Duration,
+    ) -> StoreResult<()> {
+        check_key("code hash", code_hash)?;
+        check_ttl("authorization code", ttl)?;
+        let stored: Option<String> = self
+            .query(
+                cmd("SET")
+                    .arg(self.key("code", code_hash))
+                    .arg(encode(grant)?)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ttl_ms(ttl)),
+            )
+            .await?;
+        match stored {
+            Some(_) => Ok(()),
+            None => Err(StoreError::AlreadyExists {
+                what: "authorization code",
+            }),
+        }
+    }
+
+    async fn take_auth_code(&self, code_hash: &str) -> StoreResult<Option<AuthCodeGrant>> {
+        let raw: Option<Vec<u8>> = self
+            .query(cmd("GETDEL").arg(self.key("code", code_hash)))
+            .await?;
+        raw.map(|bytes| decode(&bytes)).transpose()
+    }
+
+    // ----- refresh tokens -----
+
+    async fn put_refresh_token(&self, token_hash: &str, token: &RefreshToken) -> StoreResult<()> {
+        check_key("token hash", token_hash)?;
+        check_key("family id", &token.family_id)?;
+        let ttl = ttl_until("refresh token", token.expires_at)?;
+        let mut conn = self.conn.clone();
+        let stored: i64 = PUT_REFRESH
+            .key(self.key("refresh", token_hash))
+            .key(self.key("refresh-family", &token.family_id))
+            .arg(encode(token)?)
+            .arg(ttl_ms(ttl))
+            .arg(token_hash)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        if stored == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::AlreadyExists {
+                what: "refresh token",
+            })
+        }
+    }
+
+    async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
+        let token: Option<RefreshToken> = self.get_json(&self.key("refresh", token_hash)).await?;
+        Ok(token.filter(|t| !is_expired(t.expires_at)))
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        new: &RefreshToken,
+    ) -> StoreResult<RefreshToken> {
+        check_key("token hash", new_hash)?;
+        let ttl = ttl_until("refresh token", new.expires_at)?;
+        let old_key = self.key("refresh", old_hash);
+        let new_json = encode(new)?;
+        for _ in 0..CAS_ATTEMPTS {
+            let Some(raw): Option<Vec<u8>> = self.query(cmd("GET").arg(&old_key)).await? else {
+                return Err(StoreError::NotFound {
+                    what: "refresh token",
+                });
+            };
+            let old: RefreshToken = decode(&raw)?;
+            if is_expired(old.expires_at) {
+                return Err(StoreError::NotFound {
+                    what: "refresh token",
+                });
+            }
+            if old.used {
+                self.revoke_refresh_family(&old.family_id).await?;
+                return Err(StoreError::RefreshReuse {
+                    family_id: old.family_id,
+                });
+            }
+            if new.family_id != old.family_id {
+                return Err(StoreError::Conflict(
+                    "the new refresh token is not in the old one's family".into(),
+                ));
+            }
+            let used = RefreshToken {
+                used: true,
+                ..old.clone()
+            };
+            let mut conn = self.conn.clone();
+            let outcome: i64 = ROTATE_REFRESH
+                .key(&old_key)
+                .key(self.key("refresh", new_hash))
+                .key(self.key("refresh-family", &old.family_id))
+                .arg(raw)
+                .arg(encode(&used)?)
+                .arg(&new_json)
+                .arg(ttl_ms(ttl))
+                .arg(new_hash)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(redis_error)?;
+            match outcome {
+                1 => return Ok(old),
+                0 => {
+                    return Err(StoreError::NotFound {
+                        what: "refresh token",
+                    });
+                }
+                3 => {
+                    return Err(StoreError::AlreadyExists {
+                        what: "refresh token",
+                    });
+                }
+                // Changed meanwhile (most likely rotated concurrently): read
+                // again, which detects the reuse.
+                _ => continue,
+            }
+        }
+        Err(StoreError::Conflict(
+            "refresh token changed concurrently too often".into(),
+        ))
+    }
+
+    async fn revoke_refresh_token(&self, token_hash: &str) -> StoreResult<bool> {
+        let mut conn = self.conn.clone();
+        let revoked: i64 = REVOKE_REFRESH
+            .key(self.key("refresh", token_hash))
+            .arg(self.kind_prefix("refresh-family"))
+            .arg(token_hash)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        Ok(revoked == 1)
+    }
+
+    async fn revoke_refresh_family(&self, family_id: &str) -> StoreResult<u64> {
+        let mut conn = self.conn.clone();
+        REVOKE_FAMILY
+            .key(self.key("refresh-family", family_id))
+            .arg(self.kind_prefix("refresh"))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)
+    }
+
+    // ----- sessions and transactions -----
+
+    async fn put_session(&self, id_hash: &str, session: &BrowserSession) -> StoreResult<()> {
+        check_key("session id hash", id_hash)?;
+        let ttl = ttl_until("session", session.expires_at)?;
+        self.set_with_ttl(&self.key("session", id_hash), session, ttl)
+            .await
+    }
+
+    async fn get_session(&self, id_hash: &str) -> StoreResult<Option<BrowserSession>> {
+        let session: Option<BrowserSession> = self.get_json(&self.key("session", id_hash)).await?;
+        Ok(session.filter(|s| !is_expired(s.expires_at)))
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<bool> {
+        self.delete(&self.key("session", id_hash)).await
+    }
+
+    async fn put_transaction(&self, id: &str, txn: &SignInTransaction) -> StoreResult<()> {
+        check_key("transaction id", id)?;
+        let ttl = ttl_until("sign-in transaction", txn.expires_at)?;
+        self.set_with_ttl(&self.key("txn", id), txn, ttl).await
+    }
+
+    async fn get_transaction(&self, id: &str) -> StoreResult<Option<SignInTransaction>> {
+        let txn: Option<SignInTransaction> = self.get_json(&self.key("txn", id)).await?;
+        Ok(txn.filter(|t| !is_expired(t.expires_at)))
+    }
+
+    async fn delete_transaction(&self, id: &str) -> StoreResult<bool> {
+        self.delete(&self.key("txn", id)).await
+    }
+
+    // ----- TOTP replay protection -----
+
+    async fn mark_code_used(
+        &self,
+        device_id: &str,
+        time_step: u64,
+        ttl: Duration,
+    ) -> StoreResult<bool> {
+        check_key("device id", device_id)?;
+        check_ttl("used code marker", ttl)?;
+        let set: Option<String> = self
+            .query(
+                cmd("SET")
+                    .arg(self.key("used", &format!("{device_id}:{time_step}")))
+                    .arg(1)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ttl_ms(ttl)),
+            )
+            .await?;
+        Ok(set.is_some())
+    }
+
+    // ----- rate limiting -----
+
+    async fn rate_limit_hit(&self, key: &str, window: Duration) -> StoreResult<u64> {
+        check_key("rate limit key", key)?;
+        check_ttl("rate limit window", window)?;
+        let mut conn = self.conn.clone();
+        RATE_HIT
+            .key(self.key("rate", key))
+            .arg(ttl_ms(window))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)
+    }
+
+    async fn rate_limit_count(&self, key: &str) -> StoreResult<u64> {
+        let count: Option<u64> = self.query(cmd("GET").arg(self.key("rate", key))).await?;
+        Ok(count.unwrap_or(0))
+    }
+
+    async fn rate_limit_reset(&self, key: &str) -> StoreResult<()> {
+        self.delete(&self.key("rate", key)).await.map(drop)
+    }
+
+    // ----- audit -----
+
+    async fn append_audit(&self, event: &NewAuditEvent) -> StoreResult<AuditEvent> {
+        check_key("audit subject", &event.subject)?;
+        let mut conn = self.conn.clone();
+        let id: u64 = APPEND_AUDIT
+            .key(self.global("audit-seq"))
+            .key(self.key("audit", &event.subject))
+            .arg(encode(event)?)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        Ok(AuditEvent {
+            id,
+            event: event.clone(),
+        })
+    }
+
+    async fn list_audit(
+        &self,
+        subject: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> StoreResult<Vec<AuditEvent>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let max = match before {
+            Some(before) => format!("({before}"),
+            None => "+inf".to_owned(),
+        };
+        let members: Vec<Vec<u8>> = self
+            .query(
+                cmd("ZREVRANGEBYSCORE")
+                    .arg(self.key("audit", subject))
+                    .arg(max)
+                    .arg("-inf")
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(limit),
+            )
+            .await?;
+        members
+            .iter()
+            .map(|member| {
+                let split = member
+                    .iter()
+                    .position(|&b| b == b':')
+                    .ok_or_else(|| StoreError::Corrupt("audit member without id".into()))?;
+                let id = std::str::from_utf8(&member[..split])
+                    .ok()
+                    .and_then(|id| id.parse().ok())
+                    .ok_or_else(|| StoreError::Corrupt("audit member with a bad id".into()))?;
+                Ok(AuditEvent {
+                    id,
+                    event: decode(&member[split + 1..])?,
+                })
+            })
+            .collect()
+    }
+
+    // ----- key material -----
+
+    async fn get_key_material(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.query(cmd("GET").arg(self.key("key", name))).await
+    }
+
+    async fn put_key_material(&self, name: &str, value: &[u8]) -> StoreResult<()> {
+        check_key("key name", name)?;
+        self.query(cmd("SET").arg(self.key("key", name)).arg(value))
+            .await
+    }
+
+    async fn put_key_material_if_absent(&self, name: &str, value: &[u8]) -> StoreResult<Vec<u8>> {
+        check_key("key name", name)?;
+        let mut conn = self.conn.clone();
+        SET_IF_ABSENT
+            .key(self.key("key", name))
+            .arg(value)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)
+    }
+
+    async fn purge_expired(&self) -> StoreResult<u64> {
+        // Redis expires keys itself; stale index entries are dropped when
+        // their index is listed.
+        Ok(0)
+    }
+}

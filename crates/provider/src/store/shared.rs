@@ -1,0 +1,163 @@
+//! Helpers both implementations use, so they agree on validation, search
+//! terms, encoding and time.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+
+use super::{StoreError, StoreResult, User};
+
+/// Longest key component accepted (uids, ids, hashes, names of keys).
+const MAX_KEY_LEN: usize = 512;
+
+/// Rejects key components that could not be stored unambiguously: empty,
+/// too long, or containing NUL (the embedded store's separator) or control
+/// characters.
+pub fn check_key(what: &str, value: &str) -> StoreResult<()> {
+    if value.is_empty() {
+        return Err(StoreError::Invalid(format!("{what} is empty")));
+    }
+    if value.len() > MAX_KEY_LEN {
+        return Err(StoreError::Invalid(format!(
+            "{what} is longer than {MAX_KEY_LEN} bytes"
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(StoreError::Invalid(format!(
+            "{what} contains a control character"
+        )));
+    }
+    Ok(())
+}
+
+/// Rejects a zero TTL (a key that would never exist or never expire).
+pub fn check_ttl(what: &str, ttl: Duration) -> StoreResult<()> {
+    if ttl.as_millis() == 0 {
+        return Err(StoreError::Invalid(format!(
+            "{what} TTL must be at least 1 ms"
+        )));
+    }
+    Ok(())
+}
+
+pub fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms(at: OffsetDateTime) -> i64 {
+    (at.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Time left until `expires_at`, or `None` when it has passed.
+pub fn remaining(expires_at: OffsetDateTime) -> Option<Duration> {
+    let left = expires_at - now();
+    if left.is_positive() {
+        Some(left.unsigned_abs())
+    } else {
+        None
+    }
+}
+
+/// The TTL of a record expiring at `expires_at`; `Invalid` when that instant
+/// has already passed (storing it would be a silent no-op).
+pub fn ttl_until(what: &str, expires_at: OffsetDateTime) -> StoreResult<Duration> {
+    match remaining(expires_at) {
+        Some(ttl) if ttl.as_millis() > 0 => Ok(ttl),
+        _ => Err(StoreError::Invalid(format!("{what} has already expired"))),
+    }
+}
+
+pub fn is_expired(expires_at: OffsetDateTime) -> bool {
+    remaining(expires_at).is_none()
+}
+
+/// The lowercase terms a user is found by in a prefix search: uid, email,
+/// the whole display name and each of its words.
+pub fn search_terms(user: &User) -> BTreeSet<String> {
+    let mut terms = BTreeSet::new();
+    terms.insert(user.uid.to_lowercase());
+    terms.insert(user.email.to_lowercase());
+    let name = user.display_name.trim().to_lowercase();
+    if !name.is_empty() {
+        for word in name.split_whitespace() {
+            terms.insert(word.to_owned());
+        }
+        terms.insert(name);
+    }
+    terms
+}
+
+/// Normalised form under which emails are unique.
+pub fn email_key(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+pub fn check_user(user: &User) -> StoreResult<()> {
+    check_key("uid", &user.uid)?;
+    check_key("email", &user.email)?;
+    Ok(())
+}
+
+pub fn encode<T: Serialize>(value: &T) -> StoreResult<Vec<u8>> {
+    serde_json::to_vec(value).map_err(StoreError::corrupt)
+}
+
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> StoreResult<T> {
+    serde_json::from_slice(bytes).map_err(StoreError::corrupt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn keys_must_be_non_empty_printable_and_short() {
+        assert!(check_key("uid", "alice").is_ok());
+        assert_eq!(check_key("uid", "").unwrap_err().code(), "invalid");
+        assert_eq!(check_key("uid", "a\0b").unwrap_err().code(), "invalid");
+        assert_eq!(
+            check_key("uid", &"x".repeat(513)).unwrap_err().code(),
+            "invalid"
+        );
+        assert_eq!(
+            check_key("device id", "").unwrap_err().to_string(),
+            "invalid input: device id is empty"
+        );
+    }
+
+    #[test]
+    fn search_terms_cover_uid_email_and_name_words() {
+        let user = User {
+            uid: "JDupont".into(),
+            email: "Jean.Dupont@Example.org".into(),
+            display_name: "Jean  Dupont".into(),
+            password_hash: super::super::PasswordHash("x".into()),
+            roles: BTreeSet::new(),
+            attributes: BTreeMap::new(),
+            disabled: false,
+            created_at: now(),
+        };
+        let terms: Vec<String> = search_terms(&user).into_iter().collect();
+        assert_eq!(
+            terms,
+            [
+                "dupont",
+                "jdupont",
+                "jean",
+                "jean  dupont",
+                "jean.dupont@example.org"
+            ]
+        );
+    }
+
+    #[test]
+    fn remaining_is_none_after_expiry() {
+        assert!(remaining(now() - time::Duration::seconds(1)).is_none());
+        assert!(remaining(now() + time::Duration::seconds(10)).is_some());
+    }
+}

@@ -1,0 +1,1443 @@
+//! One conformance suite for every `Store` implementation.
+//!
+//! Each case is written once against `Arc<dyn Store>` (module `cases`) and
+//! instantiated per implementation by `conformance!`: the embedded store in a
+//! temporary directory and the Redis store on a real `redis-server` spawned
+//! for the test. A Redis-only section checks behaviour across a server
+//! restart.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tessera_provider::store::{
+    AuditAction, AuthCodeGrant, BrowserSession, Client, Device, EncryptedSecret, NewAuditEvent,
+    PasswordHash, PendingEnrollment, RefreshToken, SignInTransaction, Store, StoreError,
+    TrustedBrowser, User, hash_token,
+};
+use time::OffsetDateTime;
+
+/// Short TTLs keep expiry tests fast; the sleeps wait just past them.
+const SHORT_TTL: Duration = Duration::from_secs(1);
+const PAST_SHORT_TTL: Duration = Duration::from_millis(1300);
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+fn in_secs(secs: i64) -> OffsetDateTime {
+    now() + time::Duration::seconds(secs)
+}
+
+fn user(uid: &str, email: &str, name: &str) -> User {
+    User {
+        uid: uid.into(),
+        email: email.into(),
+        display_name: name.into(),
+        password_hash: PasswordHash(format!("$argon2id$v=19$m=19456,t=2,p=1$salt${uid}")),
+        roles: BTreeSet::new(),
+        attributes: BTreeMap::new(),
+        disabled: false,
+        created_at: now(),
+    }
+}
+
+fn device(uid: &str, id: &str, name: &str) -> Device {
+    Device {
+        id: id.into(),
+        uid: uid.into(),
+        name: name.into(),
+        secret: EncryptedSecret(format!("sealed-{id}").into_bytes()),
+        registered_at: now(),
+        last_used_at: None,
+    }
+}
+
+fn pending(uid: &str, id: &str, expires_at: OffsetDateTime) -> PendingEnrollment {
+    PendingEnrollment {
+        id: id.into(),
+        uid: uid.into(),
+        name: format!("phone {id}"),
+        secret: EncryptedSecret(vec![7; 40]),
+        created_at: now(),
+        expires_at,
+    }
+}
+
+fn browser(uid: &str, id: &str, expires_at: OffsetDateTime) -> TrustedBrowser {
+    TrustedBrowser {
+        id: id.into(),
+        uid: uid.into(),
+        name: "Firefox on Linux".into(),
+        token_hash: hash_token(format!("cookie-{id}").as_bytes()),
+        created_at: now(),
+        last_used_at: None,
+        expires_at,
+    }
+}
+
+fn grant(uid: &str) -> AuthCodeGrant {
+    AuthCodeGrant {
+        client_id: "desktop".into(),
+        redirect_uri: "http://127.0.0.1:4711/callback".into(),
+        uid: uid.into(),
+        scope: "openid profile".into(),
+        nonce: Some("n".repeat(32)),
+        code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
+        code_challenge_method: Some("S256".into()),
+        acr: Some("eidas1-mfa".into()),
+        amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
+        auth_time: now(),
+        claims: Some(serde_json::json!({"id_token": {"acr": {"essential": true}}})),
+        session_id: None,
+        issued_at: now(),
+    }
+}
+
+fn refresh(family: &str, uid: &str) -> RefreshToken {
+    RefreshToken {
+        family_id: family.into(),
+        uid: uid.into(),
+        client_id: "desktop".into(),
+        scope: "openid".into(),
+        acr: Some("eidas1-mfa".into()),
+        amr: vec!["pwd".into(), "otp".into()],
+        auth_time: now(),
+        issued_at: now(),
+        expires_at: in_secs(3600),
+        used: false,
+    }
+}
+
+fn audit(subject: &str, action: AuditAction, n: usize) -> NewAuditEvent {
+    NewAuditEvent {
+        at: now(),
+        actor: Some(subject.into()),
+        subject: subject.into(),
+        action,
+        reason: None,
+        client_ip: Some("127.0.0.1".into()),
+        user_agent: Some("test".into()),
+        details: BTreeMap::from([("n".to_owned(), n.to_string())]),
+    }
+}
+
+fn ids(devices: &[Device]) -> Vec<&str> {
+    devices.iter().map(|d| d.id.as_str()).collect()
+}
+
+/// Runs `n` copies of `f` concurrently on the multi-threaded runtime.
+async fn concurrently<T, F, Fut>(n: usize, f: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let handles: Vec<_> = (0..n).map(|i| tokio::spawn(f(i))).collect();
+    let mut out = Vec::with_capacity(n);
+    for handle in handles {
+        out.push(handle.await.expect("task panicked"));
+    }
+    out
+}
+
+mod cases {
+    use super::*;
+
+    pub async fn users_are_unique_and_searchable(store: Arc<dyn Store>) {
+        let mut alice = user("alice", "Alice.Martin@example.org", "Alice Martin");
+        alice.roles.insert("helpdesk".into());
+        alice
+            .attributes
+            .insert("memberOf".into(), vec!["cn=staff".into(), "cn=it".into()]);
+        store.create_user(&alice).await.unwrap();
+        store
+            .create_user(&user("bob", "bob@example.org", "Bob Marley"))
+            .await
+            .unwrap();
+        store
+            .create_user(&user("carol", "carol@other.org", "Carol Alibert"))
+            .await
+            .unwrap();
+
+        let err = store
+            .create_user(&user("alice", "x@example.org", "X"))
+            .await
+            .unwrap_err();
+        assert_eq!(err, StoreError::AlreadyExists { what: "user" });
+        let err = store
+            .create_user(&user("alice2", "ALICE.martin@example.org", "A"))
+            .await;
+        assert_eq!(err.unwrap_err().code(), "already_exists");
+        assert!(
+            store.get_user("alice2").await.unwrap().is_none(),
+            "no partial user"
+        );
+
+        let got = store.get_user("alice").await.unwrap().unwrap();
+        assert_eq!(got, alice);
+        assert!(got.has_role("helpdesk"));
+        assert_eq!(store.get_user("nobody").await.unwrap(), None);
+        assert_eq!(
+            store
+                .get_user_by_email("alice.MARTIN@example.org")
+                .await
+                .unwrap()
+                .unwrap()
+                .uid,
+            "alice"
+        );
+
+        let uids = |users: Vec<User>| users.into_iter().map(|u| u.uid).collect::<Vec<_>>();
+        assert_eq!(
+            uids(store.list_users().await.unwrap()),
+            ["alice", "bob", "carol"]
+        );
+        assert_eq!(
+            uids(store.search_users("al", 10).await.unwrap()),
+            ["alice", "carol"]
+        );
+        assert_eq!(
+            uids(store.search_users("MAR", 10).await.unwrap()),
+            ["alice", "bob"]
+        );
+        assert_eq!(uids(store.search_users("bob@", 10).await.unwrap()), ["bob"]);
+        assert_eq!(
+            uids(store.search_users("alice m", 10).await.unwrap()),
+            ["alice"]
+        );
+        assert_eq!(uids(store.search_users("mar", 1).await.unwrap()), ["alice"]);
+        assert!(store.search_users("zz", 10).await.unwrap().is_empty());
+        // Not a substring search: "tin" is inside "martin" but starts nothing.
+        assert!(store.search_users("tin", 10).await.unwrap().is_empty());
+
+        // Changing the email frees the old one and moves the search terms.
+        let mut changed = alice.clone();
+        changed.email = "a.martin@new.org".into();
+        changed.display_name = "Alice Durand".into();
+        store.update_user(&changed).await.unwrap();
+        assert_eq!(
+            store
+                .get_user_by_email("alice.martin@example.org")
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .get_user_by_email("a.martin@new.org")
+                .await
+                .unwrap()
+                .unwrap(),
+            changed
+        );
+        assert_eq!(uids(store.search_users("mar", 10).await.unwrap()), ["bob"]);
+        assert_eq!(
+            uids(store.search_users("dur", 10).await.unwrap()),
+            ["alice"]
+        );
+        let mut stealing = user("bob", "a.martin@new.org", "Bob");
+        stealing.created_at = changed.created_at;
+        assert_eq!(
+            store.update_user(&stealing).await.unwrap_err().code(),
+            "already_exists"
+        );
+        assert_eq!(
+            store.get_user("bob").await.unwrap().unwrap().email,
+            "bob@example.org"
+        );
+        let ghost = user("ghost", "ghost@example.org", "Ghost");
+        assert_eq!(
+            store.update_user(&ghost).await.unwrap_err().code(),
+            "not_found"
+        );
+
+        store.set_user_disabled("bob", true).await.unwrap();
+        assert!(store.get_user("bob").await.unwrap().unwrap().disabled);
+        store.set_user_disabled("bob", false).await.unwrap();
+        assert!(!store.get_user("bob").await.unwrap().unwrap().disabled);
+        let err = store.set_user_disabled("nobody", true).await.unwrap_err();
+        assert_eq!(err, StoreError::NotFound { what: "user" });
+    }
+
+    pub async fn invalid_keys_are_refused_without_partial_state(store: Arc<dyn Store>) {
+        let err = store
+            .create_user(&user("", "e@example.org", "E"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid");
+        assert_eq!(
+            store.get_user_by_email("e@example.org").await.unwrap(),
+            None
+        );
+        let err = store
+            .create_device(&device("alice", "bad\nid", "x"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid");
+        assert!(store.list_devices("alice").await.unwrap().is_empty());
+        let err = store
+            .put_auth_code("h", &grant("alice"), Duration::ZERO)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid");
+        let expired = pending("alice", "p1", now() - time::Duration::seconds(1));
+        assert_eq!(
+            store
+                .put_pending_enrollment(&expired)
+                .await
+                .unwrap_err()
+                .code(),
+            "invalid"
+        );
+        assert_eq!(
+            store.get_pending_enrollment("alice", "p1").await.unwrap(),
+            None
+        );
+    }
+
+    pub async fn clients_are_unique(store: Arc<dyn Store>) {
+        let client = Client {
+            client_id: "desktop".into(),
+            name: "Tessera desktop".into(),
+            redirect_uris: vec!["http://127.0.0.1/callback".into()],
+            post_logout_redirect_uris: vec![],
+            public: true,
+            secret_hash: None,
+            require_mfa: Some(true),
+            created_at: now(),
+        };
+        let mut portal = client.clone();
+        portal.client_id = "portal".into();
+        portal.public = false;
+        portal.secret_hash = Some(PasswordHash("$argon2id$...".into()));
+        portal.require_mfa = None;
+        store.create_client(&portal).await.unwrap();
+        store.create_client(&client).await.unwrap();
+        let err = store.create_client(&client).await.unwrap_err();
+        assert_eq!(err, StoreError::AlreadyExists { what: "client" });
+        assert_eq!(store.get_client("desktop").await.unwrap().unwrap(), client);
+        assert_eq!(store.get_client("nope").await.unwrap(), None);
+        let listed: Vec<String> = store
+            .list_clients()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.client_id)
+            .collect();
+        assert_eq!(listed, ["desktop", "portal"]);
+    }
+
+    pub async fn devices_belong_to_their_owner(store: Arc<dyn Store>) {
+        let first = device("alice", "d1", "Phone");
+        store.create_device(&first).await.unwrap();
+        store
+            .create_device(&device("alice", "d2", "Tablet"))
+            .await
+            .unwrap();
+        store
+            .create_device(&device("bob", "d3", "Bob's phone"))
+            .await
+            .unwrap();
+        let err = store
+            .create_device(&device("bob", "d1", "steal"))
+            .await
+            .unwrap_err();
+        assert_eq!(err, StoreError::AlreadyExists { what: "device" });
+
+        assert_eq!(
+            ids(&store.list_devices("alice").await.unwrap()),
+            ["d1", "d2"]
+        );
+        assert_eq!(ids(&store.list_devices("bob").await.unwrap()), ["d3"]);
+        assert_eq!(
+            store.get_device("alice", "d1").await.unwrap().unwrap(),
+            first
+        );
+
+        // Another user's id is simply not found, for every operation.
+        assert_eq!(store.get_device("alice", "d3").await.unwrap(), None);
+        let err = store
+            .rename_device("alice", "d3", "mine")
+            .await
+            .unwrap_err();
+        assert_eq!(err, StoreError::NotFound { what: "device" });
+        assert_eq!(
+            store
+                .touch_device("alice", "d3", now())
+                .await
+                .unwrap_err()
+                .code(),
+            "not_found"
+        );
+        assert!(!store.delete_device("alice", "d3").await.unwrap());
+        let bobs = store.get_device("bob", "d3").await.unwrap().unwrap();
+        assert_eq!(bobs.name, "Bob's phone");
+        assert_eq!(ids(&store.list_devices("bob").await.unwrap()), ["d3"]);
+
+        let renamed = store
+            .rename_device("alice", "d1", "Work phone")
+            .await
+            .unwrap();
+        assert_eq!(renamed.name, "Work phone");
+        assert_eq!(renamed.secret, first.secret);
+        let used_at = now();
+        store.touch_device("alice", "d1", used_at).await.unwrap();
+        let listed = store.list_devices("alice").await.unwrap();
+        assert_eq!(ids(&listed), ["d1", "d2"], "renaming never duplicates");
+        assert_eq!(listed[0].name, "Work phone");
+        assert_eq!(listed[0].last_used_at, Some(used_at));
+
+        assert!(store.delete_device("alice", "d1").await.unwrap());
+        assert!(!store.delete_device("alice", "d1").await.unwrap());
+        assert_eq!(store.get_device("alice", "d1").await.unwrap(), None);
+        assert_eq!(ids(&store.list_devices("alice").await.unwrap()), ["d2"]);
+        let err = store
+            .rename_device("alice", "d1", "back")
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "not_found", "a deleted device cannot come back");
+        assert_eq!(ids(&store.list_devices("alice").await.unwrap()), ["d2"]);
+
+        store
+            .create_device(&device("alice", "d4", "Spare"))
+            .await
+            .unwrap();
+        assert_eq!(store.delete_all_devices("alice").await.unwrap(), 2);
+        assert!(store.list_devices("alice").await.unwrap().is_empty());
+        assert_eq!(store.get_device("alice", "d4").await.unwrap(), None);
+        assert_eq!(ids(&store.list_devices("bob").await.unwrap()), ["d3"]);
+    }
+
+    /// The CAS defect: a deleted device stayed in the user's index and kept
+    /// working. Creates, renames, touches and deletes race on the same ids;
+    /// afterwards (and at every list during the race) a device is listed if
+    /// and only if it can be fetched for authentication.
+    pub async fn listed_iff_usable_under_concurrency(store: Arc<dyn Store>) {
+        const DEVICES: usize = 24;
+        for round in 0..3 {
+            let uid = format!("racer{round}");
+            let results = concurrently(DEVICES * 4, |i| {
+                let store = store.clone();
+                let uid = uid.clone();
+                async move {
+                    let id = format!("{uid}-dev{}", i % DEVICES);
+                    match i / DEVICES {
+                        0 => {
+                            let _ = store.create_device(&device(&uid, &id, "new")).await;
+                        }
+                        1 => {
+                            let _ = store
+                                .rename_device(&uid, &id, &format!("renamed {i}"))
+                                .await;
+                        }
+                        2 => {
+                            let _ = store.touch_device(&uid, &id, now()).await;
+                        }
+                        _ if i % 2 == 0 => {
+                            let _ = store.delete_device(&uid, &id).await;
+                        }
+                        _ => {
+                            for listed in store.list_devices(&uid).await.unwrap() {
+                                assert_eq!(listed.uid, uid);
+                            }
+                        }
+                    }
+                }
+            })
+            .await;
+            assert_eq!(results.len(), DEVICES * 4);
+
+            let listed = store.list_devices(&uid).await.unwrap();
+            let listed_ids: BTreeSet<&str> = ids(&listed).into_iter().collect();
+            assert_eq!(listed_ids.len(), listed.len(), "no duplicates in the list");
+            for n in 0..DEVICES {
+                let id = format!("{uid}-dev{n}");
+                let usable = store.get_device(&uid, &id).await.unwrap().is_some();
+                assert_eq!(
+                    listed_ids.contains(id.as_str()),
+                    usable,
+                    "{id}: listed must equal usable"
+                );
+            }
+            // Devices deleted in the race can't be resurrected by a rename.
+            for n in (0..DEVICES).step_by(2) {
+                let id = format!("{uid}-dev{n}");
+                let _ = store.delete_device(&uid, &id).await.unwrap();
+                assert_eq!(
+                    store
+                        .rename_device(&uid, &id, "x")
+                        .await
+                        .unwrap_err()
+                        .code(),
+                    "not_found"
+                );
+                assert!(!ids(&store.list_devices(&uid).await.unwrap()).contains(&id.as_str()));
+            }
+        }
+    }
+
+    pub async fn concurrent_renames_never_duplicate(store: Arc<dyn Store>) {
+        store
+            .create_device(&device("alice", "only", "original"))
+            .await
+            .unwrap();
+        let renamed = concurrently(16, |i| {
+            let store = store.clone();
+            async move {
+                store
+                    .rename_device("alice", "only", &format!("name {i}"))
+                    .await
+            }
+        })
+        .await;
+        let names: BTreeSet<String> = renamed.into_iter().map(|r| r.unwrap().name).collect();
+        assert_eq!(names.len(), 16, "every rename applied to the one device");
+        let listed = store.list_devices("alice").await.unwrap();
+        assert_eq!(ids(&listed), ["only"]);
+        assert!(names.contains(&listed[0].name));
+    }
+
+    pub async fn enrollment_confirms_exactly_once(store: Arc<dyn Store>) {
+        let p = pending("alice", "enr1", in_secs(600));
+        store.put_pending_enrollment(&p).await.unwrap();
+        assert_eq!(
+            store.put_pending_enrollment(&p).await.unwrap_err().code(),
+            "already_exists"
+        );
+        assert_eq!(
+            store
+                .get_pending_enrollment("alice", "enr1")
+                .await
+                .unwrap()
+                .unwrap(),
+            p
+        );
+        assert_eq!(
+            store.get_pending_enrollment("bob", "enr1").await.unwrap(),
+            None
+        );
+        assert!(
+            store.list_devices("alice").await.unwrap().is_empty(),
+            "pending is no device"
+        );
+        let err = store
+            .confirm_enrollment("bob", "enr1", now())
+            .await
+            .unwrap_err();
+        assert_eq!(err, StoreError::NotFound { what: "enrollment" });
+
+        let at = now();
+        let outcomes = concurrently(12, |_| {
+            let store = store.clone();
+            async move { store.confirm_enrollment("alice", "enr1", at).await }
+        })
+        .await;
+        let winners: Vec<&Device> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+        assert_eq!(
+            winners.len(),
+            1,
+            "exactly one confirmation wins: {outcomes:?}"
+        );
+        for outcome in &outcomes {
+            if let Err(err) = outcome {
+                assert_eq!(err.code(), "not_found");
+            }
+        }
+        let confirmed = winners[0];
+        assert_eq!(
+            (
+                confirmed.id.as_str(),
+                confirmed.name.as_str(),
+                &confirmed.secret
+            ),
+            ("enr1", "phone enr1", &p.secret)
+        );
+        assert_eq!(confirmed.registered_at, at);
+        assert_eq!(
+            store.list_devices("alice").await.unwrap(),
+            vec![confirmed.clone()]
+        );
+        assert_eq!(
+            store.get_pending_enrollment("alice", "enr1").await.unwrap(),
+            None
+        );
+
+        // A device id can't be reused for a new enrolment.
+        let again = pending("alice", "enr1", in_secs(600));
+        assert_eq!(
+            store
+                .put_pending_enrollment(&again)
+                .await
+                .unwrap_err()
+                .code(),
+            "already_exists"
+        );
+
+        // Cancelling: only the owner can delete a pending enrolment.
+        store
+            .put_pending_enrollment(&pending("alice", "enr2", in_secs(600)))
+            .await
+            .unwrap();
+        assert!(
+            !store
+                .delete_pending_enrollment("bob", "enr2")
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .delete_pending_enrollment("alice", "enr2")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .delete_pending_enrollment("alice", "enr2")
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store
+                .confirm_enrollment("alice", "enr2", now())
+                .await
+                .unwrap_err()
+                .code(),
+            "not_found"
+        );
+    }
+
+    pub async fn pending_enrollments_expire(store: Arc<dyn Store>) {
+        let expires_at = now() + SHORT_TTL;
+        store
+            .put_pending_enrollment(&pending("alice", "short", expires_at))
+            .await
+            .unwrap();
+        store
+            .put_pending_enrollment(&pending("alice", "long", in_secs(600)))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .get_pending_enrollment("alice", "short")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        tokio::time::sleep(PAST_SHORT_TTL).await;
+        assert_eq!(
+            store
+                .get_pending_enrollment("alice", "short")
+                .await
+                .unwrap(),
+            None
+        );
+        let err = store
+            .confirm_enrollment("alice", "short", now())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "not_found");
+        assert!(store.list_devices("alice").await.unwrap().is_empty());
+        store.purge_expired().await.unwrap();
+        assert!(
+            store
+                .get_pending_enrollment("alice", "long")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // The expired id is free again.
+        store
+            .put_pending_enrollment(&pending("alice", "short", in_secs(600)))
+            .await
+            .unwrap();
+    }
+
+    pub async fn recovery_codes_are_single_use(store: Arc<dyn Store>) {
+        let codes: Vec<String> = ["a", "b", "c"]
+            .iter()
+            .map(|c| hash_token(c.as_bytes()))
+            .collect();
+        store.replace_recovery_codes("alice", &codes).await.unwrap();
+        assert_eq!(store.count_recovery_codes("alice").await.unwrap(), 3);
+        assert!(!store.consume_recovery_code("bob", &codes[0]).await.unwrap());
+        assert!(
+            store
+                .consume_recovery_code("alice", &codes[1])
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .consume_recovery_code("alice", &codes[1])
+                .await
+                .unwrap()
+        );
+        assert_eq!(store.count_recovery_codes("alice").await.unwrap(), 2);
+
+        let wins = concurrently(10, |_| {
+            let store = store.clone();
+            let code = codes[0].clone();
+            async move { store.consume_recovery_code("alice", &code).await.unwrap() }
+        })
+        .await;
+        assert_eq!(
+            wins.iter().filter(|w| **w).count(),
+            1,
+            "one concurrent use wins"
+        );
+
+        let fresh = vec![hash_token(b"d")];
+        store.replace_recovery_codes("alice", &fresh).await.unwrap();
+        assert!(
+            !store
+                .consume_recovery_code("alice", &codes[2])
+                .await
+                .unwrap(),
+            "old set void"
+        );
+        assert_eq!(store.count_recovery_codes("alice").await.unwrap(), 1);
+        store.replace_recovery_codes("alice", &[]).await.unwrap();
+        assert_eq!(store.count_recovery_codes("alice").await.unwrap(), 0);
+        assert_eq!(store.count_recovery_codes("nobody").await.unwrap(), 0);
+    }
+
+    pub async fn trusted_browsers_are_revoked_one_at_a_time(store: Arc<dyn Store>) {
+        let b1 = browser("alice", "b1", in_secs(600));
+        let b2 = browser("alice", "b2", in_secs(600));
+        let b3 = browser("alice", "b3", in_secs(600));
+        let bobs = browser("bob", "b4", in_secs(600));
+        for b in [&b1, &b2, &b3, &bobs] {
+            store.create_trusted_browser(b).await.unwrap();
+        }
+        let mut clash = browser("alice", "b5", in_secs(600));
+        clash.token_hash = b1.token_hash.clone();
+        assert_eq!(
+            store
+                .create_trusted_browser(&clash)
+                .await
+                .unwrap_err()
+                .code(),
+            "already_exists"
+        );
+
+        let names = |list: Vec<TrustedBrowser>| list.into_iter().map(|b| b.id).collect::<Vec<_>>();
+        assert_eq!(
+            names(store.list_trusted_browsers("alice").await.unwrap()),
+            ["b1", "b2", "b3"]
+        );
+        assert_eq!(
+            store
+                .find_trusted_browser(&b2.token_hash)
+                .await
+                .unwrap()
+                .unwrap(),
+            b2
+        );
+        assert_eq!(
+            store
+                .find_trusted_browser(&hash_token(b"forged"))
+                .await
+                .unwrap(),
+            None
+        );
+
+        // Bob can neither revoke nor touch Alice's browser.
+        assert!(!store.revoke_trusted_browser("bob", "b2").await.unwrap());
+        assert_eq!(
+            store
+                .touch_trusted_browser("bob", "b2", now())
+                .await
+                .unwrap_err()
+                .code(),
+            "not_found"
+        );
+        assert!(
+            store
+                .find_trusted_browser(&b2.token_hash)
+                .await
+                .unwrap()
+                .is_some()
+        );
+
+        let used_at = now();
+        store
+            .touch_trusted_browser("alice", "b2", used_at)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .find_trusted_browser(&b2.token_hash)
+                .await
+                .unwrap()
+                .unwrap()
+                .last_used_at,
+            Some(used_at)
+        );
+
+        assert!(store.revoke_trusted_browser("alice", "b2").await.unwrap());
+        assert!(!store.revoke_trusted_browser("alice", "b2").await.unwrap());
+        assert_eq!(
+            names(store.list_trusted_browsers("alice").await.unwrap()),
+            ["b1", "b3"]
+        );
+        assert_eq!(
+            store.find_trusted_browser(&b2.token_hash).await.unwrap(),
+            None
+        );
+        assert!(
+            store
+                .find_trusted_browser(&b1.token_hash)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .find_trusted_browser(&b3.token_hash)
+                .await
+                .unwrap()
+                .is_some()
+        );
+
+        assert_eq!(store.revoke_all_trusted_browsers("alice").await.unwrap(), 2);
+        assert!(
+            store
+                .list_trusted_browsers("alice")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store.find_trusted_browser(&b1.token_hash).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            names(store.list_trusted_browsers("bob").await.unwrap()),
+            ["b4"]
+        );
+        assert!(
+            store
+                .find_trusted_browser(&bobs.token_hash)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    pub async fn trusted_browsers_expire(store: Arc<dyn Store>) {
+        let short = browser("alice", "short", now() + SHORT_TTL);
+        let long = browser("alice", "long", in_secs(600));
+        store.create_trusted_browser(&short).await.unwrap();
+        store.create_trusted_browser(&long).await.unwrap();
+        assert_eq!(store.list_trusted_browsers("alice").await.unwrap().len(), 2);
+        tokio::time::sleep(PAST_SHORT_TTL).await;
+        let listed = store.list_trusted_browsers("alice").await.unwrap();
+        assert_eq!(listed, vec![long.clone()]);
+        assert_eq!(
+            store.find_trusted_browser(&short.token_hash).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .touch_trusted_browser("alice", "short", now())
+                .await
+                .unwrap_err()
+                .code(),
+            "not_found"
+        );
+        store.purge_expired().await.unwrap();
+        assert_eq!(
+            store
+                .find_trusted_browser(&long.token_hash)
+                .await
+                .unwrap()
+                .unwrap(),
+            long
+        );
+    }
+
+    pub async fn auth_codes_are_single_use(store: Arc<dyn Store>) {
+        let hash = hash_token(b"the-code");
+        let g = grant("alice");
+        store
+            .put_auth_code(&hash, &g, Duration::from_secs(60))
+            .await
+            .unwrap();
+        let err = store
+            .put_auth_code(&hash, &g, Duration::from_secs(60))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "already_exists");
+        let taken = concurrently(16, |_| {
+            let store = store.clone();
+            let hash = hash.clone();
+            async move { store.take_auth_code(&hash).await.unwrap() }
+        })
+        .await;
+        let winners: Vec<AuthCodeGrant> = taken.into_iter().flatten().collect();
+        assert_eq!(winners, vec![g], "exactly one take gets the grant");
+        assert_eq!(store.take_auth_code(&hash).await.unwrap(), None);
+        assert_eq!(
+            store
+                .take_auth_code(&hash_token(b"never issued"))
+                .await
+                .unwrap(),
+            None
+        );
+    }
+
+    pub async fn auth_codes_expire(store: Arc<dyn Store>) {
+        let short = hash_token(b"short");
+        let long = hash_token(b"long");
+        store
+            .put_auth_code(&short, &grant("alice"), SHORT_TTL)
+            .await
+            .unwrap();
+        store
+            .put_auth_code(&long, &grant("alice"), Duration::from_secs(60))
+            .await
+            .unwrap();
+        tokio::time::sleep(PAST_SHORT_TTL).await;
+        assert_eq!(store.take_auth_code(&short).await.unwrap(), None);
+        assert!(store.take_auth_code(&long).await.unwrap().is_some());
+    }
+
+    pub async fn refresh_rotation_detects_reuse(store: Arc<dyn Store>) {
+        let t1 = refresh("fam", "alice");
+        store.put_refresh_token("h1", &t1).await.unwrap();
+        assert_eq!(
+            store.put_refresh_token("h1", &t1).await.unwrap_err().code(),
+            "already_exists"
+        );
+        let t2 = RefreshToken {
+            issued_at: now(),
+            ..t1.clone()
+        };
+        let old = store.rotate_refresh_token("h1", "h2", &t2).await.unwrap();
+        assert_eq!(old, t1);
+        assert!(store.get_refresh_token("h1").await.unwrap().unwrap().used);
+        assert_eq!(store.get_refresh_token("h2").await.unwrap().unwrap(), t2);
+
+        // Replaying the rotated token revokes the whole family.
+        let t3 = RefreshToken {
+            issued_at: now(),
+            ..t1.clone()
+        };
+        let err = store
+            .rotate_refresh_token("h1", "h3", &t3)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            StoreError::RefreshReuse {
+                family_id: "fam".into()
+            }
+        );
+        assert_eq!(err.code(), "refresh_reuse");
+        assert_eq!(
+            store.get_refresh_token("h2").await.unwrap(),
+            None,
+            "family revoked"
+        );
+        assert_eq!(store.get_refresh_token("h3").await.unwrap(), None);
+        let err = store
+            .rotate_refresh_token("h2", "h4", &t3)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "not_found");
+
+        // A successor in another family is refused and changes nothing.
+        let other = refresh("fam-b", "alice");
+        store.put_refresh_token("b1", &other).await.unwrap();
+        let err = store
+            .rotate_refresh_token("b1", "b2", &refresh("fam-c", "alice"))
+            .await;
+        assert_eq!(err.unwrap_err().code(), "conflict");
+        assert!(!store.get_refresh_token("b1").await.unwrap().unwrap().used);
+        assert_eq!(store.get_refresh_token("b2").await.unwrap(), None);
+
+        // Revoking one token, then a family.
+        store
+            .rotate_refresh_token("b1", "b2", &other)
+            .await
+            .unwrap();
+        assert!(store.revoke_refresh_token("b2").await.unwrap());
+        assert!(!store.revoke_refresh_token("b2").await.unwrap());
+        assert_eq!(store.get_refresh_token("b2").await.unwrap(), None);
+        assert!(store.get_refresh_token("b1").await.unwrap().is_some());
+        store
+            .put_refresh_token("c1", &refresh("fam-c", "bob"))
+            .await
+            .unwrap();
+        assert_eq!(store.revoke_refresh_family("fam-b").await.unwrap(), 1);
+        assert_eq!(store.get_refresh_token("b1").await.unwrap(), None);
+        assert!(
+            store.get_refresh_token("c1").await.unwrap().is_some(),
+            "other family intact"
+        );
+        assert_eq!(store.revoke_refresh_family("fam-b").await.unwrap(), 0);
+    }
+
+    pub async fn concurrent_rotations_have_one_winner(store: Arc<dyn Store>) {
+        let t = refresh("race", "alice");
+        store.put_refresh_token("r0", &t).await.unwrap();
+        let outcomes = concurrently(8, |i| {
+            let store = store.clone();
+            let t = t.clone();
+            async move {
+                store
+                    .rotate_refresh_token("r0", &format!("r{}", i + 1), &t)
+                    .await
+            }
+        })
+        .await;
+        let ok = outcomes.iter().filter(|o| o.is_ok()).count();
+        assert_eq!(ok, 1, "exactly one rotation succeeds: {outcomes:?}");
+        // The first loser finds the token used and revokes the family; later
+        // ones find nothing left to rotate.
+        let codes: Vec<&str> = outcomes
+            .iter()
+            .filter_map(|o| o.as_ref().err())
+            .map(|e| e.code())
+            .collect();
+        assert!(codes.contains(&"refresh_reuse"), "{codes:?}");
+        assert!(
+            codes
+                .iter()
+                .all(|c| ["refresh_reuse", "not_found"].contains(c)),
+            "{codes:?}"
+        );
+        for i in 0..=8 {
+            assert_eq!(
+                store.get_refresh_token(&format!("r{i}")).await.unwrap(),
+                None
+            );
+        }
+    }
+
+    pub async fn refresh_tokens_expire(store: Arc<dyn Store>) {
+        let mut t = refresh("fam-exp", "alice");
+        t.expires_at = now() + SHORT_TTL;
+        store.put_refresh_token("e1", &t).await.unwrap();
+        assert!(store.get_refresh_token("e1").await.unwrap().is_some());
+        tokio::time::sleep(PAST_SHORT_TTL).await;
+        assert_eq!(store.get_refresh_token("e1").await.unwrap(), None);
+        let next = refresh("fam-exp", "alice");
+        let err = store
+            .rotate_refresh_token("e1", "e2", &next)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "not_found");
+    }
+
+    pub async fn sessions_and_transactions_live_until_expiry(store: Arc<dyn Store>) {
+        let session = BrowserSession {
+            uid: "alice".into(),
+            auth_time: now(),
+            amr: vec!["pwd".into(), "otp".into()],
+            created_at: now(),
+            expires_at: now() + SHORT_TTL,
+        };
+        let sid = hash_token(b"session-cookie");
+        store.put_session(&sid, &session).await.unwrap();
+        assert_eq!(store.get_session(&sid).await.unwrap().unwrap(), session);
+        assert_eq!(
+            store.get_session(&hash_token(b"other")).await.unwrap(),
+            None
+        );
+
+        let txn = SignInTransaction {
+            payload: serde_json::json!({"client_id": "desktop", "stage": "password"}),
+            expires_at: in_secs(600),
+        };
+        store.put_transaction("t1", &txn).await.unwrap();
+        let mut advanced = txn.clone();
+        advanced.payload["stage"] = "otp".into();
+        store.put_transaction("t1", &advanced).await.unwrap();
+        assert_eq!(
+            store.get_transaction("t1").await.unwrap().unwrap(),
+            advanced
+        );
+        assert!(store.delete_transaction("t1").await.unwrap());
+        assert!(!store.delete_transaction("t1").await.unwrap());
+        assert_eq!(store.get_transaction("t1").await.unwrap(), None);
+
+        tokio::time::sleep(PAST_SHORT_TTL).await;
+        assert_eq!(store.get_session(&sid).await.unwrap(), None);
+        assert!(!store.delete_session(&sid).await.unwrap());
+
+        let live = BrowserSession {
+            expires_at: in_secs(600),
+            ..session
+        };
+        store.put_session(&sid, &live).await.unwrap();
+        assert!(store.delete_session(&sid).await.unwrap());
+        assert_eq!(store.get_session(&sid).await.unwrap(), None);
+    }
+
+    pub async fn used_code_markers_refuse_replay(store: Arc<dyn Store>) {
+        assert!(store.mark_code_used("d1", 100, SHORT_TTL).await.unwrap());
+        assert!(!store.mark_code_used("d1", 100, SHORT_TTL).await.unwrap());
+        assert!(store.mark_code_used("d1", 101, SHORT_TTL).await.unwrap());
+        assert!(store.mark_code_used("d2", 100, SHORT_TTL).await.unwrap());
+        let wins = concurrently(10, |_| {
+            let store = store.clone();
+            async move {
+                store
+                    .mark_code_used("d3", 7, Duration::from_secs(90))
+                    .await
+                    .unwrap()
+            }
+        })
+        .await;
+        assert_eq!(wins.iter().filter(|w| **w).count(), 1);
+        tokio::time::sleep(PAST_SHORT_TTL).await;
+        assert!(
+            store.mark_code_used("d1", 100, SHORT_TTL).await.unwrap(),
+            "marker expired"
+        );
+        assert!(
+            !store.mark_code_used("d3", 7, SHORT_TTL).await.unwrap(),
+            "longer TTL holds"
+        );
+    }
+
+    pub async fn rate_limits_count_within_window(store: Arc<dyn Store>) {
+        let window = Duration::from_secs(60);
+        assert_eq!(store.rate_limit_count("login:alice").await.unwrap(), 0);
+        assert_eq!(
+            store.rate_limit_hit("login:alice", window).await.unwrap(),
+            1
+        );
+        assert_eq!(
+            store.rate_limit_hit("login:alice", window).await.unwrap(),
+            2
+        );
+        assert_eq!(store.rate_limit_hit("login:bob", window).await.unwrap(), 1);
+        assert_eq!(store.rate_limit_count("login:alice").await.unwrap(), 2);
+        store.rate_limit_reset("login:alice").await.unwrap();
+        assert_eq!(store.rate_limit_count("login:alice").await.unwrap(), 0);
+        assert_eq!(store.rate_limit_count("login:bob").await.unwrap(), 1);
+
+        let counts = concurrently(20, |_| {
+            let store = store.clone();
+            async move { store.rate_limit_hit("ip:10.0.0.1", window).await.unwrap() }
+        })
+        .await;
+        let counts: BTreeSet<u64> = counts.into_iter().collect();
+        assert_eq!(counts, (1..=20).collect(), "every hit counted once");
+
+        assert_eq!(store.rate_limit_hit("short", SHORT_TTL).await.unwrap(), 1);
+        assert_eq!(store.rate_limit_hit("short", SHORT_TTL).await.unwrap(), 2);
+        tokio::time::sleep(PAST_SHORT_TTL).await;
+        assert_eq!(store.rate_limit_count("short").await.unwrap(), 0);
+        assert_eq!(
+            store.rate_limit_hit("short", SHORT_TTL).await.unwrap(),
+            1,
+            "new window"
+        );
+    }
+
+    pub async fn audit_pages_newest_first(store: Arc<dyn Store>) {
+        let mut alice_ids = Vec::new();
+        for n in 0..5 {
+            let appended = store
+                .append_audit(&audit("alice", AuditAction::SignInSucceeded, n))
+                .await;
+            alice_ids.push(appended.unwrap().id);
+            store
+                .append_audit(&audit("bob", AuditAction::DeviceDeleted, n))
+                .await
+                .unwrap();
+        }
+        assert!(
+            alice_ids.windows(2).all(|w| w[0] < w[1]),
+            "ids increase: {alice_ids:?}"
+        );
+
+        let page1 = store.list_audit("alice", None, 2).await.unwrap();
+        let page2 = store
+            .list_audit("alice", Some(page1[1].id), 2)
+            .await
+            .unwrap();
+        let page3 = store
+            .list_audit("alice", Some(page2[1].id), 2)
+            .await
+            .unwrap();
+        let page4 = store
+            .list_audit("alice", Some(page3[0].id), 2)
+            .await
+            .unwrap();
+        let paged: Vec<u64> = [&page1, &page2, &page3]
+            .iter()
+            .flat_map(|p| p.iter().map(|e| e.id))
+            .collect();
+        let mut newest_first = alice_ids.clone();
+        newest_first.reverse();
+        assert_eq!(paged, newest_first);
+        assert!(page4.is_empty());
+        assert_eq!(
+            page1[0].event,
+            audit("alice", AuditAction::SignInSucceeded, 4).with_at(page1[0].event.at)
+        );
+        assert!(
+            page1
+                .iter()
+                .chain(&page2)
+                .chain(&page3)
+                .all(|e| e.event.subject == "alice")
+        );
+        assert_eq!(store.list_audit("bob", None, 100).await.unwrap().len(), 5);
+        assert!(
+            store
+                .list_audit("carol", None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(store.list_audit("alice", None, 0).await.unwrap().is_empty());
+    }
+
+    pub async fn key_material_is_set_once(store: Arc<dyn Store>) {
+        assert_eq!(store.get_key_material("signing-key").await.unwrap(), None);
+        let winners = concurrently(8, |i| {
+            let store = store.clone();
+            async move {
+                store
+                    .put_key_material_if_absent("signing-key", format!("key-{i}").as_bytes())
+                    .await
+                    .unwrap()
+            }
+        })
+        .await;
+        let distinct: BTreeSet<Vec<u8>> = winners.into_iter().collect();
+        assert_eq!(
+            distinct.len(),
+            1,
+            "concurrent first starts agree on one key"
+        );
+        let stored = store
+            .get_key_material("signing-key")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(distinct.into_iter().next().unwrap(), stored);
+        store
+            .put_key_material("signing-key", b"rotated")
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .get_key_material("signing-key")
+                .await
+                .unwrap()
+                .unwrap(),
+            b"rotated"
+        );
+        store.ping().await.unwrap();
+    }
+}
+
+trait WithAt {
+    fn with_at(self, at: OffsetDateTime) -> Self;
+}
+
+impl WithAt for NewAuditEvent {
+    fn with_at(mut self, at: OffsetDateTime) -> Self {
+        self.at = at;
+        self
+    }
+}
+
+/// Instantiates every case of `cases` for one implementation.
+macro_rules! conformance {
+    ($backend:ident, $make:path) => {
+        mod $backend {
+            use super::*;
+            conformance!(@cases $make;
+                users_are_unique_and_searchable,
+                invalid_keys_are_refused_without_partial_state,
+                clients_are_unique,
+                devices_belong_to_their_owner,
+                listed_iff_usable_under_concurrency,
+                concurrent_renames_never_duplicate,
+                enrollment_confirms_exactly_once,
+                pending_enrollments_expire,
+                recovery_codes_are_single_use,
+                trusted_browsers_are_revoked_one_at_a_time,
+                trusted_browsers_expire,
+                auth_codes_are_single_use,
+                auth_codes_expire,
+                refresh_rotation_detects_reuse,
+                concurrent_rotations_have_one_winner,
+                refresh_tokens_expire,
+                sessions_and_transactions_live_until_expiry,
+                used_code_markers_refuse_replay,
+                rate_limits_count_within_window,
+                audit_pages_newest_first,
+                key_material_is_set_once,
+            );
+        }
+    };
+    (@cases $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let (store, _guard) = $make().await;
+                cases::$case(store).await;
+            }
+        )*
+    };
+}
+
+conformance!(embedded, support::embedded_store);
+conformance!(redis, support::redis_store);
+
+/// Behaviour only Redis has: the server can go away and come back.
+mod redis_only {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn survives_a_server_restart() {
+        let (store, mut guard) = support::redis_store().await;
+        store
+            .create_device(&device("alice", "before", "Phone"))
+            .await
+            .unwrap();
+
+        let server = guard.redis().expect("a redis store");
+        server.stop();
+        let err = store.list_devices("alice").await.unwrap_err();
+        assert_eq!(err.code(), "unavailable", "while down: {err}");
+        let err = store
+            .create_device(&device("alice", "during", "Phone"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "unavailable");
+        assert_eq!(store.ping().await.unwrap_err().code(), "unavailable");
+
+        server.restart();
+        // The connection manager reconnects in the background; give it a
+        // bounded number of attempts (not a timing assertion).
+        let mut attempts = 0;
+        while store.ping().await.is_err() {
+            attempts += 1;
+            assert!(attempts < 100, "store did not reconnect after the restart");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // The same store object works again (the server kept no data).
+        store
+            .create_device(&device("alice", "after", "Phone"))
+            .await
+            .unwrap();
+        assert_eq!(ids(&store.list_devices("alice").await.unwrap()), ["after"]);
+        assert!(
+            store
+                .mark_code_used("after", 1, Duration::from_secs(60))
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn connecting_to_a_stopped_server_is_unavailable() {
+        let mut server = support::RedisServer::start();
+        let url = server.url();
+        server.stop();
+        let err = tessera_provider::store::RedisStore::connect(&url, "t:")
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(err.code(), "unavailable", "{err}");
+        let err = tessera_provider::store::RedisStore::connect("not a url", "t:")
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(err.code(), "invalid", "{err}");
+    }
+
+    #[tokio::test]
+    async fn keys_carry_the_configured_prefix() {
+        let server = support::RedisServer::start();
+        let store = tessera_provider::store::RedisStore::connect(&server.url(), "acme:")
+            .await
+            .unwrap();
+        store
+            .create_device(&device("alice", "d1", "Phone"))
+            .await
+            .unwrap();
+        let client = ::redis::Client::open(server.url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let mut keys: Vec<String> = ::redis::cmd("KEYS")
+            .arg("*")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        keys.sort();
+        assert_eq!(keys, ["acme:device:d1", "acme:user-devices:alice"]);
+    }
+}
+
+/// Behaviour only the embedded store has: it is a file that outlives the
+/// process.
+mod embedded_only {
+    use super::*;
+    use tessera_provider::store::EmbeddedStore;
+
+    #[tokio::test]
+    async fn data_survives_reopening_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = EmbeddedStore::open(dir.path()).unwrap();
+            store
+                .create_device(&device("alice", "d1", "Phone"))
+                .await
+                .unwrap();
+            store.put_key_material("signing-key", b"k").await.unwrap();
+        }
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        assert_eq!(ids(&store.list_devices("alice").await.unwrap()), ["d1"]);
+        assert_eq!(
+            store
+                .get_key_material("signing-key")
+                .await
+                .unwrap()
+                .unwrap(),
+            b"k"
+        );
+    }
+
+    #[tokio::test]
+    async fn purge_removes_expired_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        store
+            .put_auth_code("c", &grant("alice"), SHORT_TTL)
+            .await
+            .unwrap();
+        store
+            .create_trusted_browser(&browser("alice", "b", now() + SHORT_TTL))
+            .await
+            .unwrap();
+        store
+            .put_pending_enrollment(&pending("alice", "p", now() + SHORT_TTL))
+            .await
+            .unwrap();
+        store
+            .mark_code_used("d", 1, Duration::from_secs(60))
+            .await
+            .unwrap();
+        tokio::time::sleep(PAST_SHORT_TTL).await;
+        assert_eq!(store.purge_expired().await.unwrap(), 3);
+        assert_eq!(store.purge_expired().await.unwrap(), 0);
+        assert!(
+            !store
+                .mark_code_used("d", 1, Duration::from_secs(60))
+                .await
+                .unwrap()
+        );
+    }
+}

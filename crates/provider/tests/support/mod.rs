@@ -1,0 +1,176 @@
+//! Test support shared by the provider's integration tests (`mod support;`):
+//! a real `redis-server` per test and both store implementations.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tessera_provider::store::{EmbeddedStore, RedisStore, Store};
+
+/// How long a freshly spawned redis-server may take to answer PING.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A `redis-server` child process on a free 127.0.0.1 port, without
+/// persistence, killed on drop.
+pub struct RedisServer {
+    binary: PathBuf,
+    port: u16,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    /// Spawns `$TESSERA_REDIS_SERVER` (default `/usr/bin/redis-server`) and
+    /// waits until it answers. Panics with an explanation when the binary is
+    /// missing: tests needing Redis fail, they never skip.
+    pub fn start() -> RedisServer {
+        let binary = PathBuf::from(
+            std::env::var_os("TESSERA_REDIS_SERVER")
+                .unwrap_or_else(|| "/usr/bin/redis-server".into()),
+        );
+        assert!(
+            binary.is_file(),
+            "redis-server not found at {} (install the Debian package redis-server or set \
+             TESSERA_REDIS_SERVER to the binary); Redis tests fail rather than skip",
+            binary.display()
+        );
+        let port = free_port();
+        let dir = tempfile::tempdir().expect("temporary directory for redis-server");
+        let mut server = RedisServer {
+            binary,
+            port,
+            child: None,
+            dir,
+        };
+        server.spawn();
+        server
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `redis://127.0.0.1:<port>/`
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Kills the server (SIGKILL, as a crash would) and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the server if running and starts a new one on the same port.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new(&self.binary)
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .args(["--save", ""])
+            .args(["--appendonly", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {}: {err}", self.binary.display()));
+        self.child = Some(child);
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        while !self.answers_ping() {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "redis-server on port {} exited at start: {status}",
+                    self.port
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server on port {} did not answer PING within {STARTUP_TIMEOUT:?}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn answers_ping(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+        if stream.write_all(b"PING\r\n").is_err() {
+            return false;
+        }
+        let mut reply = [0u8; 7];
+        stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+/// Keeps what a store under test needs alive (its directory or server).
+pub enum StoreGuard {
+    Embedded(tempfile::TempDir),
+    Redis(RedisServer),
+}
+
+impl StoreGuard {
+    /// The Redis server behind the store, for restart tests.
+    pub fn redis(&mut self) -> Option<&mut RedisServer> {
+        match self {
+            StoreGuard::Redis(server) => Some(server),
+            StoreGuard::Embedded(_) => None,
+        }
+    }
+}
+
+/// A fresh embedded store in a temporary directory.
+pub async fn embedded_store() -> (Arc<dyn Store>, StoreGuard) {
+    let dir = tempfile::tempdir().expect("temporary data directory");
+    let store = EmbeddedStore::open(dir.path()).expect("open embedded store");
+    (Arc::new(store), StoreGuard::Embedded(dir))
+}
+
+/// A Redis store on its own fresh `redis-server`.
+pub async fn redis_store() -> (Arc<dyn Store>, StoreGuard) {
+    let server = RedisServer::start();
+    let store = RedisStore::connect(&server.url(), "tessera-test:")
+        .await
+        .expect("connect to redis-server");
+    (Arc::new(store), StoreGuard::Redis(server))
+}
+
+/// Both implementations, fresh, for tests that must hold on each of them.
+pub async fn each_store() -> Vec<(&'static str, Arc<dyn Store>, StoreGuard)> {
+    let (embedded, embedded_guard) = embedded_store().await;
+    let (redis, redis_guard) = redis_store().await;
+    vec![
+        ("embedded", embedded, embedded_guard),
+        ("redis", redis, redis_guard),
+    ]
+}
