@@ -6,6 +6,7 @@ import globals from "globals";
 
 export default tseslint.config(
   { ignores: ["dist", "dist-mock", "node_modules", "src/bindings.ts"] },
+  { files: ["a11y/**/*.mjs"], languageOptions: { globals: { ...globals.node } } },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   jsxA11y.flatConfigs.strict,

@@ -12,7 +12,10 @@ export function installFromQuery(search: string) {
     signInError: q.get("signInError") ?? undefined,
     signInHangs: q.get("signInHangs") === "1",
     devices: q.get("devices") === "0" ? [] : undefined,
-    settings: q.get("managed") === "1" ? { issuer_managed: true } : undefined,
+    settings: {
+      ...(q.get("managed") === "1" ? { issuer_managed: true } : {}),
+      ...(q.get("lang") === "fr" || q.get("lang") === "en" ? { language: q.get("lang") as "fr" | "en" } : {}),
+    },
   });
   mockIPC(handler);
 }
