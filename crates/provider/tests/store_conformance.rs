@@ -2,8 +2,8 @@
 //!
 //! Each case is written once against `Arc<dyn Store>` (module `cases`) and
 //! instantiated per implementation by `conformance!`: the embedded store in a
-//! temporary directory and the Redis store on a real `redis-server` spawned
-//! for the test. A Redis-only section checks behaviour across a server
+//! temporary directory (and on redb's in-memory backend, which other tests
+//! use) and the Redis store on a real `redis-server` spawned for the test. A Redis-only section checks behaviour across a server
 //! restart.
 
 mod support;
@@ -1294,6 +1294,7 @@ macro_rules! conformance {
 }
 
 conformance!(embedded, support::embedded_store);
+conformance!(embedded_in_memory, support::memory_store);
 conformance!(redis, support::redis_store);
 
 /// Behaviour only Redis has: the server can go away and come back.

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redb::{
-    Database, ReadTransaction, ReadableDatabase, ReadableTable, Table, TableDefinition,
+    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, Table, TableDefinition,
     WriteTransaction,
 };
 use time::OffsetDateTime;
@@ -83,6 +83,19 @@ impl EmbeddedStore {
         let db = Database::create(path).map_err(|err| {
             StoreError::Unavailable(format!("cannot open {}: {err}", path.display()))
         })?;
+        Self::with_database(db, path.to_owned())
+    }
+
+    /// A store kept in memory only: the same code on redb's in-memory
+    /// backend, for unit tests that want no file. Lost on drop.
+    pub fn in_memory() -> StoreResult<Self> {
+        let db = redb::Builder::new()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(|err| StoreError::Unavailable(format!("in-memory store: {err}")))?;
+        Self::with_database(db, PathBuf::from(":memory:"))
+    }
+
+    fn with_database(db: Database, path: PathBuf) -> StoreResult<Self> {
         let txn = db.begin_write()?;
         create_tables(&txn)?;
         txn.commit()?;
@@ -90,13 +103,10 @@ impl EmbeddedStore {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(purge_periodically(Arc::downgrade(&db)));
         }
-        Ok(EmbeddedStore {
-            db,
-            path: path.to_owned(),
-        })
+        Ok(EmbeddedStore { db, path })
     }
 
-    /// Where the database file is.
+    /// Where the database file is (`:memory:` for [`Self::in_memory`]).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -111,6 +121,29 @@ impl EmbeddedStore {
         let db = self.db.clone();
         blocking(move || {
             let txn = db.begin_write()?;
+            let out = f(&txn)?;
+            txn.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Like [`Self::write`] but without waiting for the disk: for writes
+    /// that only add short-lived data (authorization codes, sessions, sign-in
+    /// transactions, rate-limit hits). They become durable with the next
+    /// durable commit; a crash before that loses them, which costs a user a
+    /// new sign-in at worst. Everything that removes or consumes something,
+    /// and every device, user or token change, stays durable.
+    async fn write_lazy<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> StoreResult<T> + Send + 'static,
+    {
+        let db = self.db.clone();
+        blocking(move || {
+            let mut txn = db.begin_write()?;
+            txn.set_durability(Durability::None)
+                .map_err(|err| StoreError::Unavailable(format!("embedded store: {err}")))?;
             let out = f(&txn)?;
             txn.commit()?;
             Ok(out)
@@ -884,7 +917,7 @@ impl Store for EmbeddedStore {
         check_ttl("authorization code", ttl)?;
         let key = ephemeral_key("code", code_hash);
         let value = pack(expiry_after(ttl), &encode(grant)?);
-        self.write(move |txn| {
+        self.write_lazy(move |txn| {
             let mut table = txn.open_table(EPHEMERAL)?;
             if ephemeral_get(&table, &key)?.is_some() {
                 return Err(StoreError::AlreadyExists {
@@ -1044,7 +1077,7 @@ impl Store for EmbeddedStore {
         check_key("rate limit key", key)?;
         check_ttl("rate limit window", window)?;
         let key = ephemeral_key("rate", key);
-        self.write(move |txn| {
+        self.write_lazy(move |txn| {
             let mut table = txn.open_table(EPHEMERAL)?;
             let (expiry, count) = match ephemeral_get(&table, &key)? {
                 Some((expiry, payload)) => (expiry, decode_count(&payload)? + 1),
@@ -1174,7 +1207,7 @@ impl Store for EmbeddedStore {
 
 impl EmbeddedStore {
     async fn put_ephemeral(&self, key: String, value: Vec<u8>) -> StoreResult<()> {
-        self.write(move |txn| {
+        self.write_lazy(move |txn| {
             txn.open_table(EPHEMERAL)?
                 .insert(key.as_str(), value.as_slice())?;
             Ok(())

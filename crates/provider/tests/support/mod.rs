@@ -136,6 +136,7 @@ fn free_port() -> u16 {
 /// Keeps what a store under test needs alive (its directory or server).
 pub enum StoreGuard {
     Embedded(tempfile::TempDir),
+    Memory,
     Redis(RedisServer),
 }
 
@@ -144,7 +145,7 @@ impl StoreGuard {
     pub fn redis(&mut self) -> Option<&mut RedisServer> {
         match self {
             StoreGuard::Redis(server) => Some(server),
-            StoreGuard::Embedded(_) => None,
+            StoreGuard::Embedded(_) | StoreGuard::Memory => None,
         }
     }
 }
@@ -154,6 +155,12 @@ pub async fn embedded_store() -> (Arc<dyn Store>, StoreGuard) {
     let dir = tempfile::tempdir().expect("temporary data directory");
     let store = EmbeddedStore::open(dir.path()).expect("open embedded store");
     (Arc::new(store), StoreGuard::Embedded(dir))
+}
+
+/// The embedded store on redb's in-memory backend (no file).
+pub async fn memory_store() -> (Arc<dyn Store>, StoreGuard) {
+    let store = EmbeddedStore::in_memory().expect("in-memory embedded store");
+    (Arc::new(store), StoreGuard::Memory)
 }
 
 /// A Redis store on its own fresh `redis-server`.
