@@ -1,25 +1,102 @@
 //! The Tessera identity provider: OpenID Connect with mandatory TOTP, trusted
-//! browsers and the self-service account API.
+//! browsers and (later) the self-service account API.
+//!
+//! Map: `oidc` holds the protocol endpoints, `signin` the server-rendered
+//! sign-in pages, `tokens`/`jwt` the JWTs, `totp`, `recovery`, `trusted`,
+//! `ratelimit`, `policy`, `acr` the domain rules, `store` the storage trait
+//! and its implementations, `cli` the command line.
 
+pub mod acr;
+pub mod audit;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod demo;
+pub mod error;
+pub mod i18n;
+pub mod jwt;
+pub mod oidc;
+pub mod pages;
+pub mod password;
+pub mod policy;
+pub mod ratelimit;
+pub mod recovery;
+pub mod revocation;
+pub mod signin;
+pub mod state;
 pub mod store;
+pub mod tokens;
+pub mod totp;
+pub mod trusted;
+pub mod useragent;
+pub mod web;
+
+#[cfg(any(test, feature = "test-harness"))]
+pub mod testing;
 
 use std::net::SocketAddr;
 
-use axum::{Json, Router, routing::get};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use serde_json::json;
+use tessera_api::ErrorCode;
+
+pub use state::{AppState, Provider};
 
 /// The provider's HTTP routes.
-pub fn router() -> Router {
-    Router::new().route("/healthz", get(health))
+pub fn router(app: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health))
+        .route(
+            "/.well-known/openid-configuration",
+            get(oidc::discovery::discovery),
+        )
+        .route("/jwks", get(oidc::discovery::jwks))
+        .route("/authorize", get(oidc::authorize::authorize))
+        .route("/signin", get(signin::show).post(signin::submit))
+        .route("/token", post(oidc::token::token))
+        .route(
+            "/userinfo",
+            get(oidc::userinfo::userinfo).post(oidc::userinfo::userinfo),
+        )
+        .route("/revoke", post(oidc::revoke::revoke))
+        .route(
+            "/logout",
+            get(oidc::logout::logout).post(oidc::logout::logout),
+        )
+        .route("/static/style.css", get(style))
+        .fallback(not_found)
+        .with_state(app)
+        // Forms and token requests are small; refuse anything larger early.
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
 }
 
 async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
-/// Binds `addr` and serves until the process ends.
-pub async fn serve(addr: SocketAddr) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(address = %listener.local_addr()?, "listening");
-    axum::serve(listener, router()).await
+async fn style() -> Response {
+    let mut resp = pages::STYLE_CSS.into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    resp
+}
+
+async fn not_found() -> Response {
+    error::problem(ErrorCode::NotFound, "There is nothing at this address.")
+}
+
+/// Serves `app` on `listener` until the process ends (the client's address
+/// is made available for rate limiting).
+pub async fn serve(listener: tokio::net::TcpListener, app: AppState) -> std::io::Result<()> {
+    tracing::info!(address = %listener.local_addr()?, issuer = %app.issuer, store = app.store.kind(), "listening");
+    axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
 }

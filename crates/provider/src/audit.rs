@@ -1,0 +1,58 @@
+//! Audit hooks: every security-relevant step of a sign-in (and later of the
+//! account API) becomes an event in the store, listed per subject.
+//!
+//! Recording is best effort: a failure to append is logged (without
+//! secrets) and does not turn a successful sign-in into an error.
+
+use std::collections::BTreeMap;
+
+use time::OffsetDateTime;
+
+use crate::store::{AuditAction, NewAuditEvent, Store};
+
+/// Who is acting, from where.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub ip: String,
+    pub user_agent: Option<String>,
+}
+
+pub async fn record(
+    store: &dyn Store,
+    origin: &Origin,
+    action: AuditAction,
+    subject: &str,
+    actor: Option<&str>,
+    details: &[(&str, &str)],
+) {
+    record_with_reason(store, origin, action, subject, actor, None, details).await
+}
+
+/// As [`record`], with the reason a help-desk agent gave for the change.
+pub async fn record_with_reason(
+    store: &dyn Store,
+    origin: &Origin,
+    action: AuditAction,
+    subject: &str,
+    actor: Option<&str>,
+    reason: Option<&str>,
+    details: &[(&str, &str)],
+) {
+    let event = NewAuditEvent {
+        at: OffsetDateTime::now_utc(),
+        actor: actor.map(str::to_owned),
+        subject: subject.to_owned(),
+        action,
+        reason: reason.map(str::to_owned),
+        client_ip: Some(origin.ip.clone()),
+        user_agent: origin.user_agent.clone(),
+        details: details
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<BTreeMap<_, _>>(),
+    };
+    if let Err(e) = store.append_audit(&event).await {
+        tracing::warn!(action = action.as_str(), subject, error = %e, "audit event not recorded");
+    }
+    tracing::info!(action = action.as_str(), subject, ip = %origin.ip, "audit");
+}

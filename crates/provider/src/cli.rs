@@ -1,0 +1,415 @@
+//! The `tessera-provider` command line: serve (optionally with demo
+//! accounts), and manage users and clients in the configured store.
+//!
+//! Precedence: command-line option > environment variable
+//! (`TESSERA_PROVIDER_*`) > configuration file > built-in default.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::ExposeSecret;
+use time::OffsetDateTime;
+
+use crate::config::{Config, StoreKind};
+use crate::crypto::{SecretKey, random_token};
+use crate::state::{Provider, StartError};
+use crate::store::{self, Client, PasswordHash, Store, StoreError, User};
+use crate::{demo, password};
+
+/// Tessera's OpenID Connect provider, with mandatory TOTP and trusted browsers.
+///
+/// Without a subcommand it serves HTTP. Every option can also be set in the
+/// configuration file (same name, with underscores) or in an environment
+/// variable TESSERA_PROVIDER_<NAME>. The file alone sets the acr levels
+/// ([[acr]] value/requires_mfa), the MFA policy ([mfa] global, attribute),
+/// token lifetimes ([tokens]) and rate limits ([rate_limit]).
+#[derive(Debug, Parser)]
+#[command(name = "tessera-provider", version, about, long_about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub options: Options,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args)]
+pub struct Options {
+    /// TOML configuration file.
+    #[arg(long, short = 'c', env = "TESSERA_PROVIDER_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Start with the demo client and accounts (created if missing; their
+    /// passwords are reset and printed with the TOTP secrets).
+    #[arg(long)]
+    pub demo: bool,
+    /// Which store to use: the embedded file (default) or Redis.
+    #[arg(long, value_enum, env = "TESSERA_PROVIDER_STORE", global = true)]
+    pub store: Option<StoreKind>,
+    /// Redis URL, e.g. redis://127.0.0.1:6379/ (with --store redis).
+    #[arg(long, env = "TESSERA_PROVIDER_REDIS_URL", global = true)]
+    pub redis_url: Option<String>,
+    /// Directory of the embedded store and of the generated secret key
+    /// (default: the platform data directory).
+    #[arg(long, env = "TESSERA_PROVIDER_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1).
+    #[arg(long, env = "TESSERA_PROVIDER_LISTEN_ADDRESS")]
+    pub listen_address: Option<IpAddr>,
+    /// TCP port to listen on (default 8765; 0 picks a free port).
+    #[arg(long, env = "TESSERA_PROVIDER_PORT")]
+    pub port: Option<u16>,
+    /// Public issuer URL (default http://<listen address>:<port>).
+    #[arg(long, env = "TESSERA_PROVIDER_ISSUER")]
+    pub issuer: Option<String>,
+    /// Base64 of the 32-byte key that encrypts TOTP secrets and the signing
+    /// key at rest (default: generated once into <data dir>/secret.key).
+    #[arg(
+        long,
+        env = "TESSERA_PROVIDER_SECRET_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub secret_key: Option<String>,
+    /// Require a second factor for every client that does not waive it
+    /// (default true).
+    #[arg(long, env = "TESSERA_PROVIDER_MFA_GLOBAL")]
+    pub mfa_global: Option<bool>,
+    /// Days a trusted browser skips the second factor (default 7).
+    #[arg(long, env = "TESSERA_PROVIDER_TRUSTED_BROWSER_DAYS")]
+    pub trusted_browser_days: Option<u64>,
+    /// Audience of access tokens (default <issuer>/api).
+    #[arg(long, env = "TESSERA_PROVIDER_API_AUDIENCE")]
+    pub api_audience: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve HTTP (the default).
+    Serve,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage OpenID Connect clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user. Without --password, a random one is generated and printed.
+    Add {
+        uid: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Initial password (prefer the environment variable: command lines are visible to others).
+        #[arg(long, env = "TESSERA_PROVIDER_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// A role, e.g. helpdesk (repeatable).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// A directory attribute name=value, read by the MFA policy (repeatable).
+        #[arg(long = "attribute", value_parser = parse_attribute)]
+        attributes: Vec<(String, String)>,
+    },
+    /// List users.
+    List,
+    /// Disable a user (or enable again with --enable).
+    Disable {
+        uid: String,
+        #[arg(long)]
+        enable: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client. Public by default (PKCE, no secret); --confidential
+    /// generates a secret and prints it once.
+    Add {
+        client_id: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Allowed redirect URI (repeatable). Loopback IP URIs match any port.
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// Allowed post-logout redirect URI (repeatable).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        #[arg(long)]
+        confidential: bool,
+        /// true: always require MFA; false: waive the global policy; unset: follow it.
+        #[arg(long)]
+        require_mfa: Option<bool>,
+    },
+    /// List clients.
+    List,
+}
+
+fn parse_attribute(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("{s:?} is not name=value")),
+    }
+}
+
+/// Configuration from file, environment and command line.
+pub fn load_config(o: &Options) -> Result<Config, StartError> {
+    let mut c = match &o.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    if let Some(v) = o.store {
+        c.store = v;
+    }
+    if let Some(v) = &o.redis_url {
+        c.redis_url = v.clone();
+    }
+    if let Some(v) = &o.data_dir {
+        c.data_dir = Some(v.clone());
+    }
+    if let Some(v) = o.listen_address {
+        c.listen_address = v;
+    }
+    if let Some(v) = o.port {
+        c.port = v;
+    }
+    if let Some(v) = &o.issuer {
+        c.issuer = Some(v.clone());
+    }
+    if let Some(v) = &o.secret_key {
+        c.secret_key = Some(v.clone());
+    }
+    if let Some(v) = o.mfa_global {
+        c.mfa.global = v;
+    }
+    if let Some(v) = o.trusted_browser_days {
+        c.trusted_browser_days = v;
+    }
+    if let Some(v) = &o.api_audience {
+        c.api_audience = Some(v.clone());
+    }
+    Ok(c)
+}
+
+/// The configured key, or the one in `<data dir>/secret.key` (created on
+/// first use, readable by the owner only).
+pub fn secret_key(config: &Config) -> Result<SecretKey, StartError> {
+    if let Some(k) = &config.secret_key {
+        return SecretKey::from_base64(k).map_err(|e| StartError::Io(format!("secret_key: {e}")));
+    }
+    let dir = config.data_dir()?;
+    let path = dir.join("secret.key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return SecretKey::from_base64(&text)
+            .map_err(|e| StartError::Io(format!("{}: {e}", path.display())));
+    }
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| StartError::Io(format!("cannot create {}: {e}", dir.display())))?;
+    let key = SecretKey::generate();
+    write_private(&path, key.to_base64().expose_secret())
+        .map_err(|e| StartError::Io(format!("cannot write {}: {e}", path.display())))?;
+    Ok(key)
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path)?.write_all(text.as_bytes())
+}
+
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+    Ok(match config.store {
+        StoreKind::Embedded => Arc::new(store::EmbeddedStore::open(&config.data_dir()?)?),
+        StoreKind::Redis => {
+            Arc::new(store::RedisStore::connect(&config.redis_url, "tessera:").await?)
+        }
+    })
+}
+
+/// Runs the command line; the error is printed by `main`.
+pub async fn run(cli: Cli) -> Result<(), StartError> {
+    let config = load_config(&cli.options)?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config, cli.options.demo).await,
+        Command::User(cmd) => user(&*open_store(&config).await?, cmd).await,
+        Command::Client(cmd) => client(&*open_store(&config).await?, cmd).await,
+    }
+}
+
+async fn serve(mut config: Config, demo: bool) -> Result<(), StartError> {
+    config.validate()?;
+    let store = open_store(&config).await?;
+    let key = secret_key(&config)?;
+    let listener =
+        tokio::net::TcpListener::bind(SocketAddr::new(config.listen_address, config.port))
+            .await
+            .map_err(|e| {
+                StartError::Io(format!(
+                    "cannot listen on {}:{}: {e}",
+                    config.listen_address, config.port
+                ))
+            })?;
+    // With port 0 the issuer follows the port actually bound.
+    let bound = listener
+        .local_addr()
+        .map_err(|e| StartError::Io(e.to_string()))?;
+    config.port = bound.port();
+    let store_desc = match config.store {
+        StoreKind::Embedded => format!("embedded ({})", config.data_dir()?.display()),
+        StoreKind::Redis => "redis".to_owned(),
+    };
+    let app = Arc::new(Provider::new(config, store, key).await?);
+    println!("Tessera provider listening on {bound}");
+    println!("issuer: {}", app.issuer);
+    println!("store: {store_desc}");
+    if demo {
+        let accounts = demo::seed(&app).await?;
+        println!(
+            "client: {} (public, PKCE S256, loopback redirect on any port)",
+            demo::DESKTOP_CLIENT_ID
+        );
+        for (label, a) in [
+            ("demo user", &accounts.demo),
+            ("help-desk user", &accounts.helpdesk),
+        ] {
+            println!(
+                "{label}: {} / password {}",
+                a.uid,
+                a.password.expose_secret()
+            );
+            println!("{label} TOTP: {}", a.otpauth_uri.expose_secret());
+        }
+    }
+    let _ = std::io::stdout().flush();
+    crate::serve(listener, app)
+        .await
+        .map_err(|e| StartError::Io(e.to_string()))
+}
+
+async fn user(store: &dyn Store, cmd: UserCommand) -> Result<(), StartError> {
+    match cmd {
+        UserCommand::Add {
+            uid,
+            email,
+            name,
+            password: pw,
+            roles,
+            attributes,
+        } => {
+            if uid.trim().is_empty() || uid.contains(char::is_whitespace) || uid.contains(':') {
+                return Err(StartError::Io(
+                    "the uid must be non-empty, without spaces or ':'".into(),
+                ));
+            }
+            if !email.contains('@') {
+                return Err(StartError::Io(format!("{email:?} is not an email address")));
+            }
+            let generated = pw.is_none();
+            let pw = pw.unwrap_or_else(|| random_token(12));
+            let mut attrs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (k, v) in attributes {
+                attrs.entry(k).or_default().push(v);
+            }
+            let user = User {
+                display_name: name.unwrap_or_else(|| uid.clone()),
+                uid,
+                email,
+                password_hash: PasswordHash(password::hash(&pw)),
+                roles: roles.into_iter().collect::<BTreeSet<_>>(),
+                attributes: attrs,
+                disabled: false,
+                created_at: OffsetDateTime::now_utc(),
+            };
+            store.create_user(&user).await?;
+            println!("user {} added", user.uid);
+            if generated {
+                println!("password: {pw}");
+            }
+        }
+        UserCommand::List => {
+            for u in store.list_users().await? {
+                let roles: Vec<_> = u.roles.iter().cloned().collect();
+                let devices = store.list_devices(&u.uid).await?.len();
+                println!(
+                    "{}\t{}\t{}\troles={}\tdevices={}{}",
+                    u.uid,
+                    u.email,
+                    u.display_name,
+                    roles.join(","),
+                    devices,
+                    if u.disabled { "\tDISABLED" } else { "" }
+                );
+            }
+        }
+        UserCommand::Disable { uid, enable } => {
+            store
+                .set_user_disabled(&uid, !enable)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound { .. } => StartError::Io(format!("no user {uid:?}")),
+                    e => e.into(),
+                })?;
+            println!("user {uid} {}", if enable { "enabled" } else { "disabled" });
+        }
+    }
+    Ok(())
+}
+
+async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<(), StartError> {
+    match cmd {
+        ClientCommand::Add {
+            client_id,
+            name,
+            redirect_uris,
+            post_logout_redirect_uris,
+            confidential,
+            require_mfa,
+        } => {
+            for uri in redirect_uris.iter().chain(&post_logout_redirect_uris) {
+                let url =
+                    url::Url::parse(uri).map_err(|e| StartError::Io(format!("{uri:?}: {e}")))?;
+                if url.fragment().is_some() {
+                    return Err(StartError::Io(format!(
+                        "{uri:?}: a redirect URI has no fragment"
+                    )));
+                }
+            }
+            let secret = confidential.then(|| random_token(32));
+            let client = Client {
+                name: name.unwrap_or_else(|| client_id.clone()),
+                client_id,
+                redirect_uris,
+                post_logout_redirect_uris,
+                public: !confidential,
+                secret_hash: secret.as_ref().map(|s| PasswordHash(password::hash(s))),
+                require_mfa,
+                created_at: OffsetDateTime::now_utc(),
+            };
+            store.create_client(&client).await?;
+            println!("client {} added", client.client_id);
+            if let Some(s) = secret {
+                println!("client secret (shown once): {s}");
+            }
+        }
+        ClientCommand::List => {
+            for c in store.list_clients().await? {
+                println!(
+                    "{}\t{}\t{}\tredirect_uris={}\trequire_mfa={}",
+                    c.client_id,
+                    c.name,
+                    if c.public { "public" } else { "confidential" },
+                    c.redirect_uris.join(","),
+                    c.require_mfa.map_or("policy".to_owned(), |b| b.to_string()),
+                );
+            }
+        }
+    }
+    Ok(())
+}

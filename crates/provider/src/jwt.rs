@@ -1,0 +1,210 @@
+//! The provider's ES256 signing key and compact JWS (JWT) signing and
+//! verification.
+//!
+//! Only ES256 exists here: a token whose header names any other algorithm,
+//! or another key id, is refused before any signature work.
+
+use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
+use rand_core::OsRng;
+use secrecy::SecretString;
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::crypto::{b64url, b64url_decode};
+
+/// The signing key with its public JWK and stable key id (RFC 7638 thumbprint).
+pub struct SigningKeys {
+    key: SigningKey,
+    verifying: VerifyingKey,
+    kid: String,
+    jwk: Value,
+}
+
+impl std::fmt::Debug for SigningKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeys")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum JwtError {
+    #[error("the token is not a compact JWS")]
+    Malformed,
+    #[error("the token's algorithm or key id is not accepted")]
+    WrongKey,
+    #[error("the token's type is not {0}")]
+    WrongType(&'static str),
+    #[error("the token's signature does not verify")]
+    BadSignature,
+    #[error("the stored signing key cannot be read")]
+    BadStoredKey,
+}
+
+impl SigningKeys {
+    pub fn generate() -> Self {
+        Self::from_key(SigningKey::random(&mut OsRng))
+    }
+
+    /// Reads the PKCS#8 PEM form persisted in the store.
+    pub fn from_pkcs8_pem(pem: &str) -> Result<Self, JwtError> {
+        SigningKey::from_pkcs8_pem(pem)
+            .map(Self::from_key)
+            .map_err(|_| JwtError::BadStoredKey)
+    }
+
+    pub fn to_pkcs8_pem(&self) -> SecretString {
+        let pem = self
+            .key
+            .to_pkcs8_pem(LineEnding::LF)
+            .expect("P-256 key encodes as PKCS#8");
+        SecretString::from(pem.to_string())
+    }
+
+    fn from_key(key: SigningKey) -> Self {
+        let verifying = *key.verifying_key();
+        let point = verifying.to_encoded_point(false);
+        let x = b64url(point.x().expect("uncompressed point has x"));
+        let y = b64url(point.y().expect("uncompressed point has y"));
+        // RFC 7638: members in lexicographic order, no whitespace.
+        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+        let kid = b64url(&Sha256::digest(canonical.as_bytes()));
+        let jwk = json!({
+            "kty": "EC", "crv": "P-256", "x": x, "y": y,
+            "use": "sig", "alg": "ES256", "kid": kid,
+        });
+        SigningKeys {
+            key,
+            verifying,
+            kid,
+            jwk,
+        }
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The JWKS document served at `/jwks`.
+    pub fn jwks(&self) -> Value {
+        json!({ "keys": [self.jwk.clone()] })
+    }
+
+    /// Signs `claims` with header `{"alg":"ES256","typ":typ,"kid":…}`.
+    pub fn sign(&self, typ: &str, claims: &impl Serialize) -> String {
+        let header = json!({ "alg": "ES256", "typ": typ, "kid": self.kid });
+        let input = format!(
+            "{}.{}",
+            b64url(header.to_string().as_bytes()),
+            b64url(&serde_json::to_vec(claims).expect("claims serialise"))
+        );
+        let sig: Signature = self.key.sign(input.as_bytes());
+        format!("{input}.{}", b64url(&sig.to_bytes()))
+    }
+
+    /// Verifies the signature, algorithm, key id and (when given) the `typ`
+    /// header; returns the claims. Time and audience checks are the caller's.
+    pub fn verify(&self, token: &str, typ: Option<&'static str>) -> Result<Value, JwtError> {
+        let mut parts = token.split('.');
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(JwtError::Malformed);
+        };
+        let header: Value = b64url_decode(h)
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or(JwtError::Malformed)?;
+        if header["alg"] != "ES256" || header["kid"] != self.kid.as_str() {
+            return Err(JwtError::WrongKey);
+        }
+        if let Some(typ) = typ {
+            let found = header["typ"].as_str().unwrap_or_default();
+            // RFC 9068 §4: "at+jwt" may also appear as "application/at+jwt".
+            if !found.eq_ignore_ascii_case(typ)
+                && !found.eq_ignore_ascii_case(&format!("application/{typ}"))
+            {
+                return Err(JwtError::WrongType(typ));
+            }
+        }
+        let sig_bytes = b64url_decode(s).ok_or(JwtError::Malformed)?;
+        let sig = Signature::from_slice(&sig_bytes).map_err(|_| JwtError::BadSignature)?;
+        let input_len = h.len() + 1 + p.len();
+        self.verifying
+            .verify(&token.as_bytes()[..input_len], &sig)
+            .map_err(|_| JwtError::BadSignature)?;
+        let claims: Value = b64url_decode(p)
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or(JwtError::Malformed)?;
+        if !claims.is_object() {
+            return Err(JwtError::Malformed);
+        }
+        Ok(claims)
+    }
+}
+
+/// `at_hash` (OIDC Core §3.1.3.6): left half of SHA-256 of the access token.
+pub fn at_hash(access_token: &str) -> String {
+    let digest = Sha256::digest(access_token.as_bytes());
+    b64url(&digest[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_token_verifies_and_kid_survives_pem_round_trip() {
+        let keys = SigningKeys::generate();
+        let again =
+            SigningKeys::from_pkcs8_pem(secrecy::ExposeSecret::expose_secret(&keys.to_pkcs8_pem()))
+                .unwrap();
+        assert_eq!(keys.kid(), again.kid());
+        assert_eq!(keys.kid().len(), 43);
+        let token = keys.sign("JWT", &json!({"sub": "alice"}));
+        assert_eq!(again.verify(&token, Some("JWT")).unwrap()["sub"], "alice");
+        assert_eq!(
+            keys.verify(&token, Some("at+jwt")).unwrap_err(),
+            JwtError::WrongType("at+jwt")
+        );
+        assert_eq!(keys.jwks()["keys"][0]["kid"], keys.kid());
+    }
+
+    #[test]
+    fn forged_altered_or_foreign_tokens_are_refused() {
+        let keys = SigningKeys::generate();
+        let other = SigningKeys::generate();
+        let token = keys.sign("at+jwt", &json!({"sub": "alice"}));
+        assert_eq!(other.verify(&token, None).unwrap_err(), JwtError::WrongKey);
+        // Swap the payload while keeping the signature.
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let evil = b64url(br#"{"sub":"mallory"}"#);
+        parts[1] = &evil;
+        assert_eq!(
+            keys.verify(&parts.join("."), None).unwrap_err(),
+            JwtError::BadSignature
+        );
+        // alg=none.
+        let none = format!(
+            "{}.{}.",
+            b64url(format!(r#"{{"alg":"none","kid":"{}"}}"#, keys.kid()).as_bytes()),
+            b64url(br#"{"sub":"mallory"}"#)
+        );
+        assert_eq!(keys.verify(&none, None).unwrap_err(), JwtError::WrongKey);
+        for junk in ["", "a.b", "a.b.c.d", "!!.!!.!!"] {
+            assert!(keys.verify(junk, None).is_err(), "{junk}");
+        }
+    }
+
+    #[test]
+    fn at_hash_matches_oidc_example() {
+        // OIDC Core appendix A.3 example access token and at_hash.
+        assert_eq!(
+            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
+    }
+}

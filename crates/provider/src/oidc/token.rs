@@ -1,0 +1,271 @@
+//! The token endpoint: `authorization_code` (single use, bound to client,
+//! redirect URI and PKCE verifier) and `refresh_token` (rotated; a reused
+//! token revokes its family).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+use super::client_auth::authenticate;
+use crate::audit::{self, Origin};
+use crate::crypto::{ct_eq, random_token, sha256_b64url, token_hash};
+use crate::error::OAuthError;
+use crate::revocation;
+use crate::state::{AppState, Provider};
+use crate::store::{AuditAction, Client, RefreshToken, StoreError, User};
+use crate::tokens::{self, Grant};
+use crate::web::Params;
+
+pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match handle(&app, &headers, &body).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(app: &Provider, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
+    let form = Params::parse(body).map_err(OAuthError::invalid_request)?;
+    let client = authenticate(app, headers, &form).await?;
+    match form.get("grant_type") {
+        Some("authorization_code") => authorization_code(app, &client, &form).await,
+        Some("refresh_token") => refresh(app, &client, &form).await,
+        Some(_) => Err(OAuthError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "grant_type must be authorization_code or refresh_token",
+        )),
+        None => Err(OAuthError::invalid_request("grant_type is missing")),
+    }
+}
+
+/// RFC 7636 §4.1: 43 to 128 unreserved characters.
+fn valid_verifier(v: &str) -> bool {
+    (43..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+async fn authorization_code(
+    app: &Provider,
+    client: &Client,
+    form: &Params,
+) -> Result<Response, OAuthError> {
+    let code = form
+        .get("code")
+        .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
+    let redirect_uri = form
+        .get("redirect_uri")
+        .ok_or_else(|| OAuthError::invalid_request("redirect_uri is missing"))?;
+    let verifier = form
+        .get("code_verifier")
+        .ok_or_else(|| OAuthError::invalid_request("code_verifier is missing"))?;
+    let code_hash = token_hash(code);
+    // Taking the code consumes it whatever happens next: a failed check
+    // does not leave it usable for another try.
+    let Some(grant) = app.store.take_auth_code(&code_hash).await? else {
+        if let Some(family) = revocation::redeemed_code_family(app, &code_hash).await? {
+            let revoked = app.store.revoke_refresh_family(&family).await?;
+            tracing::warn!(client_id = %client.client_id, revoked, "authorization code reused; its tokens are revoked");
+            return Err(OAuthError::invalid_grant(
+                "the authorization code was already used",
+            ));
+        }
+        return Err(OAuthError::invalid_grant(
+            "the authorization code is invalid or expired",
+        ));
+    };
+    if grant.client_id != client.client_id {
+        return Err(OAuthError::invalid_grant(
+            "the authorization code was issued to another client",
+        ));
+    }
+    if grant.redirect_uri != redirect_uri {
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri differs from the authorization request",
+        ));
+    }
+    let challenge = grant.code_challenge.as_deref().unwrap_or_default();
+    if !valid_verifier(verifier) || !ct_eq(&sha256_b64url(verifier), challenge) {
+        return Err(OAuthError::invalid_grant(
+            "the PKCE code_verifier does not match the code_challenge",
+        ));
+    }
+    let user = active_user(app, &grant.uid).await?;
+    let now = OffsetDateTime::now_utc();
+    let g = Grant {
+        client_id: client.client_id.clone(),
+        scope: grant.scope.clone(),
+        acr: grant.acr.clone(),
+        amr: grant.amr.clone(),
+        auth_time: grant.auth_time,
+        nonce: grant.nonce.clone(),
+    };
+    let family = random_token(16);
+    let (refresh, record) = new_refresh(app, &user, &g, &family, now);
+    app.store
+        .put_refresh_token(&token_hash(&refresh), &record)
+        .await?;
+    let keep_until =
+        now + Duration::seconds((app.config.tokens.refresh_token_secs as i64).min(86_400));
+    revocation::remember_redeemed_code(app, &code_hash, &family, keep_until).await?;
+    Ok(respond(app, &user, &g, refresh, now))
+}
+
+async fn refresh(app: &Provider, client: &Client, form: &Params) -> Result<Response, OAuthError> {
+    let presented = form
+        .get("refresh_token")
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
+    let old_hash = token_hash(presented);
+    let Some(old) = app.store.get_refresh_token(&old_hash).await? else {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token is invalid, expired or revoked",
+        ));
+    };
+    if old.client_id != client.client_id {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token was issued to another client",
+        ));
+    }
+    let scope = match form.get("scope") {
+        None => old.scope.clone(),
+        Some(asked) => {
+            let granted: Vec<&str> = old.scope.split_whitespace().collect();
+            if !asked.split_whitespace().all(|s| granted.contains(&s)) {
+                return Err(OAuthError::new(
+                    axum::http::StatusCode::BAD_REQUEST,
+                    "invalid_scope",
+                    "a refresh cannot widen the granted scope",
+                ));
+            }
+            asked.split_whitespace().collect::<Vec<_>>().join(" ")
+        }
+    };
+    let now = OffsetDateTime::now_utc();
+    let g = Grant {
+        client_id: client.client_id.clone(),
+        scope,
+        acr: old.acr.clone(),
+        amr: old.amr.clone(),
+        auth_time: old.auth_time,
+        nonce: None,
+    };
+    let user = active_user(app, &old.uid).await?;
+    let (refresh, mut record) = new_refresh(app, &user, &g, &old.family_id, now);
+    // Rotation keeps the family's original lifetime: refreshing does not
+    // extend a sign-in forever.
+    record.expires_at = old.expires_at;
+    match app
+        .store
+        .rotate_refresh_token(&old_hash, &token_hash(&refresh), &record)
+        .await
+    {
+        Ok(_) => {}
+        Err(StoreError::RefreshReuse { family_id }) => {
+            let origin = Origin {
+                ip: String::new(),
+                user_agent: None,
+            };
+            audit::record(
+                &*app.store,
+                &origin,
+                AuditAction::RefreshTokenReused,
+                &old.uid,
+                None,
+                &[
+                    ("client_id", client.client_id.as_str()),
+                    ("family_id", family_id.as_str()),
+                ],
+            )
+            .await;
+            return Err(OAuthError::invalid_grant(
+                "the refresh token was already used; the session is revoked",
+            ));
+        }
+        Err(StoreError::NotFound { .. }) => {
+            return Err(OAuthError::invalid_grant(
+                "the refresh token is invalid, expired or revoked",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(respond(app, &user, &g, refresh, now))
+}
+
+async fn active_user(app: &Provider, uid: &str) -> Result<User, OAuthError> {
+    match app.store.get_user(uid).await? {
+        Some(u) if !u.disabled => Ok(u),
+        _ => Err(OAuthError::invalid_grant(
+            "the user no longer exists or is disabled",
+        )),
+    }
+}
+
+fn new_refresh(
+    app: &Provider,
+    user: &User,
+    g: &Grant,
+    family: &str,
+    now: OffsetDateTime,
+) -> (String, RefreshToken) {
+    let token = random_token(32);
+    let record = RefreshToken {
+        family_id: family.to_owned(),
+        uid: user.uid.clone(),
+        client_id: g.client_id.clone(),
+        scope: g.scope.clone(),
+        acr: g.acr.clone(),
+        amr: g.amr.clone(),
+        auth_time: g.auth_time,
+        issued_at: now,
+        expires_at: now + Duration::seconds(app.config.tokens.refresh_token_secs as i64),
+        used: false,
+    };
+    (token, record)
+}
+
+fn respond(
+    app: &Provider,
+    user: &User,
+    g: &Grant,
+    refresh: String,
+    now: OffsetDateTime,
+) -> Response {
+    let (access, _) = tokens::access_token(app, user, g, now);
+    let id_token = tokens::id_token(app, user, g, &access, now);
+    let mut resp = Json(json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": app.config.tokens.access_token_secs,
+        "refresh_token": refresh,
+        "id_token": id_token,
+        "scope": g.scope,
+    }))
+    .into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_verifier_rules_and_s256_match_rfc7636() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        assert!(valid_verifier(verifier));
+        assert_eq!(
+            sha256_b64url(verifier),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+        assert!(!valid_verifier("short"));
+        assert!(!valid_verifier(&"a".repeat(129)));
+        assert!(!valid_verifier(&format!("{}!", "a".repeat(43))));
+    }
+}

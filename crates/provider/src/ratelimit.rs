@@ -1,0 +1,76 @@
+//! Lock-out after repeated failures, per account and per client IP, on the
+//! store's counters (shared by every provider instance on the same store).
+//!
+//! Both wrong passwords and wrong second-factor codes count. An account is
+//! locked when its counter reaches `account_failures`, an address when its
+//! counter reaches `ip_failures`; the lock lasts until the counting window
+//! (started by the first failure) ends. A complete sign-in clears the
+//! account's counter, never the address's.
+
+use std::time::Duration;
+
+use crate::config::RateLimits;
+use crate::store::{Store, StoreResult};
+
+/// Refusal: too many failures. `minutes` is an upper bound of the wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Locked {
+    pub minutes: u64,
+}
+
+fn account_key(account: &str) -> String {
+    format!("signin:account:{}", account.to_lowercase())
+}
+
+fn ip_key(ip: &str) -> String {
+    format!("signin:ip:{ip}")
+}
+
+impl RateLimits {
+    fn locked(&self) -> Locked {
+        Locked {
+            minutes: self.window_secs.div_ceil(60),
+        }
+    }
+
+    /// Refuses before any password or code is checked when the account (as
+    /// typed, or resolved uid) or the address is locked.
+    pub async fn check(
+        &self,
+        store: &dyn Store,
+        account: Option<&str>,
+        ip: &str,
+    ) -> StoreResult<Result<(), Locked>> {
+        if store.rate_limit_count(&ip_key(ip)).await? >= self.ip_failures {
+            return Ok(Err(self.locked()));
+        }
+        if let Some(account) = account
+            && store.rate_limit_count(&account_key(account)).await? >= self.account_failures
+        {
+            return Ok(Err(self.locked()));
+        }
+        Ok(Ok(()))
+    }
+
+    /// Counts a failure; answers whether this failure locked the account or
+    /// the address.
+    pub async fn failure(
+        &self,
+        store: &dyn Store,
+        account: Option<&str>,
+        ip: &str,
+    ) -> StoreResult<Result<(), Locked>> {
+        let window = Duration::from_secs(self.window_secs);
+        let ip_hits = store.rate_limit_hit(&ip_key(ip), window).await?;
+        let mut locked = ip_hits >= self.ip_failures;
+        if let Some(account) = account {
+            locked |=
+                store.rate_limit_hit(&account_key(account), window).await? >= self.account_failures;
+        }
+        Ok(if locked { Err(self.locked()) } else { Ok(()) })
+    }
+
+    pub async fn success(&self, store: &dyn Store, account: &str) -> StoreResult<()> {
+        store.rate_limit_reset(&account_key(account)).await
+    }
+}

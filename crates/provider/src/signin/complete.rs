@@ -1,0 +1,167 @@
+//! The end of a sign-in: the browser session, the authorization code and
+//! the redirect back to the client.
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
+use time::{Duration, OffsetDateTime};
+
+use crate::audit::{self, Origin};
+use crate::crypto::{random_token, token_hash};
+use crate::oidc::authorize::AuthRequest;
+use crate::oidc::redirect::{error_redirect, see_other, with_params};
+use crate::state::Provider;
+use crate::store::{AuditAction, AuthCodeGrant, BrowserSession, StoreError, User};
+use crate::trusted;
+use crate::web::{SESSION_COOKIE, set_cookie};
+
+/// How the user was authenticated.
+pub struct Completion {
+    uid: String,
+    amr: Vec<String>,
+    /// `Some` when an existing browser session answered (no new sign-in).
+    existing: Option<(BrowserSession, String)>,
+}
+
+impl Completion {
+    /// A sign-in that just happened with these factors.
+    pub fn fresh(uid: String, amr: &[&str]) -> Self {
+        Completion {
+            uid,
+            amr: amr.iter().map(|s| (*s).to_owned()).collect(),
+            existing: None,
+        }
+    }
+
+    /// An existing session (cookie value given) that satisfies the request.
+    pub fn from_session(uid: String, session: BrowserSession, cookie_value: String) -> Self {
+        Completion {
+            uid,
+            amr: session.amr.clone(),
+            existing: Some((session, cookie_value)),
+        }
+    }
+}
+
+/// Skips the code when this browser is trusted by `user`: the sign-in
+/// completes with the password (or session) and the remembered factor.
+pub async fn via_trusted_browser(
+    app: &Provider,
+    tx: Option<&str>,
+    request: &AuthRequest,
+    user: &User,
+    headers: &HeaderMap,
+    origin: &Origin,
+    now: OffsetDateTime,
+) -> Result<Option<Response>, StoreError> {
+    if trusted::recognise(app, headers, &user.uid, now)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    // RFC 8176 has no value for a remembered browser; "mfa" says two factors
+    // were established, without claiming a code was typed now.
+    let done = Completion::fresh(user.uid.clone(), &["pwd", "mfa"]);
+    finish(app, tx, request, done, origin, Vec::new())
+        .await
+        .map(Some)
+}
+
+/// Issues the code and redirects to the client. A fresh sign-in gets a new
+/// browser session (a new cookie value: no fixation); the transaction, if
+/// any, is removed so it cannot complete twice.
+pub async fn finish(
+    app: &Provider,
+    tx: Option<&str>,
+    request: &AuthRequest,
+    done: Completion,
+    origin: &Origin,
+    mut cookies: Vec<HeaderValue>,
+) -> Result<Response, StoreError> {
+    let now = OffsetDateTime::now_utc();
+    let mfa_done = done.amr.iter().any(|a| a == "mfa");
+    let Some(acr) = request.acr.emitted(mfa_done, &app.config) else {
+        return Ok(error_redirect(
+            &request.redirect_uri,
+            "access_denied",
+            "the requested acr could not be satisfied",
+            request.state.as_deref(),
+            &app.issuer,
+        ));
+    };
+    let (session_hash, auth_time) = match done.existing {
+        Some((session, value)) => (token_hash(&value), session.auth_time),
+        None => {
+            let value = random_token(32);
+            let hash = token_hash(&value);
+            let lifetime = app.config.tokens.session_secs;
+            let session = BrowserSession {
+                uid: done.uid.clone(),
+                auth_time: now,
+                amr: done.amr.clone(),
+                created_at: now,
+                expires_at: now + Duration::seconds(lifetime as i64),
+            };
+            app.store.put_session(&hash, &session).await?;
+            cookies.push(set_cookie(
+                SESSION_COOKIE,
+                &value,
+                Some(lifetime),
+                app.secure_cookies,
+            ));
+            app.config
+                .rate_limit
+                .success(&*app.store, &done.uid)
+                .await?;
+            (hash, now)
+        }
+    };
+    let code = random_token(32);
+    let grant = AuthCodeGrant {
+        client_id: request.client_id.clone(),
+        redirect_uri: request.redirect_uri.clone(),
+        uid: done.uid.clone(),
+        scope: request.scope.clone(),
+        nonce: request.nonce.clone(),
+        code_challenge: Some(request.code_challenge.clone()),
+        code_challenge_method: Some("S256".into()),
+        acr: Some(acr.clone()),
+        amr: done.amr.clone(),
+        auth_time,
+        claims: request.claims.clone(),
+        session_id: Some(session_hash),
+        issued_at: now,
+    };
+    let ttl = std::time::Duration::from_secs(app.config.tokens.auth_code_secs);
+    app.store
+        .put_auth_code(&token_hash(&code), &grant, ttl)
+        .await?;
+    if let Some(tx) = tx {
+        // The binding cookie stays: other sign-ins in this browser may use it.
+        app.store.delete_transaction(&token_hash(tx)).await?;
+    }
+    let amr = done.amr.join(" ");
+    audit::record(
+        &*app.store,
+        origin,
+        AuditAction::SignInSucceeded,
+        &done.uid,
+        Some(&done.uid),
+        &[
+            ("client_id", request.client_id.as_str()),
+            ("acr", acr.as_str()),
+            ("amr", amr.as_str()),
+        ],
+    )
+    .await;
+    let mut params = vec![("code", code.as_str())];
+    if let Some(state) = &request.state {
+        params.push(("state", state.as_str()));
+    }
+    params.push(("iss", app.issuer.as_str()));
+    let mut resp = see_other(&with_params(&request.redirect_uri, &params));
+    for c in cookies {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(resp)
+}

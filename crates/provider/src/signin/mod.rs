@@ -1,0 +1,539 @@
+//! The sign-in pages: password, then the second factor (or enrolment of a
+//! first authenticator) when the acr or the MFA policy needs one.
+//!
+//! A sign-in is a transaction in the store, keyed by the hash of a random id
+//! carried in the page URL and form; it is bound to the browser by a cookie
+//! (only its hash is kept) and every form carries a CSRF token. Form fields
+//! are exactly `username`, `password`, `otp`, `trust_browser` (plus the
+//! hidden `tx` and `csrf`), so any HTTP client can drive a sign-in; a client
+//! may send `otp` together with the password.
+
+mod complete;
+mod second_factor;
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+use crate::audit::{self, Origin};
+use crate::crypto::{ct_eq, random_token, token_hash};
+use crate::i18n::Lang;
+use crate::oidc::authorize::{AuthRequest, fresh_enough};
+use crate::oidc::redirect::{error_redirect, see_other};
+use crate::pages::{EnrolView, SignInPage, error_page, render};
+use crate::state::Provider;
+use crate::store::{AuditAction, SignInTransaction, StoreError, User};
+use crate::web::{self, Params, SESSION_COOKIE, SIGNIN_COOKIE, cookie, set_cookie};
+use crate::{password, policy, totp, trusted};
+
+pub use complete::Completion;
+
+/// What the transaction remembers between form posts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Txn {
+    pub csrf: String,
+    /// Hash of the browser-binding cookie.
+    pub binding_hash: String,
+    pub request: AuthRequest,
+    pub stage: Stage,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum Stage {
+    Password,
+    /// Password known good (now or by the browser session): a code is due.
+    SecondFactor {
+        uid: String,
+    },
+    /// No device yet: the confirming code enrols it and signs in.
+    Enrol {
+        uid: String,
+        pending_id: String,
+    },
+}
+
+/// Entry from the authorization endpoint with a validated request.
+pub async fn begin(
+    app: &Provider,
+    request: AuthRequest,
+    headers: &HeaderMap,
+    origin: Origin,
+    lang: Lang,
+) -> Response {
+    match begin_inner(app, request.clone(), headers, &origin, lang).await {
+        Ok(resp) => resp,
+        Err(e) => store_failure(lang, e),
+    }
+}
+
+async fn begin_inner(
+    app: &Provider,
+    request: AuthRequest,
+    headers: &HeaderMap,
+    origin: &Origin,
+    lang: Lang,
+) -> Result<Response, StoreError> {
+    let now = OffsetDateTime::now_utc();
+    // An existing browser session may answer at once, or need only a code.
+    if let Some(session_value) = cookie(headers, SESSION_COOKIE)
+        && let Some(session) = app.store.get_session(&token_hash(&session_value)).await?
+        && fresh_enough(&request, session.auth_time, now)
+        && let Some(user) = active_user(app, &session.uid).await?
+    {
+        let mfa_done = session.amr.iter().any(|a| a == "mfa");
+        if !needs_mfa(app, &request, &user) || mfa_done {
+            let done = Completion::from_session(user.uid.clone(), session, session_value);
+            return complete::finish(app, None, &request, done, origin, Vec::new()).await;
+        }
+        if let Some(resp) =
+            complete::via_trusted_browser(app, None, &request, &user, headers, origin, now).await?
+        {
+            return Ok(resp);
+        }
+        if request.prompt_none {
+            return Ok(interaction_required(app, &request));
+        }
+        let stage = second_factor::stage_for(app, &user, lang, now).await?;
+        return start_transaction(app, request, stage, headers, now).await;
+    }
+    if request.prompt_none {
+        return Ok(error_redirect(
+            &request.redirect_uri,
+            "login_required",
+            "the user is not signed in",
+            request.state.as_deref(),
+            &app.issuer,
+        ));
+    }
+    start_transaction(app, request, Stage::Password, headers, now).await
+}
+
+fn interaction_required(app: &Provider, request: &AuthRequest) -> Response {
+    error_redirect(
+        &request.redirect_uri,
+        "interaction_required",
+        "a second factor is required",
+        request.state.as_deref(),
+        &app.issuer,
+    )
+}
+
+async fn start_transaction(
+    app: &Provider,
+    request: AuthRequest,
+    stage: Stage,
+    headers: &HeaderMap,
+    now: OffsetDateTime,
+) -> Result<Response, StoreError> {
+    // One binding cookie per browser, shared by concurrent sign-ins.
+    let binding = cookie(headers, SIGNIN_COOKIE).unwrap_or_else(|| random_token(32));
+    let tx = random_token(32);
+    let lifetime = app.config.tokens.sign_in_secs;
+    let txn = Txn {
+        csrf: random_token(32),
+        binding_hash: token_hash(&binding),
+        request,
+        stage,
+        expires_at: now + Duration::seconds(lifetime as i64),
+    };
+    save(app, &tx, &txn).await?;
+    let mut resp = see_other(&format!("/signin?tx={tx}"));
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(SIGNIN_COOKIE, &binding, Some(lifetime), app.secure_cookies),
+    );
+    Ok(resp)
+}
+
+async fn save(app: &Provider, tx: &str, txn: &Txn) -> Result<(), StoreError> {
+    let payload = serde_json::to_value(txn).map_err(StoreError::corrupt)?;
+    app.store
+        .put_transaction(
+            &token_hash(tx),
+            &SignInTransaction {
+                payload,
+                expires_at: txn.expires_at,
+            },
+        )
+        .await
+}
+
+/// The transaction named by `tx` if this browser owns it.
+async fn load(app: &Provider, tx: &str, headers: &HeaderMap) -> Result<Option<Txn>, StoreError> {
+    if tx.is_empty() || tx.len() > 100 {
+        return Ok(None);
+    }
+    let Some(stored) = app.store.get_transaction(&token_hash(tx)).await? else {
+        return Ok(None);
+    };
+    let Ok(txn) = serde_json::from_value::<Txn>(stored.payload) else {
+        return Ok(None);
+    };
+    let bound =
+        cookie(headers, SIGNIN_COOKIE).is_some_and(|b| ct_eq(&token_hash(&b), &txn.binding_hash));
+    Ok(bound.then_some(txn))
+}
+
+pub(crate) async fn active_user(app: &Provider, uid: &str) -> Result<Option<User>, StoreError> {
+    Ok(app.store.get_user(uid).await?.filter(|u| !u.disabled))
+}
+
+pub(crate) fn needs_mfa(app: &Provider, request: &AuthRequest, user: &User) -> bool {
+    request.acr.needs_mfa(&app.config)
+        || policy::mfa_required(&app.config.mfa, request.client_requires_mfa, user)
+}
+
+fn store_failure(lang: Lang, e: StoreError) -> Response {
+    tracing::error!(code = e.code(), error = %e, "sign-in failed on the store");
+    error_page(
+        lang,
+        StatusCode::SERVICE_UNAVAILABLE,
+        lang.texts().unavailable,
+    )
+}
+
+/// `GET /signin?tx=…`: the form of the current stage.
+pub async fn show(
+    State(app): State<crate::state::AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let tx = Params::parse(q.unwrap_or_default().as_bytes())
+        .ok()
+        .and_then(|p| p.get("tx").map(str::to_owned))
+        .unwrap_or_default();
+    match load(&app, &tx, &headers).await {
+        Ok(Some(txn)) => match page(&app, &tx, &txn, lang, None, StatusCode::OK).await {
+            Ok(r) => r,
+            Err(e) => store_failure(lang, e),
+        },
+        Ok(None) => error_page(lang, StatusCode::GONE, lang.texts().expired),
+        Err(e) => store_failure(lang, e),
+    }
+}
+
+/// Renders the current stage's form, with an optional error.
+async fn page(
+    app: &Provider,
+    tx: &str,
+    txn: &Txn,
+    lang: Lang,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, StoreError> {
+    let t = lang.texts();
+    let (stage_password, username, enrol) = match &txn.stage {
+        Stage::Password => (
+            true,
+            txn.request.login_hint.clone().unwrap_or_default(),
+            None,
+        ),
+        Stage::SecondFactor { uid } => (false, uid.clone(), None),
+        Stage::Enrol { uid, pending_id } => {
+            let enrol = match app.store.get_pending_enrollment(uid, pending_id).await? {
+                Some(p) => match app.secret_key.open(&p.secret.0, uid) {
+                    Ok(secret) => {
+                        let secret = secrecy::ExposeSecret::expose_secret(&secret);
+                        let uri = totp::otpauth_uri(secret, &app.config.totp_issuer, uid);
+                        Some(EnrolView {
+                            qr_data_uri: totp::qr_svg_data_uri(&uri),
+                            secret_grouped: totp::grouped(&totp::base32(secret)),
+                        })
+                    }
+                    Err(_) => return Err(StoreError::Corrupt("pending enrolment secret".into())),
+                },
+                None => return Ok(error_page(lang, StatusCode::GONE, t.expired)),
+            };
+            (false, uid.clone(), enrol)
+        }
+    };
+    Ok(render(
+        status,
+        &SignInPage {
+            lang: lang.code(),
+            t,
+            client_name: &txn.request.client_name,
+            tx,
+            csrf: &txn.csrf,
+            stage_password,
+            username: &username,
+            enrol,
+            error,
+        },
+    ))
+}
+
+/// `POST /signin`: one step of the sign-in.
+pub async fn submit(
+    State(app): State<crate::state::AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let t = lang.texts();
+    let Ok(form) = Params::parse(&body) else {
+        return error_page(lang, StatusCode::BAD_REQUEST, t.bad_request);
+    };
+    let tx = form.get("tx").unwrap_or_default().to_owned();
+    let txn = match load(&app, &tx, &headers).await {
+        Ok(Some(txn)) => txn,
+        Ok(None) => return error_page(lang, StatusCode::GONE, t.expired),
+        Err(e) => return store_failure(lang, e),
+    };
+    if !ct_eq(form.get("csrf").unwrap_or_default(), &txn.csrf) {
+        return error_page(lang, StatusCode::FORBIDDEN, t.forbidden);
+    }
+    let origin = web::origin(peer, &headers, &app.config.trusted_proxies);
+    let step = Step {
+        app: &app,
+        tx: &tx,
+        txn,
+        headers: &headers,
+        origin,
+        lang,
+        form,
+    };
+    match step.run().await {
+        Ok(resp) => resp,
+        Err(e) => store_failure(lang, e),
+    }
+}
+
+/// One form post, with everything its handlers need.
+struct Step<'a> {
+    app: &'a Provider,
+    tx: &'a str,
+    txn: Txn,
+    headers: &'a HeaderMap,
+    origin: Origin,
+    lang: Lang,
+    form: Params,
+}
+
+impl Step<'_> {
+    async fn run(self) -> Result<Response, StoreError> {
+        let now = OffsetDateTime::now_utc();
+        let account = match &self.txn.stage {
+            Stage::Password => self.form.get("username").map(str::to_owned),
+            Stage::SecondFactor { uid } | Stage::Enrol { uid, .. } => Some(uid.clone()),
+        };
+        let limits = &self.app.config.rate_limit;
+        if let Err(locked) = limits
+            .check(&*self.app.store, account.as_deref(), &self.origin.ip)
+            .await?
+        {
+            let msg = self.lang.texts().too_many_attempts(locked.minutes);
+            return self.again(msg, StatusCode::TOO_MANY_REQUESTS).await;
+        }
+        match self.txn.stage.clone() {
+            Stage::Password => self.password(now).await,
+            Stage::SecondFactor { uid } => self.second_factor(&uid, now).await,
+            Stage::Enrol { uid, pending_id } => self.enrol(&uid, &pending_id, now).await,
+        }
+    }
+
+    /// Re-renders the current form with an error.
+    async fn again(&self, message: String, status: StatusCode) -> Result<Response, StoreError> {
+        page(
+            self.app,
+            self.tx,
+            &self.txn,
+            self.lang,
+            Some(message),
+            status,
+        )
+        .await
+    }
+
+    /// Counts a failure; the answer says "locked" if this one locked.
+    async fn failed(
+        &self,
+        account: Option<&str>,
+        message: &str,
+        status: StatusCode,
+    ) -> Result<Response, StoreError> {
+        let limits = &self.app.config.rate_limit;
+        match limits
+            .failure(&*self.app.store, account, &self.origin.ip)
+            .await?
+        {
+            Ok(()) => self.again(message.to_owned(), status).await,
+            Err(locked) => {
+                if let Some(uid) = account {
+                    audit::record(
+                        &*self.app.store,
+                        &self.origin,
+                        AuditAction::LockedOut,
+                        uid,
+                        None,
+                        &[],
+                    )
+                    .await;
+                }
+                self.again(
+                    self.lang.texts().too_many_attempts(locked.minutes),
+                    StatusCode::TOO_MANY_REQUESTS,
+                )
+                .await
+            }
+        }
+    }
+
+    async fn password(mut self, now: OffsetDateTime) -> Result<Response, StoreError> {
+        let t = self.lang.texts();
+        let (Some(username), Some(pw)) = (self.form.get("username"), self.form.get("password"))
+        else {
+            return self
+                .again(t.missing_fields.to_owned(), StatusCode::BAD_REQUEST)
+                .await;
+        };
+        let username = username.trim().to_owned();
+        let pw = secrecy::SecretString::from(pw.to_owned());
+        let mut user = self.app.store.get_user(&username).await?;
+        if user.is_none() && username.contains('@') {
+            user = self.app.store.get_user_by_email(&username).await?;
+        }
+        let verified = match &user {
+            Some(u) => password::verify(
+                secrecy::ExposeSecret::expose_secret(&pw),
+                &u.password_hash.0,
+            ),
+            None => {
+                password::verify_dummy(secrecy::ExposeSecret::expose_secret(&pw));
+                false
+            }
+        };
+        let user = match (user, verified) {
+            (Some(u), true) => u,
+            (u, _) => {
+                let account = u
+                    .as_ref()
+                    .map(|u| u.uid.clone())
+                    .unwrap_or_else(|| username.clone());
+                if let Some(u) = &u {
+                    let details = [("client_id", self.txn.request.client_id.as_str())];
+                    audit::record(
+                        &*self.app.store,
+                        &self.origin,
+                        AuditAction::SignInFailed,
+                        &u.uid,
+                        None,
+                        &details,
+                    )
+                    .await;
+                }
+                // Keep what was typed so the user can correct the password.
+                self.txn.request.login_hint = Some(username.chars().take(256).collect());
+                return self
+                    .failed(
+                        Some(&account),
+                        t.wrong_credentials,
+                        StatusCode::UNAUTHORIZED,
+                    )
+                    .await;
+            }
+        };
+        // Typed as an email, the account's lock is still the uid's.
+        if user.uid != username
+            && let Err(locked) = self
+                .app
+                .config
+                .rate_limit
+                .check(&*self.app.store, Some(&user.uid), &self.origin.ip)
+                .await?
+        {
+            let msg = t.too_many_attempts(locked.minutes);
+            return self.again(msg, StatusCode::TOO_MANY_REQUESTS).await;
+        }
+        if user.disabled {
+            return self
+                .again(t.account_disabled.to_owned(), StatusCode::FORBIDDEN)
+                .await;
+        }
+        let request = self.txn.request.clone();
+        if !needs_mfa(self.app, &request, &user) {
+            let done = Completion::fresh(user.uid.clone(), &["pwd"]);
+            return complete::finish(
+                self.app,
+                Some(self.tx),
+                &request,
+                done,
+                &self.origin,
+                Vec::new(),
+            )
+            .await;
+        }
+        if let Some(resp) = complete::via_trusted_browser(
+            self.app,
+            Some(self.tx),
+            &request,
+            &user,
+            self.headers,
+            &self.origin,
+            now,
+        )
+        .await?
+        {
+            return Ok(resp);
+        }
+        self.txn.stage = second_factor::stage_for(self.app, &user, self.lang, now).await?;
+        save(self.app, self.tx, &self.txn).await?;
+        // A client that sent the code along with the password goes on at once.
+        if self.form.get("otp").is_some() {
+            return Box::pin(self.run_stage_again(now)).await;
+        }
+        Ok(see_other(&format!("/signin?tx={}", self.tx)))
+    }
+
+    async fn run_stage_again(self, now: OffsetDateTime) -> Result<Response, StoreError> {
+        match self.txn.stage.clone() {
+            Stage::SecondFactor { uid } => self.second_factor(&uid, now).await,
+            Stage::Enrol { uid, pending_id } => self.enrol(&uid, &pending_id, now).await,
+            Stage::Password => Ok(see_other(&format!("/signin?tx={}", self.tx))),
+        }
+    }
+
+    fn wants_trust(&self) -> bool {
+        matches!(
+            self.form.get("trust_browser"),
+            Some("on" | "true" | "1" | "yes")
+        )
+    }
+
+    /// Trusts the browser when asked; returns the cookie to set.
+    async fn maybe_trust(
+        &self,
+        uid: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<HeaderValue>, StoreError> {
+        if !self.wants_trust() {
+            return Ok(Vec::new());
+        }
+        let (record, cookie) =
+            trusted::trust(self.app, uid, self.origin.user_agent.as_deref(), now).await?;
+        let details = [
+            ("trusted_browser_id", record.id.as_str()),
+            ("name", record.name.as_str()),
+        ];
+        audit::record(
+            &*self.app.store,
+            &self.origin,
+            AuditAction::BrowserTrusted,
+            uid,
+            Some(uid),
+            &details,
+        )
+        .await;
+        Ok(vec![cookie])
+    }
+}

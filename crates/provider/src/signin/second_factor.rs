@@ -1,0 +1,247 @@
+//! The second-factor stages: a code from a registered authenticator (or a
+//! recovery code), or the enrolment of a first authenticator whose
+//! confirming code also completes the sign-in.
+
+use std::time::Duration as StdDuration;
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use time::{Duration, OffsetDateTime};
+
+use super::complete::{self, Completion};
+use super::{Stage, Step};
+use crate::audit;
+use crate::crypto::random_token;
+use crate::i18n::Lang;
+use crate::state::Provider;
+use crate::store::{AuditAction, EncryptedSecret, PendingEnrollment, StoreError, User};
+use crate::{recovery, totp};
+
+/// How long a sign-in enrolment stays pending.
+const ENROLMENT_SECS: i64 = 15 * 60;
+
+/// The stage for a user who needs a second factor: a code if they have a
+/// device, else enrolment (a pending authenticator is created now).
+pub(super) async fn stage_for(
+    app: &Provider,
+    user: &User,
+    lang: Lang,
+    now: OffsetDateTime,
+) -> Result<Stage, StoreError> {
+    if !app.store.list_devices(&user.uid).await?.is_empty() {
+        return Ok(Stage::SecondFactor {
+            uid: user.uid.clone(),
+        });
+    }
+    let secret = totp::new_secret();
+    let pending = PendingEnrollment {
+        id: random_token(16),
+        uid: user.uid.clone(),
+        name: match lang {
+            Lang::En => "Authenticator app".into(),
+            Lang::Fr => "Application d'authentification".into(),
+        },
+        secret: EncryptedSecret(app.secret_key.seal(&secret, &user.uid)),
+        created_at: now,
+        expires_at: now + Duration::seconds(ENROLMENT_SECS),
+    };
+    app.store.put_pending_enrollment(&pending).await?;
+    audit::record(
+        &*app.store,
+        &audit::Origin::default(),
+        AuditAction::EnrollmentStarted,
+        &user.uid,
+        Some(&user.uid),
+        &[
+            ("enrollment_id", pending.id.as_str()),
+            ("during", "sign_in"),
+        ],
+    )
+    .await;
+    Ok(Stage::Enrol {
+        uid: user.uid.clone(),
+        pending_id: pending.id,
+    })
+}
+
+impl Step<'_> {
+    pub(super) async fn second_factor(
+        &self,
+        uid: &str,
+        now: OffsetDateTime,
+    ) -> Result<Response, StoreError> {
+        let t = self.lang.texts();
+        let Some(code) = self.form.get("otp").map(str::trim) else {
+            return self
+                .again(t.missing_fields.to_owned(), StatusCode::BAD_REQUEST)
+                .await;
+        };
+        let Some(user) = super::active_user(self.app, uid).await? else {
+            return self
+                .again(t.account_disabled.to_owned(), StatusCode::FORBIDDEN)
+                .await;
+        };
+        let unix = now.unix_timestamp().max(0) as u64;
+        let mut replayed = false;
+        let mut used_device = None;
+        for device in self.app.store.list_devices(uid).await? {
+            let Ok(secret) = self.app.secret_key.open(&device.secret.0, uid) else {
+                tracing::error!(uid, device = %device.id, "device secret does not decrypt");
+                continue;
+            };
+            let Some(step) =
+                totp::matching_step(secrecy::ExposeSecret::expose_secret(&secret), code, unix)
+            else {
+                continue;
+            };
+            let ttl = StdDuration::from_secs(totp::replay_ttl_secs(step, unix));
+            if self.app.store.mark_code_used(&device.id, step, ttl).await? {
+                used_device = Some(device);
+                break;
+            }
+            replayed = true;
+        }
+        let amr: &[&str] = if let Some(device) = &used_device {
+            self.app.store.touch_device(uid, &device.id, now).await?;
+            &["pwd", "otp", "mfa"]
+        } else if !replayed && recovery::consume(&*self.app.store, uid, code).await? {
+            audit::record(
+                &*self.app.store,
+                &self.origin,
+                AuditAction::RecoveryCodeUsed,
+                uid,
+                Some(uid),
+                &[],
+            )
+            .await;
+            &["pwd", "mfa"]
+        } else {
+            let reason = if replayed {
+                "replayed_code"
+            } else {
+                "wrong_code"
+            };
+            audit::record(
+                &*self.app.store,
+                &self.origin,
+                AuditAction::SecondFactorFailed,
+                uid,
+                None,
+                &[("reason", reason)],
+            )
+            .await;
+            let msg = if replayed {
+                t.code_reused
+            } else {
+                t.wrong_code
+            };
+            return self.failed(Some(uid), msg, StatusCode::UNAUTHORIZED).await;
+        };
+        let cookies = self.maybe_trust(&user.uid, now).await?;
+        let done = Completion::fresh(user.uid.clone(), amr);
+        complete::finish(
+            self.app,
+            Some(self.tx),
+            &self.txn.request,
+            done,
+            &self.origin,
+            cookies,
+        )
+        .await
+    }
+
+    pub(super) async fn enrol(
+        &self,
+        uid: &str,
+        pending_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Response, StoreError> {
+        let t = self.lang.texts();
+        let Some(code) = self.form.get("otp").map(str::trim) else {
+            return self
+                .again(t.missing_fields.to_owned(), StatusCode::BAD_REQUEST)
+                .await;
+        };
+        let Some(user) = super::active_user(self.app, uid).await? else {
+            return self
+                .again(t.account_disabled.to_owned(), StatusCode::FORBIDDEN)
+                .await;
+        };
+        let Some(pending) = self
+            .app
+            .store
+            .get_pending_enrollment(uid, pending_id)
+            .await?
+        else {
+            return Ok(crate::pages::error_page(
+                self.lang,
+                StatusCode::GONE,
+                t.expired,
+            ));
+        };
+        let secret = self
+            .app
+            .secret_key
+            .open(&pending.secret.0, uid)
+            .map_err(|_| StoreError::Corrupt("pending enrolment secret".into()))?;
+        let unix = now.unix_timestamp().max(0) as u64;
+        if totp::matching_step(secrecy::ExposeSecret::expose_secret(&secret), code, unix).is_none()
+        {
+            audit::record(
+                &*self.app.store,
+                &self.origin,
+                AuditAction::SecondFactorFailed,
+                uid,
+                None,
+                &[("reason", "wrong_enrollment_code")],
+            )
+            .await;
+            return self
+                .failed(Some(uid), t.wrong_code, StatusCode::UNAUTHORIZED)
+                .await;
+        }
+        // The confirming code is deliberately NOT recorded as used: it
+        // completes this sign-in, and must not make the user wait for the
+        // next code on their next sign-in either (the CAS defect).
+        let device = match self
+            .app
+            .store
+            .confirm_enrollment(uid, pending_id, now)
+            .await
+        {
+            Ok(d) => d,
+            Err(StoreError::NotFound { .. }) => {
+                return Ok(crate::pages::error_page(
+                    self.lang,
+                    StatusCode::GONE,
+                    t.expired,
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        audit::record(
+            &*self.app.store,
+            &self.origin,
+            AuditAction::EnrollmentConfirmed,
+            uid,
+            Some(uid),
+            &[
+                ("device_id", device.id.as_str()),
+                ("name", device.name.as_str()),
+                ("during", "sign_in"),
+            ],
+        )
+        .await;
+        let cookies = self.maybe_trust(&user.uid, now).await?;
+        let done = Completion::fresh(user.uid.clone(), &["pwd", "otp", "mfa"]);
+        complete::finish(
+            self.app,
+            Some(self.tx),
+            &self.txn.request,
+            done,
+            &self.origin,
+            cookies,
+        )
+        .await
+    }
+}

@@ -1,0 +1,602 @@
+//! Protocol endpoints over real HTTP on 127.0.0.1, on both stores:
+//! discovery, JWKS, token (code and refresh), revocation, userinfo, logout.
+
+mod rp;
+mod support;
+
+use reqwest::StatusCode;
+use rp::{
+    AuthRequest, Authenticator, Browser, Env, MFA_CLAIMS, claims, each_env, exchange,
+    exchange_with, post_form, sign_in,
+};
+use serde_json::Value;
+
+/// Signs the demo user in with a code; returns the browser, the request and the token response.
+async fn signed_in(env: &Env, app: &mut Authenticator) -> (Browser, AuthRequest, Value) {
+    let issuer = env.issuer();
+    let browser = Browser::new(issuer);
+    let req = AuthRequest::new();
+    let code = app.fresh_code().await;
+    let step = sign_in(
+        &browser,
+        &req.url(issuer, &[("claims", MFA_CLAIMS)]),
+        "demo",
+        &env.demo_password(),
+        Some(&code),
+        false,
+    )
+    .await;
+    let (status, tokens) = exchange(issuer, &req, &step.callback()["code"]).await;
+    assert_eq!(status, StatusCode::OK, "{}: {tokens}", env.store_name);
+    (browser, req, tokens)
+}
+
+/// An authorization code for the demo user from an existing browser session.
+async fn code_from_session(env: &Env, browser: &Browser, req: &AuthRequest) -> String {
+    browser.get(&req.url(env.issuer(), &[])).await.callback()["code"].clone()
+}
+
+#[tokio::test]
+async fn discovery_and_jwks_describe_the_provider_and_the_key_survives_restarts() {
+    for (name, store, _guard) in support::each_store().await {
+        let config = tessera_provider::config::Config {
+            secret_key: Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into()),
+            ..Default::default()
+        };
+        let provider =
+            tessera_provider::testing::TestProvider::start(store.clone(), config.clone()).await;
+        let issuer = provider.issuer.clone();
+        let doc: Value = reqwest::get(format!("{issuer}/.well-known/openid-configuration"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(doc["issuer"], issuer.as_str(), "{name}");
+        assert_eq!(doc["claims_parameter_supported"], true);
+        assert_eq!(
+            doc["code_challenge_methods_supported"],
+            serde_json::json!(["S256"])
+        );
+        assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+        assert_eq!(
+            doc["acr_values_supported"],
+            serde_json::json!([
+                "eidas1",
+                "eidas1-mfa",
+                "https://proconnect.gouv.fr/assurance/self-asserted-2fa",
+                "https://refeds.org/profile/mfa"
+            ])
+        );
+        for endpoint in [
+            "end_session_endpoint",
+            "revocation_endpoint",
+            "userinfo_endpoint",
+            "jwks_uri",
+            "token_endpoint",
+        ] {
+            assert!(
+                doc[endpoint].as_str().unwrap().starts_with(&issuer),
+                "{endpoint}"
+            );
+        }
+        let jwks: Value = reqwest::get(doc["jwks_uri"].as_str().unwrap())
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let key = &jwks["keys"][0];
+        assert_eq!(key["kty"], "EC");
+        assert_eq!(key["crv"], "P-256");
+        assert_eq!(key["alg"], "ES256");
+        assert!(key.get("d").is_none(), "no private part");
+        let kid = key["kid"].clone();
+        drop(provider);
+
+        // A restart on the same store keeps the key and its id.
+        let again = tessera_provider::testing::TestProvider::start(store.clone(), config).await;
+        let jwks2: Value = reqwest::get(format!("{}/jwks", again.issuer))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(jwks2["keys"][0]["kid"], kid, "{name}");
+        // The health check and a problem+json 404.
+        let health: Value = reqwest::get(format!("{}/healthz", again.issuer))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(health["status"], "ok");
+        let missing = reqwest::get(format!("{}/nothing-here", again.issuer))
+            .await
+            .unwrap();
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            missing.headers()["content-type"],
+            "application/problem+json"
+        );
+        assert_eq!(missing.json::<Value>().await.unwrap()["code"], "not_found");
+    }
+}
+
+#[tokio::test]
+async fn id_token_signature_verifies_with_the_published_key() {
+    for env in each_env(|_| {}).await {
+        let mut app = Authenticator::new(&env.demo_secret());
+        let (_, _, tokens) = signed_in(&env, &mut app).await;
+        let id = tokens["id_token"].as_str().unwrap();
+        // Verify with a key rebuilt from the public JWKS alone.
+        let jwks: Value = reqwest::get(format!("{}/jwks", env.issuer()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let jwk = &jwks["keys"][0];
+        let b64 = |v: &Value| {
+            base64::Engine::decode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                v.as_str().unwrap(),
+            )
+            .unwrap()
+        };
+        let mut sec1 = vec![4u8];
+        sec1.extend(b64(&jwk["x"]));
+        sec1.extend(b64(&jwk["y"]));
+        let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).unwrap();
+        let (input, sig) = id.rsplit_once('.').unwrap();
+        let sig = p256::ecdsa::Signature::from_slice(&b64(&Value::String(sig.into()))).unwrap();
+        use p256::ecdsa::signature::Verifier;
+        assert!(
+            key.verify(input.as_bytes(), &sig).is_ok(),
+            "{}",
+            env.store_name
+        );
+        assert_eq!(rp::header(id)["kid"], jwk["kid"]);
+        assert_eq!(rp::header(id)["alg"], "ES256");
+    }
+}
+
+#[tokio::test]
+async fn a_code_works_once_and_its_reuse_revokes_the_tokens_it_gave() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let mut app = Authenticator::new(&env.demo_secret());
+        let (browser, _, _) = signed_in(&env, &mut app).await;
+        let req = AuthRequest::new();
+        let code = code_from_session(&env, &browser, &req).await;
+        let (status, tokens) = exchange(issuer, &req, &code).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, err) = exchange(issuer, &req, &code).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{}", env.store_name);
+        assert_eq!(err["error"], "invalid_grant");
+        // The refresh token obtained with the code is dead now.
+        let refresh = tokens["refresh_token"].as_str().unwrap();
+        let (status, err) = post_form(
+            issuer,
+            "/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh),
+                ("client_id", rp::CLIENT_ID),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+        assert_eq!(err["error"], "invalid_grant");
+    }
+}
+
+#[tokio::test]
+async fn pkce_redirect_uri_and_client_are_bound_to_the_code() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let mut app = Authenticator::new(&env.demo_secret());
+        let (browser, _, _) = signed_in(&env, &mut app).await;
+
+        let req = AuthRequest::new();
+        let code = code_from_session(&env, &browser, &req).await;
+        let wrong_verifier = "x".repeat(43);
+        let (status, err) = exchange_with(
+            issuer,
+            rp::CLIENT_ID,
+            &req.redirect_uri,
+            &wrong_verifier,
+            &code,
+        )
+        .await;
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+            "{}",
+            env.store_name
+        );
+        // The failed attempt consumed the code.
+        assert_eq!(
+            exchange(issuer, &req, &code).await.0,
+            StatusCode::BAD_REQUEST
+        );
+
+        let req = AuthRequest::new();
+        let code = code_from_session(&env, &browser, &req).await;
+        let (status, err) = exchange_with(
+            issuer,
+            rp::CLIENT_ID,
+            "http://127.0.0.1:49322/callback",
+            &req.verifier,
+            &code,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            err["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("redirect_uri"),
+            "{err}"
+        );
+
+        let req = AuthRequest::new();
+        let code = code_from_session(&env, &browser, &req).await;
+        let (status, err) = exchange_with(
+            issuer,
+            rp::PASSWORD_ONLY_CLIENT,
+            &req.redirect_uri,
+            &req.verifier,
+            &code,
+        )
+        .await;
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+        );
+
+        let (status, err) = exchange_with(
+            issuer,
+            "unknown-client",
+            &req.redirect_uri,
+            &req.verifier,
+            "abc",
+        )
+        .await;
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+        );
+        let (status, err) = post_form(
+            issuer,
+            "/token",
+            &[("grant_type", "password"), ("client_id", rp::CLIENT_ID)],
+        )
+        .await;
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
+        );
+        let (status, err) = post_form(
+            issuer,
+            "/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("grant_type", "x"),
+                ("client_id", rp::CLIENT_ID),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_request"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let mut app = Authenticator::new(&env.demo_secret());
+        let (_, _, tokens) = signed_in(&env, &mut app).await;
+        let first = tokens["refresh_token"].as_str().unwrap().to_owned();
+        let refresh = |t: String| async move {
+            post_form(
+                issuer,
+                "/token",
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", &t),
+                    ("client_id", rp::CLIENT_ID),
+                ],
+            )
+            .await
+        };
+        let (status, second) = refresh(first.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{}: {second}", env.store_name);
+        let second_token = second["refresh_token"].as_str().unwrap().to_owned();
+        assert_ne!(second_token, first);
+        let id = claims(second["id_token"].as_str().unwrap());
+        assert_eq!(id["acr"], "eidas1-mfa", "acr kept across refresh");
+        assert_eq!(
+            id["auth_time"],
+            claims(tokens["id_token"].as_str().unwrap())["auth_time"]
+        );
+
+        // Reusing the first token: refused, and the second dies with it.
+        let (status, err) = refresh(first).await;
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+        );
+        let (status, _) = refresh(second_token).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "family revoked");
+
+        // Another client cannot use the demo client's refresh token.
+        let (_, _, tokens) = signed_in(&env, &mut app).await;
+        let t = tokens["refresh_token"].as_str().unwrap();
+        let (status, _) = post_form(
+            issuer,
+            "/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", t),
+                ("client_id", rp::PASSWORD_ONLY_CLIENT),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) = post_form(
+            issuer,
+            "/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", t),
+                ("client_id", rp::CLIENT_ID),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "the failed attempt left it usable");
+    }
+}
+
+async fn userinfo(issuer: &str, token: Option<&str>) -> (StatusCode, Option<String>, Value) {
+    let mut req = reqwest::Client::new().get(format!("{issuer}/userinfo"));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let challenge = resp
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, challenge, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn userinfo_answers_a_valid_token_and_refuses_bad_expired_forged_and_revoked_ones() {
+    for env in each_env(|c| c.tokens.access_token_secs = 600).await {
+        let issuer = env.issuer();
+        let mut app = Authenticator::new(&env.demo_secret());
+        let (_, _, tokens) = signed_in(&env, &mut app).await;
+        let access = tokens["access_token"].as_str().unwrap();
+        let (status, _, body) = userinfo(issuer, Some(access)).await;
+        assert_eq!(status, StatusCode::OK, "{}", env.store_name);
+        assert_eq!(body["sub"], "demo");
+        assert_eq!(body["email"], "demo@example.org");
+
+        let (status, challenge, _) = userinfo(issuer, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(challenge.unwrap().starts_with("Bearer"));
+        let (status, challenge, body) = userinfo(issuer, Some("not-a-jwt")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(challenge.unwrap().contains("invalid_token"));
+        assert_eq!(body["error"], "invalid_token");
+
+        // Forged: claims changed, signature kept.
+        let parts: Vec<&str> = access.split('.').collect();
+        let mut forged_claims = claims(access);
+        forged_claims["sub"] = "helpdesk".into();
+        let forged_payload = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            forged_claims.to_string(),
+        );
+        let forged = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
+        assert_eq!(
+            userinfo(issuer, Some(&forged)).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        // Signed by another key.
+        let other = tessera_provider::jwt::SigningKeys::generate();
+        let foreign = other.sign("at+jwt", &claims(access));
+        assert_eq!(
+            userinfo(issuer, Some(&foreign)).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        // Expired (signed with the provider's own key, as if issued long ago).
+        let mut old = claims(access);
+        old["exp"] = (old["iat"].as_i64().unwrap() - 10).into();
+        let expired = env.provider.app.keys.sign("at+jwt", &old);
+        let (status, _, body) = userinfo(issuer, Some(&expired)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("expired")
+        );
+        // An ID token is not an access token.
+        assert_eq!(
+            userinfo(issuer, Some(tokens["id_token"].as_str().unwrap()))
+                .await
+                .0,
+            StatusCode::UNAUTHORIZED
+        );
+
+        // Revoked (RFC 7009): refused afterwards; the revocation answers 200.
+        let (status, _) = post_form(
+            issuer,
+            "/revoke",
+            &[("token", access), ("client_id", rp::CLIENT_ID)],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            userinfo(issuer, Some(access)).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
+
+#[tokio::test]
+async fn revoking_a_refresh_token_kills_its_family_and_unknown_tokens_answer_200() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let mut app = Authenticator::new(&env.demo_secret());
+        let (_, _, tokens) = signed_in(&env, &mut app).await;
+        let refresh = tokens["refresh_token"].as_str().unwrap();
+        // Another client cannot revoke it.
+        let (status, _) = post_form(
+            issuer,
+            "/revoke",
+            &[("token", refresh), ("client_id", rp::PASSWORD_ONLY_CLIENT)],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = post_form(
+            issuer,
+            "/revoke",
+            &[
+                ("token", refresh),
+                ("client_id", rp::CLIENT_ID),
+                ("token_type_hint", "refresh_token"),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{}", env.store_name);
+        let (status, err) = post_form(
+            issuer,
+            "/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh),
+                ("client_id", rp::CLIENT_ID),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+        );
+        let (status, _) = post_form(
+            issuer,
+            "/revoke",
+            &[("token", "unknown"), ("client_id", rp::CLIENT_ID)],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, err) = post_form(issuer, "/revoke", &[("client_id", rp::CLIENT_ID)]).await;
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_request"))
+        );
+        let (status, err) = post_form(issuer, "/revoke", &[("token", refresh)]).await;
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_and_only_redirects_to_registered_uris() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let mut app = Authenticator::new(&env.demo_secret());
+        let (browser, _, tokens) = signed_in(&env, &mut app).await;
+        let id_token = tokens["id_token"].as_str().unwrap();
+
+        // Unregistered post-logout URI: refused with a page, session kept.
+        let bad = format!(
+            "{issuer}/logout?id_token_hint={id_token}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F"
+        );
+        let step = browser.get(&bad).await;
+        assert_eq!(
+            *step.page().0,
+            StatusCode::BAD_REQUEST,
+            "{}",
+            env.store_name
+        );
+        assert!(
+            code_from_session(&env, &browser, &AuthRequest::new())
+                .await
+                .len()
+                > 20,
+            "still signed in"
+        );
+
+        // Without a hint the user confirms on a page first.
+        let confirm = browser.get(&format!("{issuer}/logout")).await;
+        assert!(
+            confirm.html().contains("name=\"csrf\""),
+            "{}",
+            confirm.html()
+        );
+
+        // With the hint and a registered (loopback, any port) URI: redirected with state.
+        let good = format!(
+            "{issuer}/logout?id_token_hint={id_token}&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A5555%2Flogout&state=bye"
+        );
+        let step = browser.get(&good).await;
+        let params = step.callback();
+        assert_eq!(params["state"], "bye");
+        // The session is gone: authorize asks for the password again.
+        let step = browser.get(&AuthRequest::new().url(issuer, &[])).await;
+        assert!(step.html().contains("name=\"password\""));
+        // A forged hint is refused.
+        let forged = format!("{issuer}/logout?id_token_hint={}x", id_token);
+        assert_eq!(
+            *browser.get(&forged).await.page().0,
+            StatusCode::BAD_REQUEST
+        );
+    }
+}
+
+#[tokio::test]
+async fn confirmed_logout_without_hint_needs_the_sessions_csrf_token() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let mut app = Authenticator::new(&env.demo_secret());
+        let (browser, _, _) = signed_in(&env, &mut app).await;
+        let confirm = browser.get(&format!("{issuer}/logout")).await;
+        let forged = rp::Step::Page {
+            status: StatusCode::OK,
+            url: url::Url::parse(issuer).unwrap(),
+            html: confirm
+                .html()
+                .replace("name=\"csrf\" value=\"", "name=\"csrf\" value=\"x"),
+        };
+        let step = browser.submit(&forged, &[]).await;
+        assert!(
+            step.html().contains("name=\"csrf\""),
+            "{}: still asking",
+            env.store_name
+        );
+        assert!(
+            code_from_session(&env, &browser, &AuthRequest::new())
+                .await
+                .len()
+                > 20
+        );
+        let step = browser.submit(&confirm, &[]).await;
+        assert!(
+            step.html().contains("You are signed out."),
+            "{}",
+            step.html()
+        );
+        let step = browser.get(&AuthRequest::new().url(issuer, &[])).await;
+        assert!(step.html().contains("name=\"password\""));
+    }
+}

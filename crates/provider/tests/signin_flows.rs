@@ -1,0 +1,623 @@
+//! Sign-in over real HTTP on 127.0.0.1, on both stores: password-only and
+//! 2FA sign-ins, enrolment during sign-in, replay and brute force of codes,
+//! trusted browsers, acr handling, prompt=login and max_age.
+
+mod rp;
+mod support;
+
+use reqwest::StatusCode;
+use rp::{
+    AuthRequest, Authenticator, Browser, MFA_CLAIMS, Step, claims, each_env, exchange, sign_in,
+};
+
+#[tokio::test]
+async fn demo_user_signs_in_with_password_and_code_and_gets_mfa_tokens() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let mut app = Authenticator::new(&env.demo_secret());
+        let browser = Browser::new(issuer);
+        let req = AuthRequest::new();
+        let code = app.fresh_code().await;
+        let step = sign_in(
+            &browser,
+            &req.url(issuer, &[("claims", MFA_CLAIMS)]),
+            "demo",
+            &env.demo_password(),
+            Some(&code),
+            false,
+        )
+        .await;
+        let params = step.callback();
+        assert_eq!(params["state"], req.state, "{}", env.store_name);
+        assert_eq!(params["iss"], issuer);
+        let (status, tokens) = exchange(issuer, &req, &params["code"]).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        let id = claims(tokens["id_token"].as_str().unwrap());
+        assert_eq!(id["iss"], issuer);
+        assert_eq!(id["sub"], "demo");
+        assert_eq!(id["aud"], rp::CLIENT_ID);
+        assert_eq!(id["nonce"], req.nonce.as_str());
+        assert_eq!(id["acr"], "eidas1-mfa", "first requested value satisfied");
+        assert_eq!(id["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+        assert!(id["auth_time"].as_i64().unwrap() <= id["iat"].as_i64().unwrap());
+        let access = tokens["access_token"].as_str().unwrap();
+        assert_eq!(rp::header(access)["typ"], "at+jwt");
+        let at = claims(access);
+        assert_eq!(at["aud"], format!("{issuer}/api"));
+        assert_eq!(at["client_id"], rp::CLIENT_ID);
+        assert_eq!(at["acr"], "eidas1-mfa");
+        assert_eq!(at["scope"], "openid profile email");
+        assert_eq!(id["at_hash"], tessera_provider::jwt::at_hash(access));
+    }
+}
+
+#[tokio::test]
+async fn password_only_client_needs_no_code_but_2fa_client_does() {
+    for env in each_env(|c| c.mfa.global = false).await {
+        let issuer = env.issuer();
+        let pw = env.add_user("plain", None, &[]).await;
+        // A client that waives MFA, asking for the password level.
+        let req =
+            AuthRequest::for_client(rp::PASSWORD_ONLY_CLIENT, "http://127.0.0.1:5000/callback");
+        let browser = Browser::new(issuer);
+        let step = sign_in(
+            &browser,
+            &req.url(issuer, &[("acr_values", "eidas1")]),
+            "plain",
+            &pw,
+            None,
+            false,
+        )
+        .await;
+        let params = step.callback();
+        let (status, tokens) = exchange(issuer, &req, &params["code"]).await;
+        assert_eq!(status, StatusCode::OK, "{}: {tokens}", env.store_name);
+        let id = claims(tokens["id_token"].as_str().unwrap());
+        assert_eq!(id["acr"], "eidas1");
+        assert_eq!(id["amr"], serde_json::json!(["pwd"]));
+
+        // The same user on the 2FA client (claims ask for MFA): the password
+        // session is not enough, and with no device they are sent to enrolment.
+        let req = AuthRequest::new();
+        let step = browser
+            .get(&req.url(issuer, &[("claims", MFA_CLAIMS)]))
+            .await;
+        let html = step.html();
+        assert!(html.contains("name=\"otp\""), "{html}");
+        assert!(html.contains("data:image/svg+xml;base64,"), "QR code shown");
+        assert!(
+            !html.contains("name=\"password\""),
+            "password not asked again"
+        );
+    }
+}
+
+#[tokio::test]
+async fn attribute_policy_requires_a_code_for_matching_users_only() {
+    for env in each_env(|c| {
+        c.mfa.global = false;
+        c.mfa.attribute = Some(tessera_provider::config::AttributeTrigger {
+            name: "employeeType".into(),
+            value_regex: regex::Regex::new("^(?:admin)$").unwrap(),
+        });
+    })
+    .await
+    {
+        let issuer = env.issuer();
+        let secret = b"attribute-secret-0123".to_vec();
+        let admin_pw = env
+            .add_user("admin1", Some(&secret), &[("employeeType", "admin")])
+            .await;
+        let staff_pw = env
+            .add_user("staff1", Some(&secret), &[("employeeType", "staff")])
+            .await;
+        let req =
+            AuthRequest::for_client(rp::PASSWORD_ONLY_CLIENT, "http://127.0.0.1:5000/callback");
+        let staff = sign_in(
+            &Browser::new(issuer),
+            &req.url(issuer, &[]),
+            "staff1",
+            &staff_pw,
+            None,
+            false,
+        )
+        .await;
+        assert!(staff.callback().contains_key("code"), "{}", env.store_name);
+        let admin = sign_in(
+            &Browser::new(issuer),
+            &req.url(issuer, &[]),
+            "admin1",
+            &admin_pw,
+            None,
+            false,
+        )
+        .await;
+        assert!(
+            admin.html().contains("name=\"otp\""),
+            "admin must give a code"
+        );
+    }
+}
+
+#[tokio::test]
+async fn enrolment_during_sign_in_completes_with_one_code_which_does_not_block_the_next_sign_in() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let pw = env.add_user("newbie", None, &[]).await;
+        let browser = Browser::new(issuer);
+        let req = AuthRequest::new();
+        let page = browser
+            .get(&req.url(issuer, &[("claims", MFA_CLAIMS)]))
+            .await;
+        let enrol = browser
+            .submit(&page, &[("username", "newbie"), ("password", &pw)])
+            .await;
+        let html = enrol.html().to_owned();
+        // The secret is shown in groups of four; read it back like a person would.
+        let start =
+            html.find("<code id=\"secret\">").expect("secret shown") + "<code id=\"secret\">".len();
+        let grouped = &html[start..start + html[start..].find('<').unwrap()];
+        assert!(grouped.split(' ').all(|g| g.len() <= 4), "{grouped}");
+        let secret = rp::decode_b32(&grouped.replace(' ', ""));
+        let mut app = Authenticator::new(&secret);
+        let code = app.fresh_code().await;
+        let done = browser.submit(&enrol, &[("otp", &code)]).await;
+        let params = done.callback();
+        let (status, tokens) = exchange(issuer, &req, &params["code"]).await;
+        assert_eq!(status, StatusCode::OK, "{}: {tokens}", env.store_name);
+        assert_eq!(
+            claims(tokens["id_token"].as_str().unwrap())["acr"],
+            "eidas1-mfa"
+        );
+        assert_eq!(
+            env.store.list_devices("newbie").await.unwrap().len(),
+            1,
+            "device stored"
+        );
+
+        // A new browser signs in at once with the very same code: the
+        // confirming code was not recorded as used (the CAS defect).
+        let req2 = AuthRequest::new();
+        let again = sign_in(
+            &Browser::new(issuer),
+            &req2.url(issuer, &[("claims", MFA_CLAIMS)]),
+            "newbie",
+            &pw,
+            Some(&code),
+            false,
+        )
+        .await;
+        assert!(again.callback().contains_key("code"), "{}", env.store_name);
+    }
+}
+
+#[tokio::test]
+async fn a_code_accepted_once_is_refused_again() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let mut app = Authenticator::new(&env.demo_secret());
+        let code = app.fresh_code().await;
+        let first = sign_in(
+            &Browser::new(issuer),
+            &AuthRequest::new().url(issuer, &[]),
+            "demo",
+            &env.demo_password(),
+            Some(&code),
+            false,
+        )
+        .await;
+        assert!(first.callback().contains_key("code"));
+        let replay = sign_in(
+            &Browser::new(issuer),
+            &AuthRequest::new().url(issuer, &[]),
+            "demo",
+            &env.demo_password(),
+            Some(&code),
+            false,
+        )
+        .await;
+        let (status, html) = replay.page();
+        assert_eq!(*status, StatusCode::UNAUTHORIZED, "{}", env.store_name);
+        assert!(html.contains("already used"), "{html}");
+    }
+}
+
+#[tokio::test]
+async fn wrong_codes_lock_the_account_with_a_clear_message() {
+    for env in each_env(|c| c.rate_limit.account_failures = 3).await {
+        let issuer = env.issuer();
+        let mut app = Authenticator::new(&env.demo_secret());
+        let browser = Browser::new(issuer);
+        let req = AuthRequest::new();
+        let page = browser.get(&req.url(issuer, &[])).await;
+        let mut form = browser
+            .submit(
+                &page,
+                &[("username", "demo"), ("password", &env.demo_password())],
+            )
+            .await;
+        for attempt in 1..=3 {
+            form = browser.submit(&form, &[("otp", "000000")]).await;
+            let (status, html) = form.page();
+            if attempt < 3 {
+                assert_eq!(*status, StatusCode::UNAUTHORIZED, "{html}");
+                assert!(html.contains("not valid"), "{html}");
+            } else {
+                assert_eq!(*status, StatusCode::TOO_MANY_REQUESTS, "{html}");
+                assert!(
+                    html.contains("Too many attempts, try again in 15 minutes."),
+                    "{html}"
+                );
+            }
+        }
+        // Even the right code is refused now, and the password too.
+        let good = app.fresh_code().await;
+        let locked = browser.submit(&form, &[("otp", &good)]).await;
+        assert_eq!(
+            *locked.page().0,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            env.store_name
+        );
+        let fresh = sign_in(
+            &Browser::new(issuer),
+            &req.url(issuer, &[]),
+            "demo",
+            &env.demo_password(),
+            None,
+            false,
+        )
+        .await;
+        assert_eq!(*fresh.page().0, StatusCode::TOO_MANY_REQUESTS);
+        // In French too.
+        let mut fr = Browser::new(issuer);
+        fr.accept_language = "fr-FR,fr;q=0.9";
+        let fr_page = sign_in(
+            &fr,
+            &req.url(issuer, &[]),
+            "demo",
+            &env.demo_password(),
+            None,
+            false,
+        )
+        .await;
+        assert!(
+            fr_page
+                .html()
+                .contains("Trop de tentatives, réessayez dans 15 minutes."),
+            "{}",
+            fr_page.html()
+        );
+    }
+}
+
+#[tokio::test]
+async fn wrong_passwords_lock_the_account_even_for_unknown_users() {
+    for env in each_env(|c| c.rate_limit.account_failures = 2).await {
+        let issuer = env.issuer();
+        let url = AuthRequest::new().url(issuer, &[]);
+        for user in ["demo", "nobody"] {
+            let browser = Browser::new(issuer);
+            let mut page = browser.get(&url).await;
+            page = browser
+                .submit(&page, &[("username", user), ("password", "wrong")])
+                .await;
+            assert_eq!(
+                *page.page().0,
+                StatusCode::UNAUTHORIZED,
+                "{}",
+                env.store_name
+            );
+            assert!(page.html().contains("Wrong user name or password."));
+            page = browser
+                .submit(&page, &[("username", user), ("password", "wrong")])
+                .await;
+            assert_eq!(*page.page().0, StatusCode::TOO_MANY_REQUESTS, "{user}");
+        }
+        // The right password no longer helps.
+        let step = sign_in(
+            &Browser::new(issuer),
+            &url,
+            "demo",
+            &env.demo_password(),
+            None,
+            false,
+        )
+        .await;
+        assert_eq!(*step.page().0, StatusCode::TOO_MANY_REQUESTS);
+    }
+}
+
+#[tokio::test]
+async fn trusted_browser_skips_the_code_until_its_record_is_revoked() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let mut app = Authenticator::new(&env.demo_secret());
+        let browser = Browser::new(issuer);
+        let code = app.fresh_code().await;
+        let first = sign_in(
+            &browser,
+            &AuthRequest::new().url(issuer, &[]),
+            "demo",
+            &env.demo_password(),
+            Some(&code),
+            true,
+        )
+        .await;
+        assert!(first.callback().contains_key("code"));
+        let trusted = env.store.list_trusted_browsers("demo").await.unwrap();
+        assert_eq!(trusted.len(), 1, "{}", env.store_name);
+        assert_eq!(trusted[0].name, "Firefox on Linux");
+
+        // prompt=login: the password is asked again, the code is not.
+        let req = AuthRequest::new();
+        let page = browser
+            .get(&req.url(issuer, &[("prompt", "login"), ("claims", MFA_CLAIMS)]))
+            .await;
+        let step = browser
+            .submit(
+                &page,
+                &[("username", "demo"), ("password", &env.demo_password())],
+            )
+            .await;
+        let (status, tokens) = exchange(issuer, &req, &step.callback()["code"]).await;
+        assert_eq!(status, StatusCode::OK);
+        let id = claims(tokens["id_token"].as_str().unwrap());
+        assert_eq!(id["acr"], "eidas1-mfa");
+        assert_eq!(id["amr"], serde_json::json!(["pwd", "mfa"]));
+
+        // A second trusted browser; revoking the first leaves the second.
+        let other = Browser::new(issuer);
+        let code2 = app.fresh_code().await;
+        sign_in(
+            &other,
+            &AuthRequest::new().url(issuer, &[]),
+            "demo",
+            &env.demo_password(),
+            Some(&code2),
+            true,
+        )
+        .await
+        .callback();
+        let records = env.store.list_trusted_browsers("demo").await.unwrap();
+        assert_eq!(records.len(), 2);
+        let first_id = &trusted[0].id;
+        assert!(
+            env.store
+                .revoke_trusted_browser("demo", first_id)
+                .await
+                .unwrap()
+        );
+        let step = sign_in(
+            &browser,
+            &AuthRequest::new().url(issuer, &[("prompt", "login")]),
+            "demo",
+            &env.demo_password(),
+            None,
+            false,
+        )
+        .await;
+        assert!(
+            step.html().contains("name=\"otp\""),
+            "revoked browser must give a code again"
+        );
+        let step = sign_in(
+            &other,
+            &AuthRequest::new().url(issuer, &[("prompt", "login")]),
+            "demo",
+            &env.demo_password(),
+            None,
+            false,
+        )
+        .await;
+        assert!(
+            step.callback().contains_key("code"),
+            "the other browser is still trusted"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unsatisfiable_essential_acr_is_access_denied_and_unknown_values_are_ignored() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let browser = Browser::new(issuer);
+        let req = AuthRequest::new();
+        let claims_eidas3 = r#"{"id_token":{"acr":{"essential":true,"values":["eidas3"]}}}"#;
+        let step = browser
+            .get(&req.url(issuer, &[("claims", claims_eidas3)]))
+            .await;
+        let params = step.callback();
+        assert_eq!(params["error"], "access_denied", "{}", env.store_name);
+        assert_eq!(params["state"], req.state);
+        assert_eq!(params["iss"], issuer);
+        let step = browser
+            .get(&req.url(issuer, &[("acr_values", "eidas2 eidas3")]))
+            .await;
+        assert_eq!(step.callback()["error"], "access_denied");
+
+        // Unknown values next to an offered one are dropped.
+        let mut app = Authenticator::new(&env.demo_secret());
+        let code = app.fresh_code().await;
+        let mixed = r#"{"id_token":{"acr":{"essential":true,"values":["eidas3","https://refeds.org/profile/mfa"]}}}"#;
+        let req = AuthRequest::new();
+        let step = sign_in(
+            &browser,
+            &req.url(issuer, &[("claims", mixed)]),
+            "demo",
+            &env.demo_password(),
+            Some(&code),
+            false,
+        )
+        .await;
+        let (_, tokens) = exchange(issuer, &req, &step.callback()["code"]).await;
+        assert_eq!(
+            claims(tokens["id_token"].as_str().unwrap())["acr"],
+            "https://refeds.org/profile/mfa"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_password_only_level_with_an_mfa_name_can_be_configured() {
+    // The switch the client's "acr outside the list is refused" test uses.
+    for env in each_env(|c| {
+        c.acr.push(tessera_provider::config::AcrLevel {
+            value: "eidas2".into(),
+            requires_mfa: false,
+        });
+        c.mfa.global = false;
+    })
+    .await
+    {
+        let issuer = env.issuer();
+        let req =
+            AuthRequest::for_client(rp::PASSWORD_ONLY_CLIENT, "http://127.0.0.1:5000/callback");
+        let step = sign_in(
+            &Browser::new(issuer),
+            &req.url(issuer, &[("acr_values", "eidas2")]),
+            "demo",
+            &env.demo_password(),
+            None,
+            false,
+        )
+        .await;
+        let (_, tokens) = exchange(issuer, &req, &step.callback()["code"]).await;
+        let id = claims(tokens["id_token"].as_str().unwrap());
+        assert_eq!(id["acr"], "eidas2", "{}", env.store_name);
+        assert_eq!(id["amr"], serde_json::json!(["pwd"]));
+    }
+}
+
+#[tokio::test]
+async fn session_is_reused_unless_prompt_login_or_max_age_demand_a_new_sign_in() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let mut app = Authenticator::new(&env.demo_secret());
+        let browser = Browser::new(issuer);
+        let code = app.fresh_code().await;
+        let first_req = AuthRequest::new();
+        let first = sign_in(
+            &browser,
+            &first_req.url(issuer, &[]),
+            "demo",
+            &env.demo_password(),
+            Some(&code),
+            false,
+        )
+        .await;
+        let (_, t1) = exchange(issuer, &first_req, &first.callback()["code"]).await;
+        let auth_time = claims(t1["id_token"].as_str().unwrap())["auth_time"].clone();
+
+        // SSO: a second request is answered from the session, same auth_time.
+        let req = AuthRequest::new();
+        let step = browser
+            .get(&req.url(issuer, &[("max_age", "3600"), ("claims", MFA_CLAIMS)]))
+            .await;
+        let (_, t2) = exchange(issuer, &req, &step.callback()["code"]).await;
+        assert_eq!(
+            claims(t2["id_token"].as_str().unwrap())["auth_time"],
+            auth_time,
+            "{}",
+            env.store_name
+        );
+
+        // prompt=login and max_age=0 show the password form again.
+        for extra in [("prompt", "login"), ("max_age", "0")] {
+            let step = browser.get(&AuthRequest::new().url(issuer, &[extra])).await;
+            assert!(step.html().contains("name=\"password\""), "{extra:?}");
+        }
+        // prompt=none without a session: login_required.
+        let step = Browser::new(issuer)
+            .get(&AuthRequest::new().url(issuer, &[("prompt", "none")]))
+            .await;
+        assert_eq!(step.callback()["error"], "login_required");
+    }
+}
+
+#[tokio::test]
+async fn forged_or_cross_browser_form_posts_are_refused() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let browser = Browser::new(issuer);
+        let page = browser.get(&AuthRequest::new().url(issuer, &[])).await;
+        // Wrong CSRF token.
+        let html = page
+            .html()
+            .replace("name=\"csrf\" value=\"", "name=\"csrf\" value=\"x");
+        let forged = Step::Page {
+            status: StatusCode::OK,
+            url: url::Url::parse(issuer).unwrap(),
+            html,
+        };
+        let step = browser
+            .submit(
+                &forged,
+                &[("username", "demo"), ("password", &env.demo_password())],
+            )
+            .await;
+        assert_eq!(*step.page().0, StatusCode::FORBIDDEN, "{}", env.store_name);
+        // Another browser (without the binding cookie) posting the genuine form.
+        let step = Browser::new(issuer)
+            .submit(
+                &page,
+                &[("username", "demo"), ("password", &env.demo_password())],
+            )
+            .await;
+        assert_eq!(*step.page().0, StatusCode::GONE);
+        // The page carries a strict CSP and no script.
+        assert!(!page.html().contains("<script"));
+    }
+}
+
+#[tokio::test]
+async fn bad_authorize_requests_get_a_page_or_an_error_redirect() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let browser = Browser::new(issuer);
+        let req = AuthRequest::new();
+        // Unknown client or unregistered redirect URI: a page, never a redirect.
+        let bad_client = AuthRequest::for_client("nope", rp::REDIRECT_URI);
+        assert_eq!(
+            *browser.get(&bad_client.url(issuer, &[])).await.page().0,
+            StatusCode::BAD_REQUEST
+        );
+        let bad_redirect =
+            AuthRequest::for_client(rp::CLIENT_ID, "http://127.0.0.1:4000/elsewhere");
+        let step = browser.get(&bad_redirect.url(issuer, &[])).await;
+        assert!(
+            step.html().contains("redirect_uri is not registered"),
+            "{}",
+            env.store_name
+        );
+        let evil = AuthRequest::for_client(rp::CLIENT_ID, "https://evil.example/callback");
+        assert_eq!(
+            *browser.get(&evil.url(issuer, &[])).await.page().0,
+            StatusCode::BAD_REQUEST
+        );
+        // Validated client and redirect: errors go back as OAuth errors.
+        let no_pkce = req
+            .url(issuer, &[])
+            .replace("code_challenge_method=S256", "code_challenge_method=plain");
+        assert_eq!(
+            browser.get(&no_pkce).await.callback()["error"],
+            "invalid_request"
+        );
+        let bad_claims = browser
+            .get(&req.url(issuer, &[("claims", "{not json")]))
+            .await;
+        assert_eq!(bad_claims.callback()["error"], "invalid_request");
+        let repeated = format!("{}&state=again", req.url(issuer, &[]));
+        assert_eq!(
+            *browser.get(&repeated).await.page().0,
+            StatusCode::BAD_REQUEST
+        );
+        let no_openid = req
+            .url(issuer, &[])
+            .replace("scope=openid+profile+email", "scope=profile");
+        assert_eq!(
+            browser.get(&no_openid).await.callback()["error"],
+            "invalid_scope"
+        );
+    }
+}
