@@ -1411,6 +1411,113 @@ mod embedded_only {
         );
     }
 
+    /// Set in the child process of the crash test: the data directory it
+    /// writes to until it is killed.
+    const CRASH_CHILD_ENV: &str = "TESSERA_STORE_CRASH_CHILD";
+    const CRASH_TEST: &str = "embedded_only::device_invariant_survives_being_killed_mid_write";
+
+    /// "Listed iff usable" must also hold after a crash: a child process
+    /// (this test binary, re-run in child mode) confirms, renames and deletes
+    /// devices in a loop and is killed with SIGKILL at some point; the
+    /// reopened file must show every device exactly as listed ⇔ fetchable,
+    /// and no id both pending and confirmed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn device_invariant_survives_being_killed_mid_write() {
+        if let Some(dir) = std::env::var_os(CRASH_CHILD_ENV) {
+            return crash_child(std::path::PathBuf::from(dir)).await;
+        }
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        for round in 0..3u64 {
+            let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([CRASH_TEST, "--exact", "--nocapture", "--test-threads=1"])
+                .env(CRASH_CHILD_ENV, dir.path())
+                .env("TESSERA_STORE_CRASH_ROUND", round.to_string())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+            let mut lines = stdout.lines();
+            let progress = loop {
+                let line = lines
+                    .next()
+                    .expect("crash child ended before writing")
+                    .unwrap();
+                if let Some(n) = line.strip_prefix("crash-child: wrote ") {
+                    let n: u64 = n.parse().unwrap();
+                    if n >= 20 * (round + 1) {
+                        break n;
+                    }
+                }
+            };
+            child.kill().unwrap();
+            child.wait().unwrap();
+
+            let store = EmbeddedStore::open(dir.path()).unwrap();
+            let listed = store.list_devices("alice").await.unwrap();
+            let listed_ids: BTreeSet<&str> = ids(&listed).into_iter().collect();
+            assert_eq!(
+                listed_ids.len(),
+                listed.len(),
+                "no duplicates after a crash"
+            );
+            let mut usable = 0;
+            // The child may have committed a few more iterations than it
+            // reported before the kill landed.
+            for i in 0..progress + 1000 {
+                let id = format!("r{round}-{i}");
+                let device = store.get_device("alice", &id).await.unwrap();
+                let pending = store.get_pending_enrollment("alice", &id).await.unwrap();
+                assert!(
+                    !(device.is_some() && pending.is_some()),
+                    "{id} both pending and device"
+                );
+                assert_eq!(
+                    listed_ids.contains(id.as_str()),
+                    device.is_some(),
+                    "{id}: listed ⇔ usable"
+                );
+                usable += usize::from(device.is_some());
+            }
+            assert!(usable > 0, "round {round}: some devices survived");
+            drop(store);
+        }
+    }
+
+    async fn crash_child(dir: std::path::PathBuf) {
+        let round: u64 = std::env::var("TESSERA_STORE_CRASH_ROUND")
+            .unwrap()
+            .parse()
+            .unwrap();
+        let store = EmbeddedStore::open(&dir).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut i = 0u64;
+        while std::time::Instant::now() < deadline {
+            let id = format!("r{round}-{i}");
+            store
+                .put_pending_enrollment(&pending("alice", &id, in_secs(600)))
+                .await
+                .unwrap();
+            store.confirm_enrollment("alice", &id, now()).await.unwrap();
+            store
+                .rename_device("alice", &id, &format!("renamed {i}"))
+                .await
+                .unwrap();
+            if i % 3 == 0 {
+                store.delete_device("alice", &id).await.unwrap();
+            }
+            if i % 5 == 0 && i >= 2 {
+                store
+                    .delete_device("alice", &format!("r{round}-{}", i - 2))
+                    .await
+                    .unwrap();
+            }
+            i += 1;
+            println!("crash-child: wrote {i}");
+        }
+    }
+
     #[tokio::test]
     async fn purge_removes_expired_records() {
         let dir = tempfile::tempdir().unwrap();
