@@ -1504,10 +1504,10 @@ mod embedded_only {
                 .rename_device("alice", &id, &format!("renamed {i}"))
                 .await
                 .unwrap();
-            if i % 3 == 0 {
+            if i.is_multiple_of(3) {
                 store.delete_device("alice", &id).await.unwrap();
             }
-            if i % 5 == 0 && i >= 2 {
+            if i.is_multiple_of(5) && i >= 2 {
                 store
                     .delete_device("alice", &format!("r{round}-{}", i - 2))
                     .await
