@@ -36,7 +36,7 @@ impl std::fmt::Debug for Provider {
 pub enum StartError {
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
-    #[error("the store cannot be used: {0}")]
+    #[error("{0}")]
     Store(#[from] StoreError),
     #[error(
         "the stored signing key cannot be decrypted: the secret key differs from the one it was created with"

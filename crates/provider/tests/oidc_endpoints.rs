@@ -600,3 +600,125 @@ async fn confirmed_logout_without_hint_needs_the_sessions_csrf_token() {
         assert!(step.html().contains("name=\"password\""));
     }
 }
+
+#[tokio::test]
+async fn a_disabled_user_can_neither_sign_in_nor_refresh_nor_call_userinfo() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let mut app = Authenticator::new(&env.demo_secret());
+        let (browser, _, tokens) = signed_in(&env, &mut app).await;
+        env.store.set_user_disabled("demo", true).await.unwrap();
+        let refresh = tokens["refresh_token"].as_str().unwrap();
+        let (status, err) = post_form(
+            issuer,
+            "/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh),
+                ("client_id", rp::CLIENT_ID),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+            "{}",
+            env.store_name
+        );
+        assert_eq!(
+            userinfo(issuer, tokens["access_token"].as_str()).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        // The browser session no longer answers; the password form says why.
+        let page = browser.get(&AuthRequest::new().url(issuer, &[])).await;
+        let step = browser
+            .submit(
+                &page,
+                &[("username", "demo"), ("password", &env.demo_password())],
+            )
+            .await;
+        assert_eq!(*step.page().0, StatusCode::FORBIDDEN);
+        assert!(step.html().contains("disabled"));
+    }
+}
+
+#[tokio::test]
+async fn a_confidential_client_must_prove_its_secret() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        env.store
+            .create_client(&tessera_provider::store::Client {
+                client_id: "svc".into(),
+                name: "Service".into(),
+                redirect_uris: vec!["https://svc.example/cb".into()],
+                post_logout_redirect_uris: vec![],
+                public: false,
+                secret_hash: Some(tessera_provider::store::PasswordHash(
+                    tessera_provider::password::hash("s3cret"),
+                )),
+                require_mfa: Some(false),
+                created_at: time::OffsetDateTime::now_utc(),
+            })
+            .await
+            .unwrap();
+        let req = AuthRequest::for_client("svc", "https://svc.example/cb");
+        let step = sign_in(
+            &Browser::new(issuer),
+            &req.url(issuer, &[]),
+            "demo",
+            &env.demo_password(),
+            None,
+            false,
+        )
+        .await;
+        let code = step.callback()["code"].clone();
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", "https://svc.example/cb"),
+            ("code_verifier", req.verifier.as_str()),
+        ];
+        let http = reqwest::Client::new();
+        let wrong = http
+            .post(format!("{issuer}/token"))
+            .basic_auth("svc", Some("wrong"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            wrong.status(),
+            StatusCode::UNAUTHORIZED,
+            "{}",
+            env.store_name
+        );
+        assert!(
+            wrong.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Basic")
+        );
+        // Without any secret: refused too.
+        let (status, _) = post_form(
+            issuer,
+            "/token",
+            &[form[0], form[1], form[2], form[3], ("client_id", "svc")],
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        // The code was not consumed by failed client authentication.
+        let ok = http
+            .post(format!("{issuer}/token"))
+            .basic_auth("svc", Some("s3cret"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), StatusCode::OK);
+        let tokens: Value = ok.json().await.unwrap();
+        assert_eq!(
+            claims(tokens["id_token"].as_str().unwrap())["amr"],
+            serde_json::json!(["pwd"])
+        );
+    }
+}

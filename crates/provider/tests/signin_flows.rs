@@ -621,3 +621,99 @@ async fn bad_authorize_requests_get_a_page_or_an_error_redirect() {
         );
     }
 }
+
+#[tokio::test]
+async fn recovery_codes_are_accepted_once_in_the_otp_field_and_regeneration_voids_them() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let codes = tessera_provider::recovery::regenerate(&*env.store, "demo")
+            .await
+            .unwrap();
+        assert_eq!(codes.len(), 10);
+        let first = secrecy::ExposeSecret::expose_secret(&codes[0]).to_owned();
+        // Typed in capitals with a space instead of the dash: still accepted.
+        let typed = first.to_uppercase().replace('-', " ");
+        let req = AuthRequest::new();
+        let step = sign_in(
+            &Browser::new(issuer),
+            &req.url(issuer, &[("claims", MFA_CLAIMS)]),
+            "demo",
+            &env.demo_password(),
+            Some(&typed),
+            false,
+        )
+        .await;
+        let (_, tokens) = exchange(issuer, &req, &step.callback()["code"]).await;
+        let id = claims(tokens["id_token"].as_str().unwrap());
+        assert_eq!(id["acr"], "eidas1-mfa", "{}", env.store_name);
+        assert_eq!(id["amr"], serde_json::json!(["pwd", "mfa"]));
+        assert_eq!(env.store.count_recovery_codes("demo").await.unwrap(), 9);
+
+        let again = sign_in(
+            &Browser::new(issuer),
+            &AuthRequest::new().url(issuer, &[]),
+            "demo",
+            &env.demo_password(),
+            Some(&first),
+            false,
+        )
+        .await;
+        assert_eq!(*again.page().0, StatusCode::UNAUTHORIZED, "single use");
+
+        let second = secrecy::ExposeSecret::expose_secret(&codes[1]).to_owned();
+        tessera_provider::recovery::regenerate(&*env.store, "demo")
+            .await
+            .unwrap();
+        let void = sign_in(
+            &Browser::new(issuer),
+            &AuthRequest::new().url(issuer, &[]),
+            "demo",
+            &env.demo_password(),
+            Some(&second),
+            false,
+        )
+        .await;
+        assert_eq!(
+            *void.page().0,
+            StatusCode::UNAUTHORIZED,
+            "previous set is void"
+        );
+    }
+}
+
+#[tokio::test]
+async fn pages_speak_french_or_english_by_accept_language() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let url = AuthRequest::new().url(issuer, &[]);
+        let mut fr = Browser::new(issuer);
+        fr.accept_language = "fr-CA,fr;q=0.9,en;q=0.5";
+        let page = fr.get(&url).await;
+        assert!(
+            page.html().contains("<html lang=\"fr\">") && page.html().contains("Mot de passe"),
+            "{}",
+            env.store_name
+        );
+        let wrong = fr
+            .submit(&page, &[("username", "demo"), ("password", "nope")])
+            .await;
+        assert!(
+            wrong
+                .html()
+                .contains("Identifiant ou mot de passe incorrect.")
+        );
+        let en = Browser::new(issuer).get(&url).await;
+        assert!(en.html().contains("<html lang=\"en\">") && en.html().contains("Password"));
+        // The code form names its fields exactly as documented.
+        let otp = fr
+            .submit(
+                &wrong,
+                &[("username", "demo"), ("password", &env.demo_password())],
+            )
+            .await;
+        assert!(
+            otp.html().contains("name=\"otp\"") && otp.html().contains("name=\"trust_browser\"")
+        );
+        assert!(otp.html().contains("Validation en deux étapes"));
+    }
+}

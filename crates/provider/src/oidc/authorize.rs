@@ -64,43 +64,24 @@ pub async fn authorize(
     };
     // 1. Client and redirect URI: until both are validated, show a page.
     let Some(client_id) = params.get("client_id") else {
-        return error_page(
-            lang,
-            StatusCode::BAD_REQUEST,
-            &format!("{}: client_id is missing.", t.bad_request),
-        );
+        return error_page(lang, StatusCode::BAD_REQUEST, t.missing_client_id);
     };
     let client = match app.store.get_client(client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => {
-            return error_page(
-                lang,
-                StatusCode::BAD_REQUEST,
-                &format!("{}: unknown client_id.", t.bad_request),
-            );
+            return error_page(lang, StatusCode::BAD_REQUEST, t.unknown_client);
         }
         Err(_) => return error_page(lang, StatusCode::SERVICE_UNAVAILABLE, t.unavailable),
     };
     let Some(redirect_uri) = params.get("redirect_uri") else {
-        return error_page(
-            lang,
-            StatusCode::BAD_REQUEST,
-            &format!("{}: redirect_uri is missing.", t.bad_request),
-        );
+        return error_page(lang, StatusCode::BAD_REQUEST, t.missing_redirect_uri);
     };
     if !client
         .redirect_uris
         .iter()
         .any(|r| redirect_uri_matches(r, redirect_uri))
     {
-        return error_page(
-            lang,
-            StatusCode::BAD_REQUEST,
-            &format!(
-                "{}: redirect_uri is not registered for this client.",
-                t.bad_request
-            ),
-        );
+        return error_page(lang, StatusCode::BAD_REQUEST, t.unregistered_redirect_uri);
     }
     // 2. From here on, errors go back to the client.
     let state = params.get("state").map(str::to_owned);
