@@ -38,7 +38,8 @@ pub fn browser_commands(spec: &str, url: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn open_with_browser_var(spec: &str, url: &str) -> Result<(), ClientError> {
+/// Opens `url` with the commands of a `BROWSER`-style `spec`.
+pub fn open_with_browser_var(spec: &str, url: &str) -> Result<(), ClientError> {
     let mut last_error = String::from("no command in BROWSER");
     for argv in browser_commands(spec, url) {
         match Command::new(&argv[0])

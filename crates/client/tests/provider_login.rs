@@ -1,0 +1,281 @@
+//! Full sign-ins against the project's own provider over real HTTP on
+//! 127.0.0.1: the browser is a stand-in program run the way `BROWSER` is
+//! (tests/support/browser_standin.py) that posts the provider's sign-in
+//! forms (`username`, `password`, `otp`).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use tessera_client::config::{Layer, Sources};
+use tessera_client::{Client, ClientError, Config, LoginProgress, MemoryTokenStore, TokenStore};
+use tessera_provider::demo::DemoAccounts;
+use tessera_provider::store::{EmbeddedStore, Store};
+use tessera_provider::testing::TestProvider;
+
+struct Env {
+    provider: TestProvider,
+    accounts: DemoAccounts,
+    dir: tempfile::TempDir,
+}
+
+async fn env() -> Env {
+    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::in_memory().expect("in-memory store"));
+    let provider = TestProvider::start(store, tessera_provider::config::Config::default()).await;
+    let accounts = provider.seed_demo().await;
+    Env {
+        provider,
+        accounts,
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+fn config(issuer: &str, tune: impl FnOnce(&mut Layer)) -> Config {
+    let mut flags = Layer {
+        issuer: Some(issuer.to_owned()),
+        language: Some("en".into()),
+        ..Layer::default()
+    };
+    tune(&mut flags);
+    Config::load(&Sources {
+        system_file: None,
+        user_file: None,
+        env: Layer::default(),
+        flags,
+    })
+    .unwrap()
+}
+
+impl Env {
+    /// A `BROWSER` value running the stand-in as `user`.
+    fn browser_spec(&self, uid: &str) -> (String, PathBuf) {
+        let account = if uid == "helpdesk" {
+            &self.accounts.helpdesk
+        } else {
+            &self.accounts.demo
+        };
+        let params = self.dir.path().join(format!("{uid}.json"));
+        let log = self.dir.path().join(format!("{uid}.log"));
+        let body = serde_json::json!({
+            "username": account.uid,
+            "password": account.password.expose_secret(),
+            "totp_secret": account.totp_secret.expose_secret(),
+            "log": log,
+        });
+        std::fs::write(&params, body.to_string()).unwrap();
+        let script =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/browser_standin.py");
+        assert!(
+            !params.display().to_string().contains(':'),
+            "BROWSER entries are split on ':'"
+        );
+        (
+            format!("python3 {} {} %s", script.display(), params.display()),
+            log,
+        )
+    }
+
+    fn client(
+        &self,
+        uid: &str,
+        store: Arc<dyn TokenStore>,
+        tune: impl FnOnce(&mut Layer),
+    ) -> (Client, PathBuf) {
+        let client = Client::new(config(&self.provider.issuer, tune), store).unwrap();
+        let (spec, log) = self.browser_spec(uid);
+        client
+            .on_open_browser(move |url| tessera_client::browser::open_with_browser_var(&spec, url));
+        (client, log)
+    }
+}
+
+fn record_progress(client: &Client) -> Arc<Mutex<Vec<LoginProgress>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    client.on_progress(move |p| s.lock().unwrap().push(p));
+    seen
+}
+
+fn log_of(path: &PathBuf) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|_| "(the browser stand-in wrote nothing)".into())
+}
+
+#[tokio::test]
+async fn full_login_with_totp_then_refresh_and_sign_out() {
+    let env = env().await;
+    let store = Arc::new(MemoryTokenStore::default());
+    let (client, log) = env.client("demo", store.clone(), |_| {});
+    let progress = record_progress(&client);
+
+    let info = client
+        .login()
+        .await
+        .unwrap_or_else(|e| panic!("login failed: {e}\n{}", log_of(&log)));
+    assert_eq!(info.subject, "demo");
+    assert_eq!(
+        info.acr, "eidas1-mfa",
+        "the first requested acr the provider offers"
+    );
+    let log_text = log_of(&log);
+    assert!(
+        log_text.contains("password form") && log_text.contains("otp form"),
+        "{log_text}"
+    );
+
+    let steps: Vec<String> = progress
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            serde_json::to_value(p).unwrap()["step"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        ["discovering", "waiting_for_browser", "exchanging", "done"]
+    );
+    let url = match &progress.lock().unwrap()[1] {
+        LoginProgress::WaitingForBrowser { url } => url.clone(),
+        other => panic!("{other:?}"),
+    };
+    let url = url::Url::parse(&url).unwrap();
+    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert!(
+        q["state"].len() >= 43 && q["nonce"].len() >= 43,
+        "32 random bytes each"
+    );
+    let claims: serde_json::Value = serde_json::from_str(&q["claims"]).unwrap();
+    assert_eq!(claims["id_token"]["acr"]["essential"], true);
+    let asked: Vec<&str> = claims["id_token"]["acr"]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(asked.contains(&"eidas1-mfa"));
+    assert!(
+        !asked.contains(&"eidas2"),
+        "values the provider does not offer are not requested"
+    );
+
+    // Stored, and usable by a fresh client on the same store.
+    let stored = store.load().unwrap().expect("tokens stored");
+    assert_eq!(stored.acr, "eidas1-mfa");
+    let again = Client::new(config(&env.provider.issuer, |_| {}), store.clone()).unwrap();
+    assert_eq!(again.session().await.unwrap().unwrap().subject, "demo");
+
+    // Refresh (rotation): a new access token, still the same user.
+    let before = stored.access_token.expose_secret().to_owned();
+    let fresh = tessera_client::oidc::refresh(
+        &reqwest::Client::new(),
+        client.config(),
+        &tessera_client::oidc::discover(&reqwest::Client::new(), client.config())
+            .await
+            .unwrap(),
+        &stored,
+    )
+    .await
+    .expect("refresh works");
+    assert_ne!(fresh.access_token.expose_secret(), before);
+    assert_eq!(fresh.subject, "demo");
+
+    // Sign-out revokes at the provider and forgets locally.
+    let report = client.logout().await.unwrap();
+    assert!(
+        report.was_signed_in && report.revoked && report.session_ended,
+        "{report:?}"
+    );
+    assert!(store.load().unwrap().is_none());
+    assert!(matches!(client.me().await, Err(ClientError::NotSignedIn)));
+    // The revoked refresh token no longer works.
+    let after = tessera_client::oidc::refresh(
+        &reqwest::Client::new(),
+        client.config(),
+        &tessera_client::oidc::discover(&reqwest::Client::new(), client.config())
+            .await
+            .unwrap(),
+        &stored,
+    )
+    .await;
+    assert!(after.is_err(), "a revoked refresh token must be refused");
+}
+
+#[tokio::test]
+async fn a_provider_without_any_accepted_acr_is_refused_before_the_browser_opens() {
+    let env = env().await;
+    let store = Arc::new(MemoryTokenStore::default());
+    let (client, _) = env.client("demo", store.clone(), |l| {
+        l.accepted_acr = Some(vec!["eidas3".into()])
+    });
+    let opened = Arc::new(Mutex::new(false));
+    let o = opened.clone();
+    client.on_open_browser(move |_| {
+        *o.lock().unwrap() = true;
+        Ok(())
+    });
+    let err = client.login().await.unwrap_err();
+    match &err {
+        ClientError::NoAcceptableAcr { offered, .. } => {
+            assert!(offered.iter().any(|v| v == "eidas1-mfa"), "{offered:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        err.to_string().contains("eidas1-mfa"),
+        "names what the provider offers: {err}"
+    );
+    assert!(!*opened.lock().unwrap());
+    assert!(store.load().unwrap().is_none());
+}
+
+#[tokio::test]
+async fn cancelling_while_waiting_for_the_browser_stores_nothing() {
+    let env = env().await;
+    let store = Arc::new(MemoryTokenStore::default());
+    let client =
+        Arc::new(Client::new(config(&env.provider.issuer, |_| {}), store.clone()).unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let tx = Mutex::new(Some(tx));
+    client.on_open_browser(move |_| {
+        // A browser that never comes back; tell the test we are waiting.
+        if let Some(tx) = tx.lock().unwrap().take() {
+            let _ = tx.send(());
+        }
+        Ok(())
+    });
+    let c = client.clone();
+    let login = tokio::spawn(async move { c.login().await });
+    rx.await.unwrap();
+    client.cancel_login();
+    let err = tokio::time::timeout(Duration::from_secs(30), login)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.code(), "cancelled");
+    assert!(store.load().unwrap().is_none());
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_a_discovery_error_naming_it() {
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let client = Client::new(
+        config(&issuer, |_| {}),
+        Arc::new(MemoryTokenStore::default()),
+    )
+    .unwrap();
+    let err = client.login().await.unwrap_err();
+    assert_eq!(err.code(), "discovery");
+    assert!(err.to_string().contains(&issuer), "{err}");
+}
