@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tessera_provider::store::{
-    AuditAction, AuthCodeGrant, BrowserSession, Client, Device, EncryptedSecret, NewAuditEvent,
-    PasswordHash, PendingEnrollment, RefreshToken, SignInTransaction, Store, StoreError,
-    TrustedBrowser, User, hash_token,
+    AuditAction, AuthCodeGrant, BrowserSession, Client, Device, DeviceDeletion, EncryptedSecret,
+    NewAuditEvent, PasswordHash, PendingEnrollment, RefreshToken, SignInTransaction, Store,
+    StoreError, TrustedBrowser, User, hash_token,
 };
 use time::OffsetDateTime;
 
@@ -477,6 +477,118 @@ mod cases {
                 assert!(!ids(&store.list_devices(&uid).await.unwrap()).contains(&id.as_str()));
             }
         }
+    }
+
+    pub async fn last_device_is_kept_when_asked(store: Arc<dyn Store>) {
+        store
+            .create_device(&device("alice", "a1", "Phone"))
+            .await
+            .unwrap();
+        store
+            .create_device(&device("alice", "a2", "Tablet"))
+            .await
+            .unwrap();
+        store
+            .create_device(&device("bob", "b1", "Phone"))
+            .await
+            .unwrap();
+        let outcome = store
+            .delete_device_unless_last("alice", "b1")
+            .await
+            .unwrap();
+        assert_eq!(outcome, DeviceDeletion::NotFound, "another user's device");
+        assert!(store.get_device("bob", "b1").await.unwrap().is_some());
+        assert_eq!(
+            store
+                .delete_device_unless_last("alice", "nope")
+                .await
+                .unwrap(),
+            DeviceDeletion::NotFound
+        );
+        assert_eq!(
+            store
+                .delete_device_unless_last("alice", "a1")
+                .await
+                .unwrap(),
+            DeviceDeletion::Deleted
+        );
+        assert_eq!(
+            store
+                .delete_device_unless_last("alice", "a2")
+                .await
+                .unwrap(),
+            DeviceDeletion::LastDevice
+        );
+        assert_eq!(ids(&store.list_devices("alice").await.unwrap()), ["a2"]);
+
+        // Concurrent deletions of all of a user's devices leave exactly one.
+        for n in 0..5 {
+            store
+                .create_device(&device("carol", &format!("c{n}"), "x"))
+                .await
+                .unwrap();
+        }
+        let outcomes = concurrently(5, |n| {
+            let store = store.clone();
+            async move {
+                store
+                    .delete_device_unless_last("carol", &format!("c{n}"))
+                    .await
+                    .unwrap()
+            }
+        })
+        .await;
+        let deleted = outcomes
+            .iter()
+            .filter(|o| **o == DeviceDeletion::Deleted)
+            .count();
+        let kept = outcomes
+            .iter()
+            .filter(|o| **o == DeviceDeletion::LastDevice)
+            .count();
+        assert_eq!((deleted, kept), (4, 1), "{outcomes:?}");
+        assert_eq!(store.list_devices("carol").await.unwrap().len(), 1);
+    }
+
+    pub async fn redeemed_codes_and_revoked_access_tokens_expire(store: Arc<dyn Store>) {
+        let code = hash_token(b"redeemed");
+        store
+            .remember_redeemed_code(&code, "fam-1", now() + SHORT_TTL)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.redeemed_code_family(&code).await.unwrap().as_deref(),
+            Some("fam-1")
+        );
+        assert_eq!(
+            store
+                .redeemed_code_family(&hash_token(b"other"))
+                .await
+                .unwrap(),
+            None
+        );
+
+        store
+            .revoke_access_token("jti-1", now() + SHORT_TTL)
+            .await
+            .unwrap();
+        assert!(store.is_access_token_revoked("jti-1").await.unwrap());
+        assert!(!store.is_access_token_revoked("jti-2").await.unwrap());
+        // An already expired token needs no revocation record.
+        store
+            .revoke_access_token("jti-old", now() - time::Duration::seconds(5))
+            .await
+            .unwrap();
+        assert!(!store.is_access_token_revoked("jti-old").await.unwrap());
+        store
+            .revoke_access_token("jti-long", in_secs(600))
+            .await
+            .unwrap();
+
+        tokio::time::sleep(PAST_SHORT_TTL).await;
+        assert_eq!(store.redeemed_code_family(&code).await.unwrap(), None);
+        assert!(!store.is_access_token_revoked("jti-1").await.unwrap());
+        assert!(store.is_access_token_revoked("jti-long").await.unwrap());
     }
 
     pub async fn concurrent_renames_never_duplicate(store: Arc<dyn Store>) {
@@ -1118,7 +1230,11 @@ mod cases {
         );
         assert_eq!(store.rate_limit_hit("login:bob", window).await.unwrap(), 1);
         assert_eq!(store.rate_limit_count("login:alice").await.unwrap(), 2);
+        let left = store.rate_limit_ttl("login:alice").await.unwrap().unwrap();
+        assert!(left > Duration::from_secs(50) && left <= window, "{left:?}");
+        assert_eq!(store.rate_limit_ttl("login:nobody").await.unwrap(), None);
         store.rate_limit_reset("login:alice").await.unwrap();
+        assert_eq!(store.rate_limit_ttl("login:alice").await.unwrap(), None);
         assert_eq!(store.rate_limit_count("login:alice").await.unwrap(), 0);
         assert_eq!(store.rate_limit_count("login:bob").await.unwrap(), 1);
 
@@ -1264,6 +1380,8 @@ macro_rules! conformance {
                 devices_belong_to_their_owner,
                 listed_iff_usable_under_concurrency,
                 concurrent_renames_never_duplicate,
+                last_device_is_kept_when_asked,
+                redeemed_codes_and_revoked_access_tokens_expire,
                 enrollment_confirms_exactly_once,
                 pending_enrollments_expire,
                 recovery_codes_are_single_use,

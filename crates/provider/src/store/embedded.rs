@@ -23,8 +23,9 @@ use super::shared::{
     ttl_until, unix_ms,
 };
 use super::{
-    AuditEvent, AuthCodeGrant, BrowserSession, Client, Device, NewAuditEvent, PendingEnrollment,
-    RefreshToken, SignInTransaction, Store, StoreError, StoreResult, TrustedBrowser, User,
+    AuditEvent, AuthCodeGrant, BrowserSession, Client, Device, DeviceDeletion, NewAuditEvent,
+    PendingEnrollment, RefreshToken, SignInTransaction, Store, StoreError, StoreResult,
+    TrustedBrowser, User,
 };
 
 type Json = &'static [u8];
@@ -677,6 +678,22 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn delete_device_unless_last(&self, uid: &str, id: &str) -> StoreResult<DeviceDeletion> {
+        let (uid, id) = (uid.to_owned(), id.to_owned());
+        self.write(move |txn| {
+            let device: Option<Device> = get_json(&txn.open_table(DEVICES)?, &id)?;
+            if device.is_none_or(|d| d.uid != uid) {
+                return Ok(DeviceDeletion::NotFound);
+            }
+            if members(&txn.open_table(USER_DEVICES)?, &uid)?.len() <= 1 {
+                return Ok(DeviceDeletion::LastDevice);
+            }
+            remove_device(txn, &uid, &id)?;
+            Ok(DeviceDeletion::Deleted)
+        })
+        .await
+    }
+
     // ----- pending enrolments -----
 
     async fn put_pending_enrollment(&self, pending: &PendingEnrollment) -> StoreResult<()> {
@@ -1015,6 +1032,60 @@ impl Store for EmbeddedStore {
         self.write(move |txn| remove_family(txn, &family_id)).await
     }
 
+    async fn remember_redeemed_code(
+        &self,
+        code_hash: &str,
+        family_id: &str,
+        until: OffsetDateTime,
+    ) -> StoreResult<()> {
+        check_key("code hash", code_hash)?;
+        check_key("family id", family_id)?;
+        if is_expired(until) {
+            return Ok(());
+        }
+        let key = ephemeral_key("redeemed", code_hash);
+        let value = pack(until, family_id.as_bytes());
+        self.write(move |txn| {
+            txn.open_table(EPHEMERAL)?
+                .insert(key.as_str(), value.as_slice())?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn redeemed_code_family(&self, code_hash: &str) -> StoreResult<Option<String>> {
+        let key = ephemeral_key("redeemed", code_hash);
+        self.read(move |txn| {
+            ephemeral_get(&txn.open_table(EPHEMERAL)?, &key)?
+                .map(|(_, family)| String::from_utf8(family).map_err(StoreError::corrupt))
+                .transpose()
+        })
+        .await
+    }
+
+    // ----- access token revocation -----
+
+    async fn revoke_access_token(&self, jti: &str, expires_at: OffsetDateTime) -> StoreResult<()> {
+        check_key("jti", jti)?;
+        if is_expired(expires_at) {
+            return Ok(());
+        }
+        let key = ephemeral_key("revoked-at", jti);
+        let value = pack(expires_at, &[]);
+        self.write(move |txn| {
+            txn.open_table(EPHEMERAL)?
+                .insert(key.as_str(), value.as_slice())?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
+        let key = ephemeral_key("revoked-at", jti);
+        self.read(move |txn| Ok(ephemeral_get(&txn.open_table(EPHEMERAL)?, &key)?.is_some()))
+            .await
+    }
+
     // ----- sessions and transactions -----
 
     async fn put_session(&self, id_hash: &str, session: &BrowserSession) -> StoreResult<()> {
@@ -1106,6 +1177,18 @@ impl Store for EmbeddedStore {
         self.delete_ephemeral(ephemeral_key("rate", key))
             .await
             .map(drop)
+    }
+
+    async fn rate_limit_ttl(&self, key: &str) -> StoreResult<Option<Duration>> {
+        let key = ephemeral_key("rate", key);
+        self.read(move |txn| {
+            Ok(
+                ephemeral_get(&txn.open_table(EPHEMERAL)?, &key)?.map(|(expiry, _)| {
+                    Duration::from_millis(u64::try_from(expiry - unix_ms(now())).unwrap_or(0))
+                }),
+            )
+        })
+        .await
     }
 
     // ----- audit -----

@@ -25,9 +25,9 @@ pub use self::redis::RedisStore;
 pub use embedded::EmbeddedStore;
 pub use error::{StoreError, StoreResult};
 pub use records::{
-    AuditAction, AuditEvent, AuthCodeGrant, BrowserSession, Client, Device, EncryptedSecret,
-    NewAuditEvent, PasswordHash, PendingEnrollment, RefreshToken, SignInTransaction,
-    TrustedBrowser, User, hash_token,
+    AuditAction, AuditEvent, AuthCodeGrant, BrowserSession, Client, Device, DeviceDeletion,
+    EncryptedSecret, NewAuditEvent, PasswordHash, PendingEnrollment, RefreshToken,
+    SignInTransaction, TrustedBrowser, User, hash_token,
 };
 
 /// Name of the provider's ES256 signing key in [`Store::put_key_material`].
@@ -94,6 +94,10 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_device(&self, uid: &str, id: &str) -> StoreResult<bool>;
     /// Removes all of the user's devices (help-desk reset); returns how many.
     async fn delete_all_devices(&self, uid: &str) -> StoreResult<u64>;
+    /// Like [`Store::delete_device`], but refuses (atomically, across provider
+    /// instances) to remove the user's only device: the "last factor" rule
+    /// for users who must use 2FA.
+    async fn delete_device_unless_last(&self, uid: &str, id: &str) -> StoreResult<DeviceDeletion>;
 
     // ----- pending enrolments -----
 
@@ -181,6 +185,24 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes every token of the family; returns how many were removed.
     async fn revoke_refresh_family(&self, family_id: &str) -> StoreResult<u64>;
 
+    /// Remembers which refresh-token family a redeemed code produced, until
+    /// `until`, so that presenting the code again can revoke that family.
+    async fn remember_redeemed_code(
+        &self,
+        code_hash: &str,
+        family_id: &str,
+        until: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// The family an already-redeemed code produced, while remembered.
+    async fn redeemed_code_family(&self, code_hash: &str) -> StoreResult<Option<String>>;
+
+    // ----- access token revocation (RFC 7009) -----
+
+    /// Refuses the access token with this `jti` until `expires_at` (its own
+    /// expiry; an already expired token needs no record and none is kept).
+    async fn revoke_access_token(&self, jti: &str, expires_at: OffsetDateTime) -> StoreResult<()>;
+    async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
+
     // ----- browser sessions and sign-in transactions -----
 
     /// Stores a session under the cookie's hash until its `expires_at`.
@@ -212,6 +234,9 @@ pub trait Store: Send + Sync + 'static {
     /// Hits in the current window (0 when none or expired).
     async fn rate_limit_count(&self, key: &str) -> StoreResult<u64>;
     async fn rate_limit_reset(&self, key: &str) -> StoreResult<()>;
+    /// Time left in the key's current window (`None` when no window is open),
+    /// e.g. to say when a lock-out ends.
+    async fn rate_limit_ttl(&self, key: &str) -> StoreResult<Option<Duration>>;
 
     // ----- audit -----
 

@@ -105,6 +105,16 @@ pub struct Device {
     pub last_used_at: Option<OffsetDateTime>,
 }
 
+/// What [`crate::store::Store::delete_device_unless_last`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceDeletion {
+    Deleted,
+    /// The user has no such device (or it is another user's).
+    NotFound,
+    /// It is the user's only device; nothing was deleted.
+    LastDevice,
+}
+
 /// An enrolment started but not confirmed yet. Nothing is a device until
 /// [`crate::store::Store::confirm_enrollment`] turns it into one, under the
 /// same id.

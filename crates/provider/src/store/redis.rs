@@ -22,6 +22,8 @@
 //! | `P session:<hash>` / `P txn:<id>` | string | session / transaction JSON, TTL    |
 //! | `P used:<device>:<step>`     | string | used TOTP code marker, TTL              |
 //! | `P rate:<key>`               | string | counter, TTL = window                   |
+//! | `P redeemed-code:<hash>`     | string | refresh family the code produced, TTL   |
+//! | `P revoked-at:<jti>`         | string | revoked access token marker, TTL        |
 //! | `P audit-seq`                | string | last audit id                           |
 //! | `P audit:<subject>`          | zset   | `"<id>:<event JSON>"` scored by id      |
 //! | `P key:<name>`               | string | key material                            |
@@ -43,12 +45,13 @@ use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
 use super::shared::{
-    check_key, check_ttl, check_user, decode, email_key, encode, is_expired, search_terms,
-    ttl_until,
+    check_key, check_ttl, check_user, decode, email_key, encode, is_expired, remaining,
+    search_terms, ttl_until,
 };
 use super::{
-    AuditEvent, AuthCodeGrant, BrowserSession, Client, Device, NewAuditEvent, PendingEnrollment,
-    RefreshToken, SignInTransaction, Store, StoreError, StoreResult, TrustedBrowser, User,
+    AuditEvent, AuthCodeGrant, BrowserSession, Client, Device, DeviceDeletion, NewAuditEvent,
+    PendingEnrollment, RefreshToken, SignInTransaction, Store, StoreError, StoreResult,
+    TrustedBrowser, User,
 };
 
 /// Attempts of a compare-and-set before giving up with `Conflict`.
@@ -333,6 +336,19 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 redis.call('DEL', KEYS[1])
 return n"
+);
+
+// KEYS device, user index; ARGV uid, id. 1 deleted, 0 not this user's,
+// 2 the user's only device (kept).
+script!(
+    DELETE_DEVICE_UNLESS_LAST,
+    r"local v = redis.call('GET', KEYS[1])
+if not v then redis.call('SREM', KEYS[2], ARGV[2]) return 0 end
+if cjson.decode(v).uid ~= ARGV[1] then return 0 end
+if redis.call('SCARD', KEYS[2]) <= 1 then return 2 end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[2])
+return 1"
 );
 
 // KEYS pending, device; ARGV json, ttl ms. 1 stored, 0 id taken.
@@ -720,6 +736,23 @@ impl Store for RedisStore {
             .map_err(redis_error)
     }
 
+    async fn delete_device_unless_last(&self, uid: &str, id: &str) -> StoreResult<DeviceDeletion> {
+        let mut conn = self.conn.clone();
+        let outcome: i64 = DELETE_DEVICE_UNLESS_LAST
+            .key(self.key("device", id))
+            .key(self.key("user-devices", uid))
+            .arg(uid)
+            .arg(id)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        Ok(match outcome {
+            1 => DeviceDeletion::Deleted,
+            2 => DeviceDeletion::LastDevice,
+            _ => DeviceDeletion::NotFound,
+        })
+    }
+
     // ----- pending enrolments -----
 
     async fn put_pending_enrollment(&self, pending: &PendingEnrollment) -> StoreResult<()> {
@@ -1081,6 +1114,56 @@ impl Store for RedisStore {
             .map_err(redis_error)
     }
 
+    async fn remember_redeemed_code(
+        &self,
+        code_hash: &str,
+        family_id: &str,
+        until: OffsetDateTime,
+    ) -> StoreResult<()> {
+        check_key("code hash", code_hash)?;
+        check_key("family id", family_id)?;
+        let Some(ttl) = remaining(until) else {
+            return Ok(());
+        };
+        self.query(
+            cmd("SET")
+                .arg(self.key("redeemed-code", code_hash))
+                .arg(family_id)
+                .arg("PX")
+                .arg(ttl_ms(ttl)),
+        )
+        .await
+    }
+
+    async fn redeemed_code_family(&self, code_hash: &str) -> StoreResult<Option<String>> {
+        self.query(cmd("GET").arg(self.key("redeemed-code", code_hash)))
+            .await
+    }
+
+    // ----- access token revocation -----
+
+    async fn revoke_access_token(&self, jti: &str, expires_at: OffsetDateTime) -> StoreResult<()> {
+        check_key("jti", jti)?;
+        let Some(ttl) = remaining(expires_at) else {
+            return Ok(());
+        };
+        self.query(
+            cmd("SET")
+                .arg(self.key("revoked-at", jti))
+                .arg(1)
+                .arg("PX")
+                .arg(ttl_ms(ttl)),
+        )
+        .await
+    }
+
+    async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
+        let exists: u64 = self
+            .query(cmd("EXISTS").arg(self.key("revoked-at", jti)))
+            .await?;
+        Ok(exists == 1)
+    }
+
     // ----- sessions and transactions -----
 
     async fn put_session(&self, id_hash: &str, session: &BrowserSession) -> StoreResult<()> {
@@ -1158,6 +1241,12 @@ impl Store for RedisStore {
 
     async fn rate_limit_reset(&self, key: &str) -> StoreResult<()> {
         self.delete(&self.key("rate", key)).await.map(drop)
+    }
+
+    async fn rate_limit_ttl(&self, key: &str) -> StoreResult<Option<Duration>> {
+        let ms: i64 = self.query(cmd("PTTL").arg(self.key("rate", key))).await?;
+        // -2: no such key, -1: no expiry (never set by this store).
+        Ok(u64::try_from(ms).ok().map(Duration::from_millis))
     }
 
     // ----- audit -----
