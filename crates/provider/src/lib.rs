@@ -6,6 +6,7 @@
 //! `ratelimit`, `policy`, `acr` the domain rules, `store` the storage trait
 //! and its implementations, `cli` the command line.
 
+pub mod account;
 pub mod acr;
 pub mod audit;
 pub mod cli;
@@ -67,6 +68,7 @@ pub fn router(app: AppState) -> Router {
             get(oidc::logout::logout).post(oidc::logout::logout),
         )
         .route("/static/style.css", get(style))
+        .merge(account::router(&app))
         .fallback(not_found)
         .with_state(app)
         // Forms and token requests are small; refuse anything larger early.

@@ -1,0 +1,287 @@
+//! Who is calling: bearer access tokens (RFC 9068) checked on every request,
+//! as axum extractors. A handler gets a user only through one of them, so a
+//! route cannot forget authentication:
+//!
+//! - [`Caller`]: a valid access token of an enabled user;
+//! - [`StepUp`]: the same, signed in recently enough (RFC 9470) — for
+//!   destructive self-service changes;
+//! - [`Helpdesk`]: a caller with role `helpdesk` — help-desk reads;
+//! - [`HelpdeskStepUp`]: both — every help-desk change.
+//!
+//! Roles and the disabled flag are read from the store on every request (not
+//! from the token), so removing a role or disabling an account takes effect
+//! at once.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use time::OffsetDateTime;
+
+use super::AccountApi;
+use super::problem::{ApiError, ApiResult};
+use crate::audit::Origin;
+use crate::state::{AppState, Provider};
+use crate::store::{User, hash_token};
+use crate::tokens::{self, AccessClaims};
+use crate::{revocation, web};
+
+/// An authenticated request: the token's claims, the user as stored now, and
+/// where the request comes from (for the audit trail).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: User,
+    pub claims: AccessClaims,
+    pub origin: Origin,
+}
+
+impl Caller {
+    pub fn uid(&self) -> &str {
+        &self.user.uid
+    }
+
+    /// When the sign-in behind the token happened.
+    pub fn auth_time(&self) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(self.claims.auth_time)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+}
+
+/// A caller whose sign-in is recent enough for a destructive change.
+#[derive(Debug, Clone)]
+pub struct StepUp(pub Caller);
+
+/// A caller with role `helpdesk`.
+#[derive(Debug, Clone)]
+pub struct Helpdesk(pub Caller);
+
+/// A help-desk caller whose sign-in is recent enough for a change.
+#[derive(Debug, Clone)]
+pub struct HelpdeskStepUp(pub Caller);
+
+fn api(parts: &Parts) -> ApiResult<&AccountApi> {
+    parts
+        .extensions
+        .get::<std::sync::Arc<AccountApi>>()
+        .map(|a| &**a)
+        .ok_or_else(|| {
+            tracing::error!(
+                "account API extension missing: the router was not built by account::router"
+            );
+            ApiError::new(
+                tessera_api::ErrorCode::Internal,
+                "An internal error occurred.",
+            )
+        })
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> ApiResult<Caller> {
+        let api = api(parts)?;
+        let token = bearer(&parts.headers)?;
+        let claims = api.tokens.verify(app, token).await?;
+        let user = match app.store.get_user(&claims.sub).await? {
+            Some(u) if !u.disabled => u,
+            _ => {
+                return Err(ApiError::unauthorized(
+                    Some("invalid_token"),
+                    "The account behind this token no longer exists or is disabled.",
+                ));
+            }
+        };
+        let origin = match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            Some(ConnectInfo(peer)) => {
+                web::origin(*peer, &parts.headers, &app.config.trusted_proxies)
+            }
+            None => Origin {
+                ip: "unknown".into(),
+                user_agent: web::user_agent(&parts.headers),
+            },
+        };
+        Ok(Caller {
+            user,
+            claims,
+            origin,
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for StepUp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> ApiResult<StepUp> {
+        let caller = Caller::from_request_parts(parts, app).await?;
+        require_recent(api(parts)?, app, &caller).await?;
+        Ok(StepUp(caller))
+    }
+}
+
+impl FromRequestParts<AppState> for Helpdesk {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> ApiResult<Helpdesk> {
+        let caller = Caller::from_request_parts(parts, app).await?;
+        require_helpdesk(&caller)?;
+        Ok(Helpdesk(caller))
+    }
+}
+
+impl FromRequestParts<AppState> for HelpdeskStepUp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> ApiResult<HelpdeskStepUp> {
+        let caller = Caller::from_request_parts(parts, app).await?;
+        // The role first: stepping up would not help someone without it.
+        require_helpdesk(&caller)?;
+        require_recent(api(parts)?, app, &caller).await?;
+        Ok(HelpdeskStepUp(caller))
+    }
+}
+
+fn require_helpdesk(caller: &Caller) -> ApiResult<()> {
+    if caller.user.has_role(tessera_api::ROLE_HELPDESK) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "This action is reserved to the help desk (role helpdesk).",
+        ))
+    }
+}
+
+/// RFC 9470 step-up: the sign-in must be at most `step_up_max_age` old, and —
+/// for a user who has an authenticator — must have used a second factor.
+async fn require_recent(api: &AccountApi, app: &Provider, caller: &Caller) -> ApiResult<()> {
+    let max_age = api.settings.step_up_max_age_secs;
+    let age = OffsetDateTime::now_utc().unix_timestamp() - caller.claims.auth_time;
+    if age > max_age as i64 {
+        return Err(ApiError::step_up(
+            format!(
+                "This action needs a sign-in from the last {} minutes; sign in again and retry.",
+                max_age.div_ceil(60)
+            ),
+            max_age,
+            None,
+        ));
+    }
+    let used_second_factor = caller.claims.amr.iter().any(|m| m == "mfa" || m == "otp");
+    if !used_second_factor && !app.store.list_devices(caller.uid()).await?.is_empty() {
+        let mfa_levels: Vec<&str> = app
+            .config
+            .acr
+            .iter()
+            .filter(|l| l.requires_mfa)
+            .map(|l| l.value.as_str())
+            .collect();
+        return Err(ApiError::step_up(
+            "This action needs a sign-in with your authenticator app; sign in again with a code and retry.",
+            max_age,
+            (!mfa_levels.is_empty())
+                .then(|| mfa_levels.join(" "))
+                .as_deref(),
+        ));
+    }
+    Ok(())
+}
+
+/// The token of `Authorization: Bearer <token>` (RFC 6750 §2.1).
+fn bearer(headers: &HeaderMap) -> ApiResult<&str> {
+    let missing = || ApiError::unauthorized(None, "A bearer access token is required.");
+    let value = headers.get(header::AUTHORIZATION).ok_or_else(missing)?;
+    let value = value.to_str().map_err(|_| {
+        ApiError::unauthorized(
+            Some("invalid_request"),
+            "The Authorization header is malformed.",
+        )
+    })?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(missing)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(missing());
+    }
+    Ok(token)
+}
+
+/// Already-verified access tokens, keyed by the SHA-256 of the whole token
+/// and dropped at the token's expiry. A hit saves the signature check only:
+/// expiry and revocation are still checked on every request.
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    entries: Mutex<HashMap<String, AccessClaims>>,
+}
+
+/// Beyond this many entries the cache drops expired ones, then everything.
+const TOKEN_CACHE_MAX: usize = 20_000;
+
+impl TokenCache {
+    pub async fn verify(&self, app: &Provider, token: &str) -> ApiResult<AccessClaims> {
+        let key = hash_token(token.as_bytes());
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let cached = self
+            .entries
+            .lock()
+            .expect("token cache lock")
+            .get(&key)
+            .cloned();
+        match cached {
+            Some(claims) if claims.exp > now => {
+                if revocation::is_access_token_revoked(app, &claims.jti).await? {
+                    self.entries.lock().expect("token cache lock").remove(&key);
+                    return Err(ApiError::unauthorized(
+                        Some("invalid_token"),
+                        "The token has been revoked.",
+                    ));
+                }
+                Ok(claims)
+            }
+            Some(_) => {
+                self.entries.lock().expect("token cache lock").remove(&key);
+                Err(ApiError::unauthorized(
+                    Some("invalid_token"),
+                    "The token has expired.",
+                ))
+            }
+            None => {
+                let claims = tokens::verify_access_token(app, token).await?;
+                let mut entries = self.entries.lock().expect("token cache lock");
+                if entries.len() >= TOKEN_CACHE_MAX {
+                    entries.retain(|_, c| c.exp > now);
+                    if entries.len() >= TOKEN_CACHE_MAX {
+                        entries.clear();
+                    }
+                }
+                entries.insert(key, claims.clone());
+                Ok(claims)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_header_is_parsed_strictly() {
+        let mut h = HeaderMap::new();
+        assert_eq!(
+            bearer(&h).unwrap_err().code,
+            tessera_api::ErrorCode::Unauthorized
+        );
+        h.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
+        assert!(bearer(&h).is_err());
+        h.insert(header::AUTHORIZATION, "Bearer ".parse().unwrap());
+        assert!(bearer(&h).is_err());
+        h.insert(header::AUTHORIZATION, "bearer a.b.c".parse().unwrap());
+        assert_eq!(bearer(&h).unwrap(), "a.b.c");
+        let challenge = ApiError::unauthorized(None, "x").challenge.unwrap();
+        assert_eq!(
+            challenge, r#"Bearer realm="tessera""#,
+            "no error code without credentials (RFC 6750 §3.1)"
+        );
+    }
+}

@@ -1,0 +1,86 @@
+//! Trusted browsers of the signed-in user: list, revoke one, revoke all.
+//! Revoking one revokes only that one (a CAS defect revoked them all).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use tessera_api::{Problem, Removed, TrustedBrowser};
+
+use super::ApiState;
+use super::audit::{self, Change};
+use super::auth::{Caller, StepUp};
+use super::extract::ApiPath;
+use super::problem::{ApiError, ApiResult};
+use crate::store::{self, AuditAction};
+
+pub fn to_wire(b: &store::TrustedBrowser) -> TrustedBrowser {
+    TrustedBrowser {
+        id: b.id.clone(),
+        name: b.name.clone(),
+        created_at: b.created_at,
+        last_used_at: b.last_used_at,
+        expires_at: b.expires_at,
+    }
+}
+
+pub fn removed(n: u64) -> Removed {
+    Removed {
+        removed: u32::try_from(n).unwrap_or(u32::MAX),
+    }
+}
+
+/// The browsers the user currently trusts, oldest first.
+#[utoipa::path(get, path = "/api/v1/me/trusted-browsers", tag = "trusted browsers", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Unexpired trusted browsers", body = [TrustedBrowser]),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(State(app): ApiState, caller: Caller) -> ApiResult<Json<Vec<TrustedBrowser>>> {
+    let browsers = app.store.list_trusted_browsers(caller.uid()).await?;
+    Ok(Json(browsers.iter().map(to_wire).collect()))
+}
+
+/// Revokes one trusted browser (step-up).
+#[utoipa::path(delete, path = "/api/v1/me/trusted-browsers/{id}", tag = "trusted browsers", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The trusted browser's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "Missing or invalid token, or a more recent sign-in is needed (`step_up_required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such trusted browser of this user", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn revoke(
+    State(app): ApiState,
+    StepUp(caller): StepUp,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    let uid = caller.uid();
+    if !app.store.revoke_trusted_browser(uid, &id).await? {
+        return Err(ApiError::not_found("trusted browser"));
+    }
+    audit::record(
+        &app,
+        Change::new(&caller, AuditAction::BrowserRevoked, uid).detail("browser_id", &id),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes every trusted browser of the user (step-up).
+#[utoipa::path(delete, path = "/api/v1/me/trusted-browsers", tag = "trusted browsers", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "How many were revoked", body = Removed),
+        (status = 401, description = "Missing or invalid token, or a more recent sign-in is needed (`step_up_required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn revoke_all(State(app): ApiState, StepUp(caller): StepUp) -> ApiResult<Json<Removed>> {
+    let uid = caller.uid();
+    let n = app.store.revoke_all_trusted_browsers(uid).await?;
+    audit::record(
+        &app,
+        Change::new(&caller, AuditAction::BrowsersRevoked, uid).detail("count", &n.to_string()),
+    )
+    .await;
+    Ok(Json(removed(n)))
+}

@@ -1,0 +1,357 @@
+//! Authenticator apps of the signed-in user: list, two-step enrolment
+//! (start, then confirm with a code), rename, delete.
+//!
+//! The confirming code is checked but NOT recorded as used
+//! (`Store::mark_code_used`): the pending enrolment is consumed atomically by
+//! `confirm_enrollment`, so the code cannot confirm anything twice, and
+//! leaving it unmarked means the user's next sign-in accepts the code the app
+//! shows right now instead of making them wait 30 seconds for the next one
+//! (the CAS defect). The sign-in path marks codes as usual, so that code can
+//! still sign in only once.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use tessera_api::{
+    Device, DeviceRename, EnrollmentConfirm, EnrollmentConfirmed, EnrollmentStart,
+    EnrollmentStarted, ErrorCode, Problem, SecretText, normalize_device_name,
+};
+use time::OffsetDateTime;
+
+use super::audit::{self, Change};
+use super::auth::{Caller, StepUp};
+use super::extract::{ApiJson, ApiPath};
+use super::problem::{ApiError, ApiResult};
+use super::{AccountApi, ApiState, must_use_second_factor};
+use crate::crypto::random_token;
+use crate::store::{self, AuditAction, EncryptedSecret, PendingEnrollment, StoreError};
+use crate::{recovery, totp};
+
+/// How long a started enrolment waits for its confirming code.
+pub const ENROLLMENT_TTL_SECS: i64 = 10 * 60;
+/// Enrolments a user may start per rate-limit window.
+const ENROLLMENT_STARTS_PER_WINDOW: u64 = 20;
+
+pub fn to_wire(d: &store::Device) -> Device {
+    Device {
+        id: d.id.clone(),
+        name: d.name.clone(),
+        registered_at: d.registered_at,
+        last_used_at: d.last_used_at,
+    }
+}
+
+/// The user's authenticator apps, oldest first.
+#[utoipa::path(get, path = "/api/v1/me/devices", tag = "devices", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user's authenticator apps, oldest first", body = [Device]),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(State(app): ApiState, caller: Caller) -> ApiResult<Json<Vec<Device>>> {
+    let devices = app.store.list_devices(caller.uid()).await?;
+    Ok(Json(devices.iter().map(to_wire).collect()))
+}
+
+/// Starts an enrolment: a new secret, its `otpauth://` URI and an expiry.
+/// Nothing is a device until the enrolment is confirmed.
+#[utoipa::path(post, path = "/api/v1/me/devices", tag = "devices", security(("bearer" = [])),
+    request_body = EnrollmentStart,
+    responses(
+        (status = 201, description = "Pending enrolment", body = EnrollmentStarted),
+        (status = 400, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many enrolments started", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn start_enrollment(
+    State(app): ApiState,
+    caller: Caller,
+    ApiJson(body): ApiJson<EnrollmentStart>,
+) -> ApiResult<Response> {
+    let name = normalize_device_name(&body.name)
+        .map_err(|e| ApiError::bad_request(capital(&e.to_string())))?;
+    let uid = caller.uid();
+    let limits = &app.config.rate_limit;
+    let starts = app
+        .store
+        .rate_limit_hit(
+            &format!("account:enroll-start:{uid}"),
+            Duration::from_secs(limits.window_secs),
+        )
+        .await?;
+    if starts > ENROLLMENT_STARTS_PER_WINDOW {
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "Too many enrolments started; wait up to {} minutes and try again.",
+                limits.window_secs.div_ceil(60)
+            ),
+        ));
+    }
+    let now = OffsetDateTime::now_utc();
+    let expires_at = now + time::Duration::seconds(ENROLLMENT_TTL_SECS);
+    let secret = totp::new_secret();
+    let pending = PendingEnrollment {
+        id: enrollment_id(expires_at),
+        uid: uid.to_owned(),
+        name: name.clone(),
+        secret: EncryptedSecret(app.secret_key.seal(&secret, uid)),
+        created_at: now,
+        expires_at,
+    };
+    app.store.put_pending_enrollment(&pending).await?;
+    audit::record(
+        &app,
+        Change::new(&caller, AuditAction::EnrollmentStarted, uid)
+            .detail("enrollment_id", &pending.id)
+            .detail("name", &name),
+    )
+    .await;
+    let started = EnrollmentStarted {
+        enrollment_id: pending.id,
+        name,
+        secret: SecretText::new(totp::base32(&secret)),
+        otpauth_uri: SecretText::new(totp::otpauth_uri(&secret, &app.config.totp_issuer, uid)),
+        expires_at,
+    };
+    Ok((StatusCode::CREATED, Json(started)).into_response())
+}
+
+/// Confirms an enrolment with the current code of the new app: the device is
+/// stored (atomically with the end of the pending enrolment) and returned,
+/// with recovery codes when it is the user's first device.
+#[utoipa::path(post, path = "/api/v1/me/devices/enrollments/{id}/confirm", tag = "devices", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The pending enrolment's id")),
+    request_body = EnrollmentConfirm,
+    responses(
+        (status = 201, description = "The stored device (and recovery codes on a first device)", body = EnrollmentConfirmed),
+        (status = 400, description = "Wrong code (`invalid_code`) or malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such pending enrolment", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The enrolment expired (`enrollment_expired`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong codes", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn confirm_enrollment(
+    State(app): ApiState,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    api: axum::Extension<std::sync::Arc<AccountApi>>,
+    ApiJson(body): ApiJson<EnrollmentConfirm>,
+) -> ApiResult<Response> {
+    let uid = caller.uid();
+    let limits = &app.config.rate_limit;
+    let failures_key = format!("account:confirm-failures:{uid}");
+    if app.store.rate_limit_count(&failures_key).await? >= limits.account_failures {
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "Too many wrong codes; wait up to {} minutes before trying again.",
+                limits.window_secs.div_ceil(60)
+            ),
+        ));
+    }
+    let now = OffsetDateTime::now_utc();
+    let Some(pending) = app.store.get_pending_enrollment(uid, &id).await? else {
+        return Err(missing_enrollment(&id, now));
+    };
+    let secret = app.secret_key.open(&pending.secret.0, uid).map_err(|_| {
+        tracing::error!(uid, enrollment = %pending.id, "pending enrolment secret does not decrypt");
+        ApiError::new(ErrorCode::Internal, "An internal error occurred.")
+    })?;
+    let unix = now.unix_timestamp().max(0) as u64;
+    let code = body.code.expose().trim();
+    if totp::matching_step(secrecy::ExposeSecret::expose_secret(&secret), code, unix).is_none() {
+        app.store
+            .rate_limit_hit(&failures_key, Duration::from_secs(limits.window_secs))
+            .await?;
+        audit::record(
+            &app,
+            Change::new(&caller, AuditAction::SecondFactorFailed, uid)
+                .detail("enrollment_id", &id)
+                .detail("reason", "wrong_enrollment_code"),
+        )
+        .await;
+        return Err(ApiError::new(
+            ErrorCode::InvalidCode,
+            "The code does not match; type the 6-digit code your authenticator app shows now.",
+        ));
+    }
+    app.store.rate_limit_reset(&failures_key).await?;
+
+    // Serialised per user so that "first device" is decided once.
+    let _guard = api.lock_user(uid).await;
+    let had_devices = !app.store.list_devices(uid).await?.is_empty();
+    let device = match app.store.confirm_enrollment(uid, &id, now).await {
+        Ok(d) => d,
+        Err(StoreError::NotFound { .. }) => return Err(missing_enrollment(&id, now)),
+        Err(e) => return Err(e.into()),
+    };
+    audit::record(
+        &app,
+        Change::new(&caller, AuditAction::EnrollmentConfirmed, uid)
+            .detail("device_id", &device.id)
+            .detail("name", &device.name),
+    )
+    .await;
+    let recovery_codes = if had_devices {
+        None
+    } else {
+        let codes = recovery::regenerate(&*app.store, uid).await?;
+        audit::record(
+            &app,
+            Change::new(&caller, AuditAction::RecoveryCodesRegenerated, uid)
+                .detail("during", "first_enrollment"),
+        )
+        .await;
+        Some(
+            codes
+                .iter()
+                .map(|c| SecretText::new(secrecy::ExposeSecret::expose_secret(c)))
+                .collect(),
+        )
+    };
+    let confirmed = EnrollmentConfirmed {
+        device: to_wire(&device),
+        recovery_codes,
+    };
+    Ok((StatusCode::CREATED, Json(confirmed)).into_response())
+}
+
+/// Renames a device (in place; it is never duplicated).
+#[utoipa::path(patch, path = "/api/v1/me/devices/{id}", tag = "devices", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The device's id")),
+    request_body = DeviceRename,
+    responses(
+        (status = 200, description = "The renamed device", body = Device),
+        (status = 400, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such device of this user", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn rename(
+    State(app): ApiState,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<DeviceRename>,
+) -> ApiResult<Json<Device>> {
+    let name = normalize_device_name(&body.name)
+        .map_err(|e| ApiError::bad_request(capital(&e.to_string())))?;
+    let uid = caller.uid();
+    let Some(before) = app.store.get_device(uid, &id).await? else {
+        return Err(ApiError::not_found("device"));
+    };
+    let device = app.store.rename_device(uid, &id, &name).await?;
+    audit::record(
+        &app,
+        Change::new(&caller, AuditAction::DeviceRenamed, uid)
+            .detail("device_id", &id)
+            .detail("old_name", &before.name)
+            .detail("name", &name),
+    )
+    .await;
+    Ok(Json(to_wire(&device)))
+}
+
+/// Deletes one of the user's devices (step-up). The last device of a user
+/// who must use a second factor cannot be deleted (`last_factor`).
+#[utoipa::path(delete, path = "/api/v1/me/devices/{id}", tag = "devices", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The device's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or invalid token, or a more recent sign-in is needed (`step_up_required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such device of this user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The user's last authenticator (`last_factor`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete(
+    State(app): ApiState,
+    StepUp(caller): StepUp,
+    api: axum::Extension<std::sync::Arc<AccountApi>>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    let uid = caller.uid();
+    // One change per user at a time: two concurrent deletes of the user's
+    // last two devices must not both pass the last-device check.
+    let _guard = api.lock_user(uid).await;
+    let devices = app.store.list_devices(uid).await?;
+    let Some(device) = devices.iter().find(|d| d.id == id) else {
+        return Err(ApiError::not_found("device"));
+    };
+    if devices.len() == 1
+        && must_use_second_factor(&app, &caller.user, &caller.claims.client_id).await?
+    {
+        return Err(ApiError::new(
+            ErrorCode::LastFactor,
+            "This is your only authenticator app and your account requires one: add another app first, \
+             or ask the help desk to reset your authenticators.",
+        ));
+    }
+    if !app.store.delete_device(uid, &id).await? {
+        return Err(ApiError::not_found("device"));
+    }
+    audit::record(
+        &app,
+        Change::new(&caller, AuditAction::DeviceDeleted, uid)
+            .detail("device_id", &id)
+            .detail("name", &device.name),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `<random>.<expiry unix time>`: the expiry in the id lets a confirm that
+/// comes too late say `enrollment_expired` instead of `not_found` although
+/// the store has forgotten the enrolment. The random part makes ids
+/// unguessable; a forged expiry only changes which error is answered.
+fn enrollment_id(expires_at: OffsetDateTime) -> String {
+    format!("{}.{}", random_token(16), expires_at.unix_timestamp())
+}
+
+fn missing_enrollment(id: &str, now: OffsetDateTime) -> ApiError {
+    let expired = id
+        .rsplit_once('.')
+        .and_then(|(_, exp)| exp.parse::<i64>().ok())
+        .is_some_and(|exp| exp <= now.unix_timestamp());
+    if expired {
+        ApiError::new(
+            ErrorCode::EnrollmentExpired,
+            "This enrolment has expired; start again to get a new QR code.",
+        )
+    } else {
+        ApiError::new(
+            ErrorCode::NotFound,
+            "No such pending enrolment (it may have been confirmed already); start again.",
+        )
+    }
+}
+
+fn capital(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => format!("{}{}.", f.to_uppercase(), c.as_str()),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enrollment_ids_say_when_they_expire() {
+        let now = OffsetDateTime::now_utc();
+        let id = enrollment_id(now + time::Duration::seconds(600));
+        assert_eq!(missing_enrollment(&id, now).code, ErrorCode::NotFound);
+        assert_eq!(
+            missing_enrollment(&id, now + time::Duration::seconds(601)).code,
+            ErrorCode::EnrollmentExpired
+        );
+        assert_eq!(missing_enrollment("garbage", now).code, ErrorCode::NotFound);
+        assert_ne!(enrollment_id(now), enrollment_id(now));
+    }
+}

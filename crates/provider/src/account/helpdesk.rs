@@ -1,0 +1,310 @@
+//! Help-desk routes (`/api/v1/users…`): role `helpdesk` on every route;
+//! step-up and a non-empty reason on every change. The help desk can remove
+//! a user's devices and trusted browsers but never enrol anything for them,
+//! and uses the self-service routes for its own account.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use tessera_api::helpdesk::USER_SEARCH_MAX;
+use tessera_api::{
+    ActivityPage, ActivityQuery, Device, HelpdeskChange, Problem, Removed, TrustedBrowser,
+    UserSearchQuery, UserSearchResults, UserSummary,
+};
+
+use super::audit::{self, Change};
+use super::auth::{Caller, Helpdesk, HelpdeskStepUp};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::problem::{ApiError, ApiResult};
+use super::{AccountApi, ApiState, activity, browsers, count, devices, must_use_second_factor};
+use crate::state::Provider;
+use crate::store::{AuditAction, User};
+
+async fn existing_user(app: &Provider, uid: &str) -> ApiResult<User> {
+    app.store
+        .get_user(uid)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))
+}
+
+/// The checked reason of a change, and the user it concerns.
+async fn change_target(
+    app: &Provider,
+    caller: &Caller,
+    uid: &str,
+    body: HelpdeskChange,
+) -> ApiResult<String> {
+    let reason = body
+        .validated()
+        .map_err(|e| ApiError::bad_request(format!("{}.", capital(&e.to_string()))))?;
+    if uid == caller.uid() {
+        return Err(ApiError::forbidden(
+            "Use the self-service routes (/api/v1/me/…) for your own account.",
+        ));
+    }
+    existing_user(app, uid).await?;
+    Ok(reason.reason)
+}
+
+fn capital(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| format!("{}{}", f.to_uppercase(), c.as_str()))
+        .unwrap_or_default()
+}
+
+/// Prefix search on uid, email and name.
+#[utoipa::path(get, path = "/api/v1/users", tag = "help desk", security(("bearer" = [])),
+    params(("q" = String, Query, description = "Beginning of a uid, email or word of the name (case-insensitive)"), ("limit" = Option<u32>, Query, description = "At most this many users, 1 to 50 (default 20)")),
+    responses(
+        (status = 200, description = "Matching users, by uid", body = UserSearchResults),
+        (status = 400, description = "Empty query or invalid limit", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a help-desk account", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn search(
+    State(app): ApiState,
+    Helpdesk(caller): Helpdesk,
+    ApiQuery(query): ApiQuery<UserSearchQuery>,
+) -> ApiResult<Json<UserSearchResults>> {
+    let q = query.q.trim();
+    if q.is_empty() {
+        return Err(ApiError::bad_request(
+            "Type the beginning of a uid, email or name (q).",
+        ));
+    }
+    let limit = query.limit.unwrap_or(20);
+    if limit == 0 || limit > USER_SEARCH_MAX {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {USER_SEARCH_MAX}."
+        )));
+    }
+    let mut found = app.store.search_users(q, limit as usize + 1).await?;
+    let truncated = found.len() > limit as usize;
+    found.truncate(limit as usize);
+    let mut users = Vec::with_capacity(found.len());
+    for user in found {
+        users.push(UserSummary {
+            mfa_required: must_use_second_factor(&app, &user, &caller.claims.client_id).await?,
+            device_count: count(app.store.list_devices(&user.uid).await?.len() as u64),
+            trusted_browser_count: count(
+                app.store.list_trusted_browsers(&user.uid).await?.len() as u64
+            ),
+            email: Some(user.email.clone()).filter(|e| !e.is_empty()),
+            name: user.display_name,
+            roles: user.roles.into_iter().collect(),
+            uid: user.uid,
+        });
+    }
+    Ok(Json(UserSearchResults { users, truncated }))
+}
+
+/// A user's authenticator apps.
+#[utoipa::path(get, path = "/api/v1/users/{uid}/devices", tag = "help desk", security(("bearer" = [])),
+    params(("uid" = String, Path, description = "The user's uid")),
+    responses(
+        (status = 200, description = "The user's authenticator apps", body = [Device]),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a help-desk account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn user_devices(
+    State(app): ApiState,
+    Helpdesk(_caller): Helpdesk,
+    ApiPath(uid): ApiPath<String>,
+) -> ApiResult<Json<Vec<Device>>> {
+    existing_user(&app, &uid).await?;
+    Ok(Json(
+        app.store
+            .list_devices(&uid)
+            .await?
+            .iter()
+            .map(devices::to_wire)
+            .collect(),
+    ))
+}
+
+/// Removes one of a user's devices (step-up, reason). The last one may go:
+/// the user then enrols again at their next sign-in.
+#[utoipa::path(delete, path = "/api/v1/users/{uid}/devices/{id}", tag = "help desk", security(("bearer" = [])),
+    params(("uid" = String, Path, description = "The user's uid"), ("id" = String, Path, description = "The device's id")),
+    request_body = HelpdeskChange,
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, description = "Missing or empty reason", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid token, or a more recent sign-in is needed (`step_up_required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a help-desk account, or the agent's own account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user, or no such device of this user", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn remove_device(
+    State(app): ApiState,
+    HelpdeskStepUp(caller): HelpdeskStepUp,
+    api: axum::Extension<std::sync::Arc<AccountApi>>,
+    ApiPath((uid, id)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<HelpdeskChange>,
+) -> ApiResult<StatusCode> {
+    let reason = change_target(&app, &caller, &uid, body).await?;
+    let _guard = api.lock_user(&uid).await;
+    let Some(device) = app.store.get_device(&uid, &id).await? else {
+        return Err(ApiError::not_found("device"));
+    };
+    if !app.store.delete_device(&uid, &id).await? {
+        return Err(ApiError::not_found("device"));
+    }
+    audit::record(
+        &app,
+        Change::new(&caller, AuditAction::DeviceDeleted, &uid)
+            .reason(&reason)
+            .detail("device_id", &id)
+            .detail("name", &device.name),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Resets a user's second factor (step-up, reason): every device and the
+/// recovery codes are removed; the user enrols again at the next sign-in.
+#[utoipa::path(delete, path = "/api/v1/users/{uid}/devices", tag = "help desk", security(("bearer" = [])),
+    params(("uid" = String, Path, description = "The user's uid")),
+    request_body = HelpdeskChange,
+    responses(
+        (status = 200, description = "How many devices were removed", body = Removed),
+        (status = 400, description = "Missing or empty reason", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid token, or a more recent sign-in is needed (`step_up_required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a help-desk account, or the agent's own account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn reset_devices(
+    State(app): ApiState,
+    HelpdeskStepUp(caller): HelpdeskStepUp,
+    api: axum::Extension<std::sync::Arc<AccountApi>>,
+    ApiPath(uid): ApiPath<String>,
+    ApiJson(body): ApiJson<HelpdeskChange>,
+) -> ApiResult<Json<Removed>> {
+    let reason = change_target(&app, &caller, &uid, body).await?;
+    let _guard = api.lock_user(&uid).await;
+    let n = app.store.delete_all_devices(&uid).await?;
+    // Recovery codes stand in for a device: a reset voids them too.
+    app.store.replace_recovery_codes(&uid, &[]).await?;
+    audit::record(
+        &app,
+        Change::new(&caller, AuditAction::DevicesReset, &uid)
+            .reason(&reason)
+            .detail("count", &n.to_string()),
+    )
+    .await;
+    Ok(Json(browsers::removed(n)))
+}
+
+/// A user's trusted browsers.
+#[utoipa::path(get, path = "/api/v1/users/{uid}/trusted-browsers", tag = "help desk", security(("bearer" = [])),
+    params(("uid" = String, Path, description = "The user's uid")),
+    responses(
+        (status = 200, description = "The user's unexpired trusted browsers", body = [TrustedBrowser]),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a help-desk account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn user_browsers(
+    State(app): ApiState,
+    Helpdesk(_caller): Helpdesk,
+    ApiPath(uid): ApiPath<String>,
+) -> ApiResult<Json<Vec<TrustedBrowser>>> {
+    existing_user(&app, &uid).await?;
+    Ok(Json(
+        app.store
+            .list_trusted_browsers(&uid)
+            .await?
+            .iter()
+            .map(browsers::to_wire)
+            .collect(),
+    ))
+}
+
+/// Revokes one of a user's trusted browsers (step-up, reason).
+#[utoipa::path(delete, path = "/api/v1/users/{uid}/trusted-browsers/{id}", tag = "help desk", security(("bearer" = [])),
+    params(("uid" = String, Path, description = "The user's uid"), ("id" = String, Path, description = "The trusted browser's id")),
+    request_body = HelpdeskChange,
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 400, description = "Missing or empty reason", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid token, or a more recent sign-in is needed (`step_up_required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a help-desk account, or the agent's own account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user, or no such browser of this user", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn revoke_browser(
+    State(app): ApiState,
+    HelpdeskStepUp(caller): HelpdeskStepUp,
+    ApiPath((uid, id)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<HelpdeskChange>,
+) -> ApiResult<StatusCode> {
+    let reason = change_target(&app, &caller, &uid, body).await?;
+    if !app.store.revoke_trusted_browser(&uid, &id).await? {
+        return Err(ApiError::not_found("trusted browser"));
+    }
+    audit::record(
+        &app,
+        Change::new(&caller, AuditAction::BrowserRevoked, &uid)
+            .reason(&reason)
+            .detail("browser_id", &id),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes every trusted browser of a user (step-up, reason).
+#[utoipa::path(delete, path = "/api/v1/users/{uid}/trusted-browsers", tag = "help desk", security(("bearer" = [])),
+    params(("uid" = String, Path, description = "The user's uid")),
+    request_body = HelpdeskChange,
+    responses(
+        (status = 200, description = "How many were revoked", body = Removed),
+        (status = 400, description = "Missing or empty reason", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid token, or a more recent sign-in is needed (`step_up_required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a help-desk account, or the agent's own account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn revoke_browsers(
+    State(app): ApiState,
+    HelpdeskStepUp(caller): HelpdeskStepUp,
+    ApiPath(uid): ApiPath<String>,
+    ApiJson(body): ApiJson<HelpdeskChange>,
+) -> ApiResult<Json<Removed>> {
+    let reason = change_target(&app, &caller, &uid, body).await?;
+    let n = app.store.revoke_all_trusted_browsers(&uid).await?;
+    audit::record(
+        &app,
+        Change::new(&caller, AuditAction::BrowsersRevoked, &uid)
+            .reason(&reason)
+            .detail("count", &n.to_string()),
+    )
+    .await;
+    Ok(Json(browsers::removed(n)))
+}
+
+/// A user's security activity, newest first.
+#[utoipa::path(get, path = "/api/v1/users/{uid}/activity", tag = "help desk", security(("bearer" = [])),
+    params(("uid" = String, Path, description = "The user's uid"), ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page; absent for the newest page"), ("limit" = Option<u32>, Query, description = "Page size, 1 to 200 (default 50)")),
+    responses(
+        (status = 200, description = "A page of events, newest first", body = ActivityPage),
+        (status = 400, description = "Invalid cursor or limit", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a help-desk account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn user_activity(
+    State(app): ApiState,
+    Helpdesk(_caller): Helpdesk,
+    ApiPath(uid): ApiPath<String>,
+    ApiQuery(query): ApiQuery<ActivityQuery>,
+) -> ApiResult<Json<ActivityPage>> {
+    existing_user(&app, &uid).await?;
+    Ok(Json(activity::page(&app, &uid, &query).await?))
+}
