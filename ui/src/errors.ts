@@ -15,9 +15,15 @@ export function knownErrorKey(code: string): MessageKey | null {
 }
 
 /** The sentence shown for an error, and whether the raw message is worth adding. */
+/** Codes whose Rust message names the specific value or place at fault. */
+const WITH_DETAIL = new Set(["config", "discovery", "network", "provider_error", "bad_request", "server_error", "io", "internal"]);
+
 export function explain(t: Translate, err: AppError): { text: string; detail: string | null } {
   const key = knownErrorKey(err.code);
-  if (key) return { text: t(key), detail: null };
+  if (key) {
+    const detail = WITH_DETAIL.has(err.code) && err.message ? t("error.details", { message: err.message }) : null;
+    return { text: t(key), detail };
+  }
   return {
     text: t("error.unknown"),
     detail: err.message ? t("error.details", { message: err.message }) : null,

@@ -4,7 +4,7 @@
 // bindings.ts from the Rust code.
 import { Channel } from "@tauri-apps/api/core";
 import { commands } from "./bindings";
-import type { CommandError, SignInProgress } from "./bindings";
+import type { ErrorPayload, LoginProgress } from "./bindings";
 
 export type * from "./bindings";
 
@@ -19,19 +19,19 @@ export class AppError extends Error {
   }
 }
 
-function isCommandError(e: unknown): e is CommandError {
+function isErrorPayload(e: unknown): e is ErrorPayload {
   return (
     typeof e === "object" &&
     e !== null &&
-    typeof (e as CommandError).code === "string" &&
-    typeof (e as CommandError).message === "string"
+    typeof (e as ErrorPayload).code === "string" &&
+    typeof (e as ErrorPayload).message === "string"
   );
 }
 
 /** Turns whatever a rejected invoke carries into an AppError. */
 export function toAppError(e: unknown): AppError {
   if (e instanceof AppError) return e;
-  if (isCommandError(e)) return new AppError(e.code, e.message);
+  if (isErrorPayload(e)) return new AppError(e.code, e.message);
   // Framework-level failures (unknown command, ACL denial) reject with a string.
   return new AppError("ipc", e instanceof Error ? e.message : String(e));
 }
@@ -45,11 +45,11 @@ async function call<T>(p: Promise<T>): Promise<T> {
 }
 
 /** A channel the Rust side reports sign-in (and step-up) progress on. */
-function progressChannel(onProgress: (p: SignInProgress) => void): Channel<SignInProgress> {
-  return new Channel<SignInProgress>(onProgress);
+function progressChannel(onProgress: (p: LoginProgress) => void): Channel<LoginProgress> {
+  return new Channel<LoginProgress>(onProgress);
 }
 
-type Progress = (p: SignInProgress) => void;
+type Progress = (p: LoginProgress) => void;
 const ignore: Progress = () => {};
 
 export const ipc = {

@@ -1,5 +1,5 @@
 import { createContext, useCallback, useContext, useState } from "react";
-import type { Me, SettingsView, SignInProgress } from "./ipc";
+import type { LoginProgress, Me, SettingsView } from "./ipc";
 import { AppError, toAppError } from "./ipc";
 import { SESSION_ENDED } from "./errors";
 import type { Translate } from "./i18n/I18n";
@@ -25,18 +25,30 @@ export function useSession(): Session {
 
 export const isHelpdesk = (me: Me) => me.roles.includes("helpdesk");
 
+/** The provider's address as people know it: the origin of a URL. */
+function origin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}
+
 /** The sentence for a sign-in or step-up progress step. */
-export function progressText(t: Translate, p: SignInProgress, stepUp: boolean): string | null {
+export function progressText(t: Translate, p: LoginProgress, stepUp: boolean): string | null {
   switch (p.step) {
     case "discovering":
       return t("signIn.discovering");
     case "waiting_for_browser":
-      return stepUp ? t("signIn.stepUp") : t("signIn.waiting", { provider: p.provider });
-    case "exchanging_code":
+      return stepUp ? t("signIn.stepUp") : t("signIn.waiting", { provider: origin(p.url) });
+    case "browser_not_opened":
+      return t("signIn.browserNotOpened");
+    case "exchanging":
       return t("signIn.exchanging");
     case "done":
       return null;
   }
+  return null;
 }
 
 /**
@@ -51,7 +63,7 @@ export function useAction() {
   const [error, setError] = useState<AppError | null>(null);
   const [progress, setProgress] = useState<string | null>(null);
 
-  const onProgress = useCallback((p: SignInProgress) => setProgress(progressText(t, p, true)), [t]);
+  const onProgress = useCallback((p: LoginProgress) => setProgress(progressText(t, p, true)), [t]);
 
   const run = useCallback(
     async <T,>(action: () => Promise<T>): Promise<T | undefined> => {

@@ -2,7 +2,7 @@ import { useId, useState } from "react";
 import type { FormEvent } from "react";
 import { useI18n } from "../i18n/I18n";
 import { ipc, toAppError } from "../ipc";
-import type { AppError, Language, SettingsView } from "../ipc";
+import type { AppError, Lang, SettingsView } from "../ipc";
 import { ErrorNotice } from "./ErrorNotice";
 import { Status } from "./Status";
 
@@ -20,7 +20,7 @@ export function SettingsForm({
   const { t, setPreference } = useI18n();
   const id = useId();
   const [issuer, setIssuer] = useState(settings.issuer ?? "");
-  const [language, setLanguage] = useState<Language>(settings.language);
+  const [language, setLanguage] = useState<Lang | "system">(settings.language ?? "system");
   const [error, setError] = useState<AppError | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -33,7 +33,7 @@ export function SettingsForm({
     try {
       const next = await ipc.settingsSet({
         issuer: settings.issuer_managed ? null : issuer.trim() || null,
-        language,
+        language: language === "system" ? null : language,
       });
       setPreference(next.language);
       onSaved(next);
@@ -88,7 +88,7 @@ export function SettingsForm({
         <select
           id={`${id}-lang`}
           value={language}
-          onChange={(e) => setLanguage(e.target.value as Language)}
+          onChange={(e) => setLanguage(e.target.value as Lang | "system")}
         >
           <option value="system">{t("settings.langSystem")}</option>
           <option value="fr" lang="fr">

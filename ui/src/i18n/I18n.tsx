@@ -3,7 +3,10 @@ import type { ReactNode } from "react";
 import { en } from "./en";
 import type { MessageKey, Messages } from "./en";
 import { fr } from "./fr";
-import type { Language } from "../bindings";
+import type { Lang } from "../bindings";
+
+/** The user's choice: a language, or `null` to follow the system. */
+export type Preference = Lang | null;
 
 export type Locale = "fr" | "en";
 const catalogues: Record<Locale, Messages> = { en, fr };
@@ -17,8 +20,8 @@ export function systemLocale(languages: readonly string[] = navigator.languages 
   return "en";
 }
 
-export function resolveLocale(preference: Language): Locale {
-  return preference === "system" ? systemLocale() : preference;
+export function resolveLocale(preference: Preference): Locale {
+  return preference ?? systemLocale();
 }
 
 export type Translate = (key: MessageKey, vars?: Record<string, string | number>) => string;
@@ -33,16 +36,16 @@ export function translator(locale: Locale): Translate {
 
 interface I18nValue {
   locale: Locale;
-  preference: Language;
-  setPreference: (p: Language) => void;
+  preference: Preference;
+  setPreference: (p: Preference) => void;
   t: Translate;
   formatDate: (iso: string | null) => string;
 }
 
 const I18nContext = createContext<I18nValue | null>(null);
 
-export function I18nProvider({ initial = "system", children }: { initial?: Language; children: ReactNode }) {
-  const [preference, setPreference] = useState<Language>(initial);
+export function I18nProvider({ initial = null, children }: { initial?: Preference; children: ReactNode }) {
+  const [preference, setPreference] = useState<Preference>(initial);
   const locale = resolveLocale(preference);
   useEffect(() => {
     document.documentElement.lang = locale;

@@ -4,11 +4,11 @@
 import type { Channel } from "@tauri-apps/api/core";
 import type {
   AuditEvent,
+  LoginProgress,
   Device,
   EnrolmentView,
   Me,
   SettingsView,
-  SignInProgress,
   TrustedBrowser,
   UserSummary,
 } from "../bindings";
@@ -20,6 +20,8 @@ export interface MockOptions {
   helpdesk?: boolean;
   /** Code the sign-in fails with, after reporting progress. */
   signInError?: string;
+  /** The browser cannot be opened: the user must open the address. */
+  browserNotOpened?: boolean;
   /** Leave sign-in waiting for the browser until cancelled. */
   signInHangs?: boolean;
   settings?: Partial<SettingsView>;
@@ -91,8 +93,8 @@ function page(events: AuditEvent[], cursor: unknown) {
   return { events: events.slice(start, start + PAGE), next_cursor: next };
 }
 
-function send(args: Record<string, unknown>, p: SignInProgress) {
-  const ch = args.onProgress as Channel<SignInProgress> | undefined;
+function send(args: Record<string, unknown>, p: LoginProgress) {
+  const ch = args.onProgress as Channel<LoginProgress> | undefined;
   ch?.onmessage(p);
 }
 
@@ -107,7 +109,8 @@ export function mockBackend(opts: MockOptions = {}) {
       client_id_managed: true,
       acr_values: ["eidas1-mfa", "eidas2", "eidas3"],
       acr_values_managed: true,
-      language: "system",
+      language: null,
+      problem: null,
       ...opts.settings,
     } as SettingsView,
     devices: opts.devices ?? demoDevices(),
@@ -125,34 +128,38 @@ export function mockBackend(opts: MockOptions = {}) {
     settings_get: () => state.settings,
     settings_set: (a) => {
       const u = a.update as { issuer: string | null; language: SettingsView["language"] };
-      if (u.issuer !== null && !state.settings.issuer_managed) {
-        if (!/^https:\/\/|^http:\/\/(127\.0\.0\.1|localhost)/.test(u.issuer)) reject("invalid_issuer");
-        state.settings = { ...state.settings, issuer: u.issuer };
+      if (u.issuer !== null && u.issuer !== state.settings.issuer) {
+        if (state.settings.issuer_managed) reject("config", "`issuer` is managed by /etc/tessera/config.toml and cannot be changed");
+        if (!/^https:\/\/|^http:\/\/(127\.0\.0\.1|localhost)/.test(u.issuer))
+          reject("config", `invalid \`issuer\` in the file: \`${u.issuer}\` must use https`);
+          state.settings = { ...state.settings, issuer: u.issuer, problem: null };
       }
       state.settings = { ...state.settings, language: u.language };
       return state.settings;
     },
     sign_in: (a) => {
-      send(a, { step: "discovering" });
-      send(a, { step: "waiting_for_browser", provider: state.settings.issuer ?? "" });
+      const url = `${state.settings.issuer}/authorize?client_id=tessera-desktop`;
+      send(a, { step: "discovering", issuer: state.settings.issuer ?? "" });
+      send(a, opts.browserNotOpened ? { step: "browser_not_opened", url, reason: "no browser" } : { step: "waiting_for_browser", url });
       if (opts.signInHangs) {
         return new Promise((_, rej) => {
           state.cancelSignIn = () => rej({ code: "cancelled", message: "sign-in cancelled" });
         });
       }
       if (opts.signInError) reject(opts.signInError);
-      send(a, { step: "exchanging_code" });
+      send(a, { step: "exchanging" });
       state.me = demoMe(opts.helpdesk);
-      send(a, { step: "done" });
-      return state.me;
+      send(a, { step: "done", subject: state.me.uid, acr: state.me.acr });
+      return { subject: state.me.uid, acr: state.me.acr, auth_time: state.me.auth_time, expires_at: "2026-11-23T10:12:00Z" };
     },
     cancel_sign_in: () => {
       state.cancelSignIn?.();
       return null;
     },
     sign_out: () => {
+      const was = state.me !== null;
       state.me = null;
-      return null;
+      return { was_signed_in: was, revoked: was, session_ended: was, warnings: [] };
     },
     me: () => needMe(),
     devices_list: () => (needMe(), state.devices),
@@ -185,14 +192,14 @@ export function mockBackend(opts: MockOptions = {}) {
       return renamed;
     },
     device_delete: (a) => {
-      send(a, { step: "waiting_for_browser", provider: state.settings.issuer ?? "" });
+      send(a, { step: "waiting_for_browser", url: `${state.settings.issuer}/authorize?max_age=0` });
       if (!state.devices.some((x) => x.id === a.id)) reject("not_found");
       if (state.devices.length === 1) reject("last_factor", "last device");
       state.devices = state.devices.filter((x) => x.id !== a.id);
       return null;
     },
     recovery_codes_regenerate: (a) => {
-      send(a, { step: "waiting_for_browser", provider: state.settings.issuer ?? "" });
+      send(a, { step: "waiting_for_browser", url: `${state.settings.issuer}/authorize?max_age=0` });
       return { codes: Array.from({ length: 10 }, (_, i) => `wxyz-0${i}`), generated_at: "2026-11-23T09:30:00Z" };
     },
     recovery_codes_save: () => "/home/alice/Downloads/tessera-recovery-codes.txt",
@@ -217,9 +224,9 @@ export function mockBackend(opts: MockOptions = {}) {
     helpdesk_devices: () => demoDevices(),
     helpdesk_browsers: () => demoBrowsers(),
     helpdesk_activity: (a) => page(demoActivity(String(a.uid)), a.cursor),
-    helpdesk_device_remove: (a) => (a.reason ? null : reject("bad_request", "a reason is required")),
+    helpdesk_device_remove: (a) => (a.reason ? null : reject("bad_request", "a reason is required for every help-desk change")),
     helpdesk_devices_reset: (a) => (a.reason ? { removed: 2 } : reject("bad_request", "a reason is required")),
-    helpdesk_browser_revoke: (a) => (a.reason ? null : reject("bad_request", "a reason is required")),
+    helpdesk_browser_revoke: (a) => (a.reason ? null : reject("bad_request", "a reason is required for every help-desk change")),
     helpdesk_browsers_revoke_all: (a) => (a.reason ? { removed: 2 } : reject("bad_request", "a reason is required")),
     ...opts.overrides,
   };

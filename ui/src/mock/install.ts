@@ -11,10 +11,14 @@ export function installFromQuery(search: string) {
     helpdesk: q.get("helpdesk") === "1",
     signInError: q.get("signInError") ?? undefined,
     signInHangs: q.get("signInHangs") === "1",
+    browserNotOpened: q.get("browserNotOpened") === "1",
     devices: q.get("devices") === "0" ? [] : undefined,
     settings: {
       ...(q.get("managed") === "1" ? { issuer_managed: true } : {}),
       ...(q.get("lang") === "fr" || q.get("lang") === "en" ? { language: q.get("lang") as "fr" | "en" } : {}),
+      ...(q.get("noIssuer") === "1"
+        ? { issuer: null, problem: { code: "config", message: "no `issuer` is configured: set it in ~/.config/tessera/config.toml, with TESSERA_ISSUER or with --issuer" } }
+        : {}),
     },
   });
   mockIPC(handler);

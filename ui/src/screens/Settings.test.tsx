@@ -33,7 +33,9 @@ test("an invalid provider address is explained by code", async () => {
   await user.clear(field);
   await user.type(field, "http://id.example.org");
   await user.click(screen.getByRole("button", { name: "Save" }));
-  expect(await screen.findByText(/The provider address is not valid: it must start with https:\/\//)).toBeInTheDocument();
+  const alert = (await screen.findByText("The configuration cannot be used.")).closest("[role=alert]");
+  expect(alert).toHaveAttribute("data-code", "config");
+  expect(alert).toHaveTextContent("must use https");
 });
 
 test("sign out returns to the sign-in screen", async () => {

@@ -52,7 +52,7 @@ test("access_denied from the provider is explained the same way, in English", as
 test.each([
   ["browser_unavailable", "The browser could not be opened"],
   ["network", "could not be reached"],
-  ["acr_unsupported", "offers no sign-in level with two-factor authentication"],
+  ["no_acceptable_acr", "offers no sign-in level with two-factor authentication"],
   ["keyring", "The system keyring could not be used"],
   ["timeout", "The sign-in took too long"],
 ])("sign-in failure %s says what happened and what to do", async (code, text) => {
@@ -94,7 +94,7 @@ test("settings that cannot be read are explained with a retry", async () => {
         if (fail) throw { code: "io", message: "config unreadable" };
         return {
           issuer: "https://id.example.org", issuer_managed: false, client_id: "x", client_id_managed: false,
-          acr_values: [], acr_values_managed: false, language: "system",
+          acr_values: [], acr_values_managed: false, language: null, problem: null,
         };
       },
     },
@@ -103,4 +103,21 @@ test("settings that cannot be read are explained with a retry", async () => {
   fail = false;
   await user.click(screen.getByRole("button", { name: "Try again" }));
   expect(await screen.findByRole("heading", { level: 1, name: "Overview" })).toBeInTheDocument();
+});
+
+test("when the browser cannot be opened, the address is shown to open by hand", async () => {
+  const { user } = renderApp({ signedIn: false, signInHangs: true, browserNotOpened: true });
+  await user.click(await screen.findByRole("button", { name: "Sign in with the browser" }));
+  expect(await screen.findByTestId("manual-url")).toHaveTextContent("https://id.example.org/authorize?client_id=tessera-desktop");
+  expect(screen.getByRole("button", { name: "Copy — Sign-in address" })).toBeInTheDocument();
+  expect(screen.getAllByRole("status").some((s) => s.textContent?.startsWith("The browser could not be opened."))).toBe(true);
+});
+
+test("a configuration that cannot be used is shown on the sign-in screen with Rust's reason", async () => {
+  renderApp({
+    signedIn: false,
+    settings: { issuer: null, problem: { code: "config", message: "no `issuer` is configured: set it in ~/.config/tessera/config.toml" } },
+  });
+  const alert = await screen.findByText("The configuration cannot be used.");
+  expect(alert.closest("[role=alert]")).toHaveTextContent("Details: no `issuer` is configured");
 });

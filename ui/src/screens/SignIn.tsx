@@ -1,11 +1,12 @@
 import { useRef, useState } from "react";
 import { FocusHeading } from "../components/Heading";
+import { CopyButton } from "../components/CopyButton";
 import { ErrorNotice } from "../components/ErrorNotice";
 import { Status } from "../components/Status";
 import { SettingsForm } from "../components/SettingsForm";
 import { useI18n } from "../i18n/I18n";
-import { ipc, toAppError } from "../ipc";
-import type { AppError, Me, SettingsView } from "../ipc";
+import { AppError, ipc, toAppError } from "../ipc";
+import type { Me, SettingsView } from "../ipc";
 import { progressText } from "../session";
 
 /**
@@ -29,25 +30,33 @@ export function SignIn({
   const [error, setError] = useState<AppError | null>(notice);
   const [cancelled, setCancelled] = useState(false);
   const [editing, setEditing] = useState(false);
+  // Set when the browser could not be opened: the user opens this address.
+  const [manualUrl, setManualUrl] = useState<string | null>(null);
   const cancelRef = useRef<HTMLButtonElement>(null);
   const startRef = useRef<HTMLButtonElement>(null);
 
   const start = async () => {
     setError(null);
     setCancelled(false);
+    setManualUrl(null);
     setWaiting(true);
     setProgress(t("signIn.discovering"));
     // Let the cancel button render, then give it the focus.
     queueMicrotask(() => cancelRef.current?.focus());
     try {
-      const me = await ipc.signIn((p) => setProgress(progressText(t, p, false)));
-      onSignedIn(me);
+      await ipc.signIn((p) => {
+        if (p.step === "browser_not_opened") setManualUrl(p.url);
+        setProgress(progressText(t, p, false));
+      });
+      // Who is signed in comes from the account API, through Rust.
+      onSignedIn(await ipc.me());
     } catch (e) {
       const err = toAppError(e);
       if (err.code === "cancelled") setCancelled(true);
       else setError(err);
       setWaiting(false);
       setProgress(null);
+      setManualUrl(null);
       queueMicrotask(() => startRef.current?.focus());
     }
   };
@@ -106,8 +115,18 @@ export function SignIn({
         )}
       </div>
       {waiting && <progress aria-label={t("signIn.title")} />}
+      {waiting && manualUrl && (
+        <div className="card">
+          <p>{t("signIn.browserNotOpened")}</p>
+          <p className="provider" data-testid="manual-url">
+            {manualUrl}
+          </p>
+          <CopyButton text={manualUrl} label={`${t("common.copy")} — ${t("signIn.address")}`} />
+        </div>
+      )}
       <Status message={waiting ? progress : cancelled ? t("signIn.cancelled") : null} />
       <ErrorNotice error={error} title={t("signIn.failed")} />
+      {!settings.issuer && settings.problem && !error && <ErrorNotice error={new AppError(settings.problem.code, settings.problem.message)} />}
     </main>
   );
 }
