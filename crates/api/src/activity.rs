@@ -89,6 +89,7 @@ pub struct AuditEvent {
     pub id: String,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub time: OffsetDateTime,
     /// Who acted: the user themself, or a help-desk uid.
     pub actor: String,

@@ -19,10 +19,12 @@ pub struct Device {
     pub name: String,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub registered_at: OffsetDateTime,
     /// Last time a code from this device was accepted; `null` if never.
     #[serde(with = "time::serde::rfc3339::option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    #[cfg_attr(feature = "specta", specta(type = Option<String>))]
     pub last_used_at: Option<OffsetDateTime>,
 }
 
@@ -56,6 +58,7 @@ pub struct EnrollmentStarted {
     /// After this instant the pending enrolment is gone (`enrollment_expired`).
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub expires_at: OffsetDateTime,
 }
 

@@ -26,6 +26,7 @@ pub struct Me {
     /// When that sign-in happened (RFC 3339).
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[cfg_attr(feature = "specta", specta(type = String))]
     pub auth_time: OffsetDateTime,
     /// Whether the MFA policy requires a second factor for this user.
     pub mfa_required: bool,
