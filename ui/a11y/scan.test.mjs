@@ -82,6 +82,8 @@ const SCREENS = {
   "sign-in": ["signedIn=0", (p) => heading(p, "Sign in")],
   "sign-in with settings open": ["signedIn=0", async (p) => { await heading(p, "Sign in"); await click(p, "Open the settings"); }],
   "sign-in waiting for the browser": ["signedIn=0&signInHangs=1", async (p) => { await click(p, "Sign in with the browser"); await p.getByRole("button", { name: "Cancel sign-in" }).waitFor(); }],
+  "sign-in, browser not opened": ["signedIn=0&signInHangs=1&browserNotOpened=1", async (p) => { await click(p, "Sign in with the browser"); await p.getByTestId("manual-url").waitFor(); }],
+  "sign-in, no provider configured": ["signedIn=0&noIssuer=1", (p) => p.getByText("The configuration cannot be used.").waitFor()],
   "sign-in refused acr (French)": ["signedIn=0&signInError=acr_refused&lang=fr", async (p) => { await click(p, "Se connecter avec le navigateur"); await p.getByText("Vous ne pouvez pas accéder", { exact: false }).waitFor(); }],
   overview: ["", (p) => heading(p, "Overview")],
   "overview (French)": ["lang=fr", (p) => heading(p, "Vue d’ensemble")],
