@@ -38,16 +38,22 @@ impl RedisServer {
              TESSERA_REDIS_SERVER to the binary); Redis tests fail rather than skip",
             binary.display()
         );
-        let port = free_port();
         let dir = tempfile::tempdir().expect("temporary directory for redis-server");
         let mut server = RedisServer {
             binary,
-            port,
+            port: 0,
             child: None,
             dir,
         };
-        server.spawn();
-        server
+        // A port found free may be taken by a parallel test before the
+        // server binds it: then try another one.
+        for _ in 0..5 {
+            server.port = free_port();
+            if server.spawn().is_ok() {
+                return server;
+            }
+        }
+        panic!("redis-server could not start on a free port (5 attempts)");
     }
 
     pub fn port(&self) -> u16 {
@@ -70,10 +76,15 @@ impl RedisServer {
     /// Stops the server if running and starts a new one on the same port.
     pub fn restart(&mut self) {
         self.stop();
-        self.spawn();
+        if let Err(why) = self.spawn() {
+            panic!("redis-server did not restart on port {}: {why}", self.port);
+        }
     }
 
-    fn spawn(&mut self) {
+    /// Starts the server on `self.port` and waits until *this* process
+    /// answers there (checked by pid, so a server of another test that
+    /// grabbed the port is not mistaken for ours).
+    fn spawn(&mut self) -> Result<(), String> {
         let child = Command::new(&self.binary)
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
@@ -85,38 +96,44 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|err| panic!("cannot start {}: {err}", self.binary.display()));
+        let pid = child.id();
         self.child = Some(child);
         let deadline = Instant::now() + STARTUP_TIMEOUT;
-        while !self.answers_ping() {
+        while self.answering_pid() != Some(pid) {
             if let Some(status) = self
                 .child
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                panic!(
-                    "redis-server on port {} exited at start: {status}",
-                    self.port
-                );
+                self.child = None;
+                return Err(format!("exited at start ({status})"));
             }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server on port {} did not answer PING within {STARTUP_TIMEOUT:?}",
-                self.port
-            );
+            if Instant::now() > deadline {
+                self.stop();
+                return Err(format!("did not answer within {STARTUP_TIMEOUT:?}"));
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
+        Ok(())
     }
 
-    fn answers_ping(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)) else {
-            return false;
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-        if stream.write_all(b"PING\r\n").is_err() {
-            return false;
+    /// The pid of the redis-server answering on the port, if any.
+    fn answering_pid(&self) -> Option<u32> {
+        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+        stream.write_all(b"INFO server\r\n").ok()?;
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !reply.windows(11).any(|w| w == b"process_id:") || !reply.ends_with(b"\r\n") {
+            let n = stream.read(&mut buf).ok()?;
+            if n == 0 {
+                return None;
+            }
+            reply.extend_from_slice(&buf[..n]);
         }
-        let mut reply = [0u8; 7];
-        stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
+        let text = String::from_utf8_lossy(&reply);
+        let line = text.lines().find_map(|l| l.strip_prefix("process_id:"))?;
+        line.trim().parse().ok()
     }
 }
 
