@@ -545,15 +545,45 @@ impl Config {
         matches!(self.origins.get(&setting), Some(Origin::SystemFile(_))) && setting.is_security()
     }
 
-    /// Changes (or with `None` removes) one setting in the user's file,
-    /// keeping the others. Managed settings are refused. The value is checked
-    /// by loading the resulting configuration before the file is written.
+    /// Changes (or with `None` removes) one setting in the user's file; see
+    /// [`Sources::set_user_setting`].
     pub fn set_user_setting(
         &self,
         setting: Setting,
         value: Option<&str>,
     ) -> Result<(), ConfigError> {
-        if self.is_managed(setting) {
+        let sources = Sources {
+            system_file: self.system_file.clone(),
+            user_file: self.user_file.clone(),
+            env: Layer::default(),
+            flags: Layer::default(),
+        };
+        sources.set_user_setting(setting, value)
+    }
+}
+
+impl Sources {
+    /// Whether the managed file fixes `setting`.
+    pub fn is_managed(&self, setting: Setting) -> Result<bool, ConfigError> {
+        let system = match &self.system_file {
+            Some(p) => Layer::read(p)?,
+            None => return Ok(false),
+        };
+        Ok(setting.is_security()
+            && (system.raw(setting).is_some()
+                || (setting == Setting::AccountApi && system.issuer.is_some())))
+    }
+
+    /// Changes (or with `None` removes) one setting in the user's file,
+    /// keeping the others; works before any issuer is configured. Managed
+    /// settings are refused. The value is checked by loading the resulting
+    /// configuration before the file is written.
+    pub fn set_user_setting(
+        &self,
+        setting: Setting,
+        value: Option<&str>,
+    ) -> Result<(), ConfigError> {
+        if self.is_managed(setting)? {
             return Err(ConfigError::Managed {
                 setting,
                 path: display(&self.system_file),

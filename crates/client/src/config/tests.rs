@@ -259,3 +259,34 @@ fn set_user_setting_keeps_other_settings_and_refuses_bad_values() {
     );
     assert_eq!(c.language_setting, Some(Lang::En));
 }
+
+#[test]
+fn sources_can_set_the_issuer_before_any_is_configured() {
+    let f = files("language = \"fr\"\n", "");
+    let src = sources(&f, &[], Layer::default());
+    assert!(matches!(
+        Config::load(&src),
+        Err(ConfigError::Missing { .. })
+    ));
+    src.set_user_setting(Setting::Issuer, Some("https://id.example.org"))
+        .unwrap();
+    let c = Config::load(&src).unwrap();
+    assert_eq!(c.issuer.as_str(), "https://id.example.org");
+    assert!(!src.is_managed(Setting::Issuer).unwrap());
+
+    let managed = files("issuer = \"https://org.example\"\n", "");
+    let src = sources(&managed, &[], Layer::default());
+    assert!(src.is_managed(Setting::Issuer).unwrap());
+    assert!(
+        src.is_managed(Setting::AccountApi).unwrap(),
+        "follows the managed issuer"
+    );
+    assert!(!src.is_managed(Setting::Language).unwrap());
+    assert!(matches!(
+        src.set_user_setting(Setting::AccountApi, Some("https://elsewhere.example/api")),
+        Err(ConfigError::Managed {
+            setting: Setting::AccountApi,
+            ..
+        })
+    ));
+}
