@@ -2028,3 +2028,36 @@ async fn the_openapi_document_covers_exactly_the_served_routes() {
         assert_eq!(&generated, doc);
     }
 }
+
+#[tokio::test]
+async fn the_step_up_age_comes_from_the_configuration() {
+    for env in each_env_with(|c| c.step_up_max_age_secs = 60).await {
+        let two_minutes = env.mint("alice", 120, &["pwd", "otp", "mfa"], 0).await;
+        let r = env
+            .call(
+                Method::DELETE,
+                paths::MY_DEVICE,
+                &[("id", "alice-tablet")],
+                Some(&two_minutes),
+                None,
+            )
+            .await;
+        r.problem(401, "step_up_required");
+        assert!(
+            r.challenge().ends_with("max_age=60"),
+            "{}: {}",
+            env.name,
+            r.challenge()
+        );
+        let recent = env.mint("alice", 30, &["pwd", "otp", "mfa"], 0).await;
+        env.call(
+            Method::DELETE,
+            paths::MY_DEVICE,
+            &[("id", "alice-tablet")],
+            Some(&recent),
+            None,
+        )
+        .await
+        .ok(204);
+    }
+}

@@ -27,7 +27,10 @@ use super::extract::{ApiJson, ApiPath};
 use super::problem::{ApiError, ApiResult};
 use super::{AccountApi, ApiState, must_use_second_factor};
 use crate::crypto::random_token;
-use crate::store::{self, AuditAction, EncryptedSecret, PendingEnrollment, StoreError};
+use crate::state::Provider;
+use crate::store::{
+    self, AuditAction, DeviceDeletion, EncryptedSecret, PendingEnrollment, StoreError,
+};
 use crate::{recovery, totp};
 
 /// How long a started enrolment waits for its confirming code.
@@ -76,21 +79,13 @@ pub async fn start_enrollment(
         .map_err(|e| ApiError::bad_request(capital(&e.to_string())))?;
     let uid = caller.uid();
     let limits = &app.config.rate_limit;
+    let start_key = format!("account:enroll-start:{uid}");
     let starts = app
         .store
-        .rate_limit_hit(
-            &format!("account:enroll-start:{uid}"),
-            Duration::from_secs(limits.window_secs),
-        )
+        .rate_limit_hit(&start_key, Duration::from_secs(limits.window_secs))
         .await?;
     if starts > ENROLLMENT_STARTS_PER_WINDOW {
-        return Err(ApiError::new(
-            ErrorCode::RateLimited,
-            format!(
-                "Too many enrolments started; wait up to {} minutes and try again.",
-                limits.window_secs.div_ceil(60)
-            ),
-        ));
+        return Err(rate_limited(&app, &start_key, "Too many enrolments started").await);
     }
     let now = OffsetDateTime::now_utc();
     let expires_at = now + time::Duration::seconds(ENROLLMENT_TTL_SECS);
@@ -147,13 +142,7 @@ pub async fn confirm_enrollment(
     let limits = &app.config.rate_limit;
     let failures_key = format!("account:confirm-failures:{uid}");
     if app.store.rate_limit_count(&failures_key).await? >= limits.account_failures {
-        return Err(ApiError::new(
-            ErrorCode::RateLimited,
-            format!(
-                "Too many wrong codes; wait up to {} minutes before trying again.",
-                limits.window_secs.div_ceil(60)
-            ),
-        ));
+        return Err(rate_limited(&app, &failures_key, "Too many wrong codes").await);
     }
     let now = OffsetDateTime::now_utc();
     let Some(pending) = app.store.get_pending_enrollment(uid, &id).await? else {
@@ -271,28 +260,32 @@ pub async fn rename(
 pub async fn delete(
     State(app): ApiState,
     StepUp(caller): StepUp,
-    api: axum::Extension<std::sync::Arc<AccountApi>>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let uid = caller.uid();
-    // One change per user at a time: two concurrent deletes of the user's
-    // last two devices must not both pass the last-device check.
-    let _guard = api.lock_user(uid).await;
-    let devices = app.store.list_devices(uid).await?;
-    let Some(device) = devices.iter().find(|d| d.id == id) else {
+    let Some(device) = app.store.get_device(uid, &id).await? else {
         return Err(ApiError::not_found("device"));
     };
-    if devices.len() == 1
-        && must_use_second_factor(&app, &caller.user, &caller.claims.client_id).await?
-    {
-        return Err(ApiError::new(
-            ErrorCode::LastFactor,
-            "This is your only authenticator app and your account requires one: add another app first, \
-             or ask the help desk to reset your authenticators.",
-        ));
-    }
-    if !app.store.delete_device(uid, &id).await? {
-        return Err(ApiError::not_found("device"));
+    // The store decides "last device" and deletes in one atomic step, so two
+    // concurrent deletes of a user's last two devices cannot both pass,
+    // whatever the number of provider instances.
+    let outcome = if must_use_second_factor(&app, &caller.user, &caller.claims.client_id).await? {
+        app.store.delete_device_unless_last(uid, &id).await?
+    } else if app.store.delete_device(uid, &id).await? {
+        DeviceDeletion::Deleted
+    } else {
+        DeviceDeletion::NotFound
+    };
+    match outcome {
+        DeviceDeletion::Deleted => {}
+        DeviceDeletion::NotFound => return Err(ApiError::not_found("device")),
+        DeviceDeletion::LastDevice => {
+            return Err(ApiError::new(
+                ErrorCode::LastFactor,
+                "This is your only authenticator app and your account requires one: add another app first, \
+                 or ask the help desk to reset your authenticators.",
+            ));
+        }
     }
     audit::record(
         &app,
@@ -302,6 +295,21 @@ pub async fn delete(
     )
     .await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `rate_limited`, saying how long the window still runs.
+async fn rate_limited(app: &Provider, key: &str, what: &str) -> ApiError {
+    let secs = match app.store.rate_limit_ttl(key).await {
+        Ok(Some(left)) => left.as_secs(),
+        _ => app.config.rate_limit.window_secs,
+    };
+    ApiError::new(
+        ErrorCode::RateLimited,
+        format!(
+            "{what}; try again in {} minute(s).",
+            secs.div_ceil(60).max(1)
+        ),
+    )
 }
 
 /// `<random>.<expiry unix time>`: the expiry in the id lets a confirm that

@@ -33,10 +33,6 @@ use crate::state::{AppState, Provider};
 use crate::store::{StoreResult, User};
 use problem::ApiError;
 
-/// Default longest age of a sign-in for destructive changes (RFC 9470
-/// `max_age`), in seconds.
-pub const DEFAULT_STEP_UP_MAX_AGE: u64 = 600;
-
 /// Settings of the account API.
 #[derive(Debug, Clone)]
 pub struct AccountSettings {
@@ -45,11 +41,10 @@ pub struct AccountSettings {
 }
 
 impl AccountSettings {
-    pub fn from_provider(_app: &Provider) -> Self {
-        // TODO(config): read the step-up age from the provider's Config once
-        // it has a field for it (requested in notes/requests.md).
+    /// From the provider's configuration (`step_up_max_age_secs`).
+    pub fn from_provider(app: &Provider) -> Self {
         AccountSettings {
-            step_up_max_age_secs: DEFAULT_STEP_UP_MAX_AGE,
+            step_up_max_age_secs: app.config.step_up_max_age_secs,
         }
     }
 }
