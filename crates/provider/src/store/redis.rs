@@ -1339,3 +1339,24 @@ impl Store for RedisStore {
         Ok(0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_problems_are_unavailable_and_bad_replies_corrupt() {
+        let refused = RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert_eq!(redis_error(refused).code(), "unavailable");
+        let parse = RedisError::from((ErrorKind::Parse, "unexpected reply"));
+        assert_eq!(redis_error(parse).code(), "corrupt");
+        let typed = RedisError::from((ErrorKind::UnexpectedReturnType, "not an integer"));
+        assert_eq!(redis_error(typed).code(), "corrupt");
+    }
+
+    #[test]
+    fn ttl_is_at_least_one_millisecond() {
+        assert_eq!(ttl_ms(Duration::from_micros(10)), 1);
+        assert_eq!(ttl_ms(Duration::from_secs(60)), 60_000);
+    }
+}
