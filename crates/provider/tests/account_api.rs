@@ -1930,6 +1930,151 @@ async fn tokens_from_the_real_token_endpoint_work_and_the_confirming_code_signs_
         env.get(paths::ME, &[], tokens["id_token"].as_str().unwrap())
             .await
             .problem(401, "unauthorized");
+        // The trail has the API's changes and the sign-in, newest first.
+        let trail = env
+            .get(paths::MY_ACTIVITY, &[], access)
+            .await
+            .ok(200)
+            .clone();
+        let actions: Vec<&str> = trail["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        let pos = |a: &str| {
+            actions
+                .iter()
+                .position(|x| *x == a)
+                .unwrap_or_else(|| panic!("{a} in {actions:?}"))
+        };
+        assert_eq!(actions[0], "recovery_codes_generated", "{actions:?}");
+        assert!(pos("sign_in") < pos("device_enrolled"), "{actions:?}");
+        assert!(
+            pos("device_enrolled") < pos("other"),
+            "enrolment start is older: {actions:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn odd_ids_on_every_id_route_are_not_found_never_errors() {
+    for env in each_env().await {
+        let alice = env.fresh("alice").await;
+        let agent = env.fresh("agent").await;
+        let long = "x".repeat(3000);
+        // ("." and ".." are dot segments that the client's URL parser
+        // resolves before sending, so they are not tried here.)
+        let odd = [
+            "../alice-phone",
+            "alice-phone/",
+            "é✓",
+            "%00",
+            "alice-phone\u{0}",
+            " ",
+            long.as_str(),
+            "bob-phone' OR '1'='1",
+            "*",
+        ];
+        for id in odd {
+            let p = [("id", id)];
+            let name = Some(json!({"name": "n"}));
+            let code = Some(json!({"code": "123456"}));
+            let checks = [
+                env.call(Method::PATCH, paths::MY_DEVICE, &p, Some(&alice), name)
+                    .await,
+                env.call(Method::DELETE, paths::MY_DEVICE, &p, Some(&alice), None)
+                    .await,
+                env.call(
+                    Method::POST,
+                    paths::MY_ENROLLMENT_CONFIRM,
+                    &p,
+                    Some(&alice),
+                    code,
+                )
+                .await,
+                env.call(
+                    Method::DELETE,
+                    paths::MY_TRUSTED_BROWSER,
+                    &p,
+                    Some(&alice),
+                    None,
+                )
+                .await,
+                env.call(
+                    Method::DELETE,
+                    paths::USER_DEVICE,
+                    &[("uid", "bob"), ("id", id)],
+                    Some(&agent),
+                    reason("r"),
+                )
+                .await,
+                env.call(
+                    Method::DELETE,
+                    paths::USER_TRUSTED_BROWSER,
+                    &[("uid", "bob"), ("id", id)],
+                    Some(&agent),
+                    reason("r"),
+                )
+                .await,
+                env.call(
+                    Method::GET,
+                    paths::USER_DEVICES,
+                    &[("uid", id)],
+                    Some(&agent),
+                    None,
+                )
+                .await,
+            ];
+            for r in checks {
+                assert_eq!(
+                    r.status,
+                    StatusCode::NOT_FOUND,
+                    "{}: id {id:?}: {}",
+                    env.name,
+                    r.body
+                );
+                r.problem(404, "not_found");
+            }
+        }
+        assert_eq!(env.device_ids("alice").await.len(), 2);
+        assert_eq!(env.device_ids("bob").await, ["bob-phone"]);
+    }
+}
+
+#[tokio::test]
+async fn oversized_and_non_json_bodies_are_refused_as_problems() {
+    for env in each_env().await {
+        let alice = env.fresh("alice").await;
+        let url = format!("{}{}", env.issuer(), paths::MY_DEVICES);
+        let huge = json!({ "name": "x".repeat(200 * 1024) });
+        let r = env
+            .http
+            .post(&url)
+            .bearer_auth(&alice)
+            .json(&huge)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE, "{}", env.name);
+        assert_eq!(r.headers()["content-type"], problem_json());
+        let r = env
+            .call(Method::POST, paths::MY_DEVICES, &[], Some(&alice), None)
+            .await;
+        r.problem(400, "bad_request");
+        let r = env
+            .http
+            .post(&url)
+            .bearer_auth(&alice)
+            .header("content-type", "application/json")
+            .body("{\"name\": ")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["code"], "bad_request");
+        assert!(env.store.list_devices("alice").await.unwrap().len() == 2);
     }
 }
 
