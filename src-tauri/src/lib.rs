@@ -1,14 +1,30 @@
 //! The desktop shell: Tauri commands wired to `tessera-client`, nothing more.
+//! No protocol logic lives here; the web view never sees a token.
 
+pub mod bindings;
 pub mod commands;
+pub mod error;
+pub mod state;
+pub mod views;
 
-/// Builds the app with its commands; shared by `run` and the tests.
-pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
-    tauri::Builder::<R>::new().invoke_handler(tauri::generate_handler![commands::version])
+#[cfg(test)]
+mod ipc_tests;
+
+/// Adds the commands and the state to `base`; shared by `run` and the tests
+/// (which start from `tauri::test::mock_builder()`).
+pub fn setup<R: tauri::Runtime>(
+    base: tauri::Builder<R>,
+    state: state::AppState,
+) -> tauri::Builder<R> {
+    let specta = bindings::specta_builder::<R>();
+    base.manage(state).invoke_handler(specta.invoke_handler())
 }
 
 pub fn run() {
-    builder::<tauri::Wry>()
-        .run(tauri::generate_context!())
-        .expect("error while running the Tessera desktop app");
+    setup(
+        tauri::Builder::<tauri::Wry>::new(),
+        state::AppState::from_platform(),
+    )
+    .run(tauri::generate_context!())
+    .expect("error while running the Tessera desktop app");
 }

@@ -8,70 +8,61 @@ export const commands = {
 	/**  The app's version, shown in the settings screen. */
 	version: () => __TAURI_INVOKE<AppVersion>("version"),
 	/**  The effective settings and which of them the organisation manages. */
-	settingsGet: () => __TAURI_INVOKE<SettingsView_Serialize>("settings_get"),
+	settingsGet: () => __TAURI_INVOKE<SettingsView>("settings_get"),
 	/**  Saves the user's own settings (never a managed one) and answers the new view. */
-	settingsSet: (update: SettingsUpdate_Deserialize) => __TAURI_INVOKE<SettingsView_Serialize>("settings_set", { update }),
+	settingsSet: (update: SettingsUpdate) => __TAURI_INVOKE<SettingsView>("settings_set", { update }),
 	/**
 	 *  Signs in through the system browser (opened by the client core),
 	 *  streaming progress on `on_progress`. The tokens go to the keyring; the
 	 *  web view gets only who and at which level.
 	 */
-	signIn: (onProgress: Channel<LoginProgress>) => __TAURI_INVOKE<SessionInfo_Serialize>("sign_in", { onProgress }),
+	signIn: (onProgress: Channel<LoginProgress>) => __TAURI_INVOKE<SessionInfo>("sign_in", { onProgress }),
 	/**  Abandons the sign-in (or step-up) in progress; it fails with `cancelled`. */
 	cancelSignIn: () => __TAURI_INVOKE<null>("cancel_sign_in"),
 	/**  Revokes the refresh token, ends the provider session, clears the keyring. */
 	signOut: () => __TAURI_INVOKE<SignOutReport>("sign_out"),
 	/**  Who is signed in; `not_signed_in` when no session is kept. */
-	me: () => __TAURI_INVOKE<Me_Serialize>("me"),
-	devicesList: () => __TAURI_INVOKE<Device_Serialize[]>("devices_list"),
+	me: () => __TAURI_INVOKE<Me>("me"),
+	devicesList: () => __TAURI_INVOKE<Device[]>("devices_list"),
 	/**  Starts an enrolment: QR code (PNG data URI) and the secret in groups of four. */
-	deviceEnrolStart: (name: string) => __TAURI_INVOKE<EnrolmentView_Serialize>("device_enrol_start", { name }),
+	deviceEnrolStart: (name: string) => __TAURI_INVOKE<EnrolmentView>("device_enrol_start", { name }),
 	/**
 	 *  Confirms an enrolment with the app's current code; recovery codes come
 	 *  back on the first device (and are kept for `recovery_codes_save`).
 	 */
-	deviceEnrolConfirm: (enrollmentId: string, code: string) => __TAURI_INVOKE<EnrollmentConfirmed_Serialize>("device_enrol_confirm", { enrollmentId, code }),
-	deviceRename: (id: string, name: string) => __TAURI_INVOKE<Device_Serialize>("device_rename", { id, name }),
+	deviceEnrolConfirm: (enrollmentId: string, code: string) => __TAURI_INVOKE<EnrollmentConfirmed>("device_enrol_confirm", { enrollmentId, code }),
+	deviceRename: (id: string, name: string) => __TAURI_INVOKE<Device>("device_rename", { id, name }),
 	/**  Deletes a device; the client steps up (browser sign-in) when the provider asks. */
 	deviceDelete: (id: string, onProgress: Channel<LoginProgress>) => __TAURI_INVOKE<null>("device_delete", { id, onProgress }),
 	/**  A fresh set of recovery codes (the old set is void); may step up. */
-	recoveryCodesRegenerate: (onProgress: Channel<LoginProgress>) => __TAURI_INVOKE<RecoveryCodes_Serialize>("recovery_codes_regenerate", { onProgress }),
+	recoveryCodesRegenerate: (onProgress: Channel<LoginProgress>) => __TAURI_INVOKE<RecoveryCodes>("recovery_codes_regenerate", { onProgress }),
 	/**
 	 *  Writes the recovery codes last shown to a private file in the user's
 	 *  download folder and answers its path; the web view never sends them back.
 	 */
 	recoveryCodesSave: () => __TAURI_INVOKE<string>("recovery_codes_save"),
-	browsersList: () => __TAURI_INVOKE<TrustedBrowser_Serialize[]>("browsers_list"),
+	browsersList: () => __TAURI_INVOKE<TrustedBrowser[]>("browsers_list"),
 	/**  Revokes one trusted browser, and only that one. */
 	browserRevoke: (id: string) => __TAURI_INVOKE<null>("browser_revoke", { id }),
 	browsersRevokeAll: () => __TAURI_INVOKE<Removed>("browsers_revoke_all"),
 	/**  One page of the user's own audit events, newest first. */
-	activityPage: (cursor: string | null) => __TAURI_INVOKE<ActivityPage_Serialize>("activity_page", { cursor }),
-	helpdeskSearch: (query: string) => __TAURI_INVOKE<UserSearchResults_Serialize>("helpdesk_search", { query }),
-	helpdeskDevices: (uid: string) => __TAURI_INVOKE<Device_Serialize[]>("helpdesk_devices", { uid }),
+	activityPage: (cursor: string | null) => __TAURI_INVOKE<ActivityPage>("activity_page", { cursor }),
+	helpdeskSearch: (query: string) => __TAURI_INVOKE<UserSearchResults>("helpdesk_search", { query }),
+	helpdeskDevices: (uid: string) => __TAURI_INVOKE<Device[]>("helpdesk_devices", { uid }),
 	helpdeskDeviceRemove: (uid: string, id: string, reason: string, onProgress: Channel<LoginProgress>) => __TAURI_INVOKE<null>("helpdesk_device_remove", { uid, id, reason, onProgress }),
 	/**  Removes every device of the user: they enrol again at their next sign-in. */
 	helpdeskDevicesReset: (uid: string, reason: string, onProgress: Channel<LoginProgress>) => __TAURI_INVOKE<Removed>("helpdesk_devices_reset", { uid, reason, onProgress }),
-	helpdeskBrowsers: (uid: string) => __TAURI_INVOKE<TrustedBrowser_Serialize[]>("helpdesk_browsers", { uid }),
+	helpdeskBrowsers: (uid: string) => __TAURI_INVOKE<TrustedBrowser[]>("helpdesk_browsers", { uid }),
 	helpdeskBrowserRevoke: (uid: string, id: string, reason: string, onProgress: Channel<LoginProgress>) => __TAURI_INVOKE<null>("helpdesk_browser_revoke", { uid, id, reason, onProgress }),
 	helpdeskBrowsersRevokeAll: (uid: string, reason: string, onProgress: Channel<LoginProgress>) => __TAURI_INVOKE<Removed>("helpdesk_browsers_revoke_all", { uid, reason, onProgress }),
-	helpdeskActivity: (uid: string, cursor: string | null) => __TAURI_INVOKE<ActivityPage_Serialize>("helpdesk_activity", { uid, cursor }),
+	helpdeskActivity: (uid: string, cursor: string | null) => __TAURI_INVOKE<ActivityPage>("helpdesk_activity", { uid, cursor }),
 };
 
 /* Types */
 /**  A page of events, newest first. `next_cursor` is absent on the last page. */
-export type ActivityPage = ActivityPage_Serialize | ActivityPage_Deserialize;
-
-/**  A page of events, newest first. `next_cursor` is absent on the last page. */
-export type ActivityPage_Deserialize = {
-	events: AuditEvent_Deserialize[],
+export type ActivityPage = {
+	events: AuditEvent[],
 	next_cursor?: string | null,
-};
-
-/**  A page of events, newest first. `next_cursor` is absent on the last page. */
-export type ActivityPage_Serialize = {
-	events: AuditEvent_Serialize[],
-	next_cursor: string | null,
 };
 
 export type AppVersion = {
@@ -82,13 +73,7 @@ export type AppVersion = {
  *  What happened. The wire form is snake_case; a client meeting an action
  *  newer than itself reads it as [`AuditAction::Other`] instead of failing.
  */
-export type AuditAction = AuditAction_Serialize | AuditAction_Deserialize;
-
-/**
- *  What happened. The wire form is snake_case; a client meeting an action
- *  newer than itself reads it as [`AuditAction::Other`] instead of failing.
- */
-export type AuditAction_Deserialize = 
+export type AuditAction = 
 /**  A sign-in completed (password, and the second factor when required). */
 "sign_in" | 
 /**  A wrong password. */
@@ -106,40 +91,15 @@ export type AuditAction_Deserialize =
 /**  An action this client version does not know. */
 string;
 
-/**
- *  What happened. The wire form is snake_case; a client meeting an action
- *  newer than itself reads it as [`AuditAction::Other`] instead of failing.
- */
-export type AuditAction_Serialize = 
-/**  A sign-in completed (password, and the second factor when required). */
-"sign_in" | 
-/**  A wrong password. */
-"password_failed" | 
-/**  A wrong TOTP or recovery code. */
-"second_factor_failed" | 
-/**  Too many failures: the account is locked for a while. */
-"account_locked" | 
-/**  A recovery code was used to sign in. */
-"recovery_code_used" | "sign_out" | "device_enrolled" | "device_renamed" | "device_removed" | 
-/**  Every device of the user removed by the help desk. */
-"devices_reset" | "recovery_codes_generated" | "trusted_browser_added" | "trusted_browser_revoked" | 
-/**  Every trusted browser of the user revoked at once. */
-"trusted_browsers_revoked" | 
-/**  An action this client version does not know. */
-"other";
-
 /**  One audit record. */
-export type AuditEvent = AuditEvent_Serialize | AuditEvent_Deserialize;
-
-/**  One audit record. */
-export type AuditEvent_Deserialize = {
+export type AuditEvent = {
 	id: string,
 	time: string,
 	/**  Who acted: the user themself, or a help-desk uid. */
 	actor: string,
 	/**  Whose account it concerns. */
 	subject: string,
-	action: AuditAction_Deserialize,
+	action: AuditAction,
 	/**  What the action was about (a device or trusted-browser id), if any. */
 	target?: string | null,
 	/**  The help desk's stated reason; present on every help-desk change. */
@@ -148,49 +108,12 @@ export type AuditEvent_Deserialize = {
 	user_agent?: string | null,
 };
 
-/**  One audit record. */
-export type AuditEvent_Serialize = {
-	id: string,
-	time: string,
-	/**  Who acted: the user themself, or a help-desk uid. */
-	actor: string,
-	/**  Whose account it concerns. */
-	subject: string,
-	action: AuditAction_Serialize,
-	/**  What the action was about (a device or trusted-browser id), if any. */
-	target?: string,
-	/**  The help desk's stated reason; present on every help-desk change. */
-	reason?: string,
-	ip?: string,
-	user_agent?: string,
-};
-
 /**
  *  An enrolled authenticator app. Listed by `GET /api/v1/me/devices` and
  *  `GET /api/v1/users/{uid}/devices`. The secret never leaves the provider
  *  after enrolment.
  */
-export type Device = Device_Serialize | Device_Deserialize;
-
-/**
- *  An enrolled authenticator app. Listed by `GET /api/v1/me/devices` and
- *  `GET /api/v1/users/{uid}/devices`. The secret never leaves the provider
- *  after enrolment.
- */
-export type Device_Deserialize = {
-	id: string,
-	name: string,
-	registered_at: string,
-	/**  Last time a code from this device was accepted; `null` if never. */
-	last_used_at: string | null,
-};
-
-/**
- *  An enrolled authenticator app. Listed by `GET /api/v1/me/devices` and
- *  `GET /api/v1/users/{uid}/devices`. The secret never leaves the provider
- *  after enrolment.
- */
-export type Device_Serialize = {
+export type Device = {
 	id: string,
 	name: string,
 	registered_at: string,
@@ -202,55 +125,18 @@ export type Device_Serialize = {
  *  Answer to [`EnrollmentConfirm`]: the stored device, and on the user's
  *  first enrolment the recovery codes (shown once, never again).
  */
-export type EnrollmentConfirmed = EnrollmentConfirmed_Serialize | EnrollmentConfirmed_Deserialize;
-
-/**
- *  Answer to [`EnrollmentConfirm`]: the stored device, and on the user's
- *  first enrolment the recovery codes (shown once, never again).
- */
-export type EnrollmentConfirmed_Deserialize = {
-	device: Device_Deserialize,
+export type EnrollmentConfirmed = {
+	device: Device,
 	recovery_codes?: string[] | null,
 };
 
 /**
- *  Answer to [`EnrollmentConfirm`]: the stored device, and on the user's
- *  first enrolment the recovery codes (shown once, never again).
- */
-export type EnrollmentConfirmed_Serialize = {
-	device: Device_Serialize,
-	recovery_codes?: string[],
-};
-
-/**
  *  A pending enrolment as the add-device screen shows it: the QR code as a
  *  PNG data URI (rendered in Rust) and the secret in groups of four. This
  *  secret is the only one the web view ever sees, because the user must be
  *  able to type it.
  */
-export type EnrolmentView = EnrolmentView_Serialize | EnrolmentView_Deserialize;
-
-/**
- *  A pending enrolment as the add-device screen shows it: the QR code as a
- *  PNG data URI (rendered in Rust) and the secret in groups of four. This
- *  secret is the only one the web view ever sees, because the user must be
- *  able to type it.
- */
-export type EnrolmentView_Deserialize = {
-	enrollment_id: string,
-	name: string,
-	qr_png_data_uri: string,
-	secret_groups: string[],
-	expires_at: string,
-};
-
-/**
- *  A pending enrolment as the add-device screen shows it: the QR code as a
- *  PNG data URI (rendered in Rust) and the secret in groups of four. This
- *  secret is the only one the web view ever sees, because the user must be
- *  able to type it.
- */
-export type EnrolmentView_Serialize = {
+export type EnrolmentView = {
 	enrollment_id: string,
 	name: string,
 	qr_png_data_uri: string,
@@ -279,15 +165,12 @@ export type LoginProgress =
 { step: "exchanging" } | { step: "done"; subject: string; acr: string };
 
 /**  The signed-in user, as the account API sees them. */
-export type Me = Me_Serialize | Me_Deserialize;
-
-/**  The signed-in user, as the account API sees them. */
-export type Me_Deserialize = {
+export type Me = {
 	/**  Stable user identifier (the ID token's `sub`). */
 	uid: string,
 	/**  Display name. */
 	name: string,
-	email?: string | null,
+	email: string | null,
 	/**  Roles, e.g. [`ROLE_HELPDESK`]. Unknown roles are kept as they are. */
 	roles: string[],
 	/**  The `acr` of the sign-in behind the access token. */
@@ -306,51 +189,11 @@ export type Me_Deserialize = {
 	trusted_browser_count: number,
 };
 
-/**  The signed-in user, as the account API sees them. */
-export type Me_Serialize = {
-	/**  Stable user identifier (the ID token's `sub`). */
-	uid: string,
-	/**  Display name. */
-	name: string,
-	email: string | null,
-	/**  Roles, e.g. [`ROLE_HELPDESK`]. Unknown roles are kept as they are. */
-	roles: string[],
-	/**  The `acr` of the sign-in behind the access token. */
-	acr: string,
-	/**  The `amr` of that sign-in (RFC 8176: `pwd`, `otp`, `mfa`). */
-	amr: string[],
-	/**  When that sign-in happened (RFC 3339). */
-	auth_time: string,
-	/**  Whether the MFA policy requires a second factor for this user. */
-	mfa_required: boolean,
-	/**  Number of enrolled authenticator apps. */
-	device_count: number,
-	/**  Unused recovery codes left (0 when none were ever generated). */
-	recovery_codes_left: number,
-	/**  Number of browsers currently trusted. */
-	trusted_browser_count: number,
-};
-
 /**
  *  `POST /api/v1/me/recovery-codes`: a fresh set of single-use codes. The
  *  previous set is void. Shown once; the provider keeps only hashes.
  */
-export type RecoveryCodes = RecoveryCodes_Serialize | RecoveryCodes_Deserialize;
-
-/**
- *  `POST /api/v1/me/recovery-codes`: a fresh set of single-use codes. The
- *  previous set is void. Shown once; the provider keeps only hashes.
- */
-export type RecoveryCodes_Deserialize = {
-	codes: string[],
-	generated_at: string,
-};
-
-/**
- *  `POST /api/v1/me/recovery-codes`: a fresh set of single-use codes. The
- *  previous set is void. Shown once; the provider keeps only hashes.
- */
-export type RecoveryCodes_Serialize = {
+export type RecoveryCodes = {
 	codes: string[],
 	generated_at: string,
 };
@@ -364,18 +207,7 @@ export type Removed = {
 };
 
 /**  What the app shows about the current session (no token in it). */
-export type SessionInfo = SessionInfo_Serialize | SessionInfo_Deserialize;
-
-/**  What the app shows about the current session (no token in it). */
-export type SessionInfo_Deserialize = {
-	subject: string,
-	acr: string,
-	auth_time: string | null,
-	expires_at: string,
-};
-
-/**  What the app shows about the current session (no token in it). */
-export type SessionInfo_Serialize = {
+export type SessionInfo = {
 	subject: string,
 	acr: string,
 	auth_time: string | null,
@@ -386,22 +218,7 @@ export type SessionInfo_Serialize = {
  *  What the settings screen may change. `issuer: None` leaves it as it is;
  *  `language: None` follows the system again.
  */
-export type SettingsUpdate = SettingsUpdate_Serialize | SettingsUpdate_Deserialize;
-
-/**
- *  What the settings screen may change. `issuer: None` leaves it as it is;
- *  `language: None` follows the system again.
- */
-export type SettingsUpdate_Deserialize = {
-	issuer?: string | null,
-	language?: Lang | null,
-};
-
-/**
- *  What the settings screen may change. `issuer: None` leaves it as it is;
- *  `language: None` follows the system again.
- */
-export type SettingsUpdate_Serialize = {
+export type SettingsUpdate = {
 	issuer: string | null,
 	language: Lang | null,
 };
@@ -410,31 +227,7 @@ export type SettingsUpdate_Serialize = {
  *  The settings screen. A `*_managed` flag says the organisation's
  *  system-wide file sets the value and the user cannot override it.
  */
-export type SettingsView = SettingsView_Serialize | SettingsView_Deserialize;
-
-/**
- *  The settings screen. A `*_managed` flag says the organisation's
- *  system-wide file sets the value and the user cannot override it.
- */
-export type SettingsView_Deserialize = {
-	/**  `None` until a provider is configured. */
-	issuer?: string | null,
-	issuer_managed: boolean,
-	client_id: string,
-	client_id_managed: boolean,
-	acr_values: string[],
-	acr_values_managed: boolean,
-	/**  `None`: follow the system language. */
-	language?: Lang | null,
-	/**  Why the configuration could not be loaded, if it could not. */
-	problem?: ErrorPayload | null,
-};
-
-/**
- *  The settings screen. A `*_managed` flag says the organisation's
- *  system-wide file sets the value and the user cannot override it.
- */
-export type SettingsView_Serialize = {
+export type SettingsView = {
 	/**  `None` until a provider is configured. */
 	issuer: string | null,
 	issuer_managed: boolean,
@@ -464,26 +257,7 @@ export type SignOutReport = {
  *  A browser the user chose to trust after a successful second factor.
  *  Listed by `GET /api/v1/me/trusted-browsers` (and the help-desk twin).
  */
-export type TrustedBrowser = TrustedBrowser_Serialize | TrustedBrowser_Deserialize;
-
-/**
- *  A browser the user chose to trust after a successful second factor.
- *  Listed by `GET /api/v1/me/trusted-browsers` (and the help-desk twin).
- */
-export type TrustedBrowser_Deserialize = {
-	id: string,
-	/**  Readable name derived from the user agent, e.g. "Firefox on Linux". */
-	name: string,
-	created_at: string,
-	last_used_at: string | null,
-	expires_at: string,
-};
-
-/**
- *  A browser the user chose to trust after a successful second factor.
- *  Listed by `GET /api/v1/me/trusted-browsers` (and the help-desk twin).
- */
-export type TrustedBrowser_Serialize = {
+export type TrustedBrowser = {
 	id: string,
 	/**  Readable name derived from the user agent, e.g. "Firefox on Linux". */
 	name: string,
@@ -493,36 +267,13 @@ export type TrustedBrowser_Serialize = {
 };
 
 /**  Answer of a user search. `truncated` says more users matched than shown. */
-export type UserSearchResults = UserSearchResults_Serialize | UserSearchResults_Deserialize;
-
-/**  Answer of a user search. `truncated` says more users matched than shown. */
-export type UserSearchResults_Deserialize = {
-	users: UserSummary_Deserialize[],
+export type UserSearchResults = {
+	users: UserSummary[],
 	truncated?: boolean,
 };
 
-/**  Answer of a user search. `truncated` says more users matched than shown. */
-export type UserSearchResults_Serialize = {
-	users: UserSummary_Serialize[],
-	truncated: boolean,
-};
-
 /**  One user found by a help-desk search. */
-export type UserSummary = UserSummary_Serialize | UserSummary_Deserialize;
-
-/**  One user found by a help-desk search. */
-export type UserSummary_Deserialize = {
-	uid: string,
-	name: string,
-	email?: string | null,
-	roles: string[],
-	mfa_required: boolean,
-	device_count: number,
-	trusted_browser_count: number,
-};
-
-/**  One user found by a help-desk search. */
-export type UserSummary_Serialize = {
+export type UserSummary = {
 	uid: string,
 	name: string,
 	email: string | null,

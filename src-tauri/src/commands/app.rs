@@ -1,45 +1,33 @@
-//! Commands the front end may invoke. Each is declared in the app manifest
-//! (build.rs) and granted in capabilities/default.json.
+//! The app itself: version and settings.
 
-#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
-pub struct AppVersion {
-    pub version: String,
-}
+use tauri::State;
+
+use crate::error::CommandResult;
+use crate::state::AppState;
+use crate::views::{AppVersion, SettingsUpdate, SettingsView};
 
 /// The app's version, shown in the settings screen.
 #[tauri::command]
+#[specta::specta]
 pub fn version() -> AppVersion {
     AppVersion {
         version: env!("CARGO_PKG_VERSION").to_owned(),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use tauri::test::{INVOKE_KEY, get_ipc_response, mock_context, noop_assets};
-    use tauri::webview::InvokeRequest;
+/// The effective settings and which of them the organisation manages.
+#[tauri::command]
+#[specta::specta]
+pub async fn settings_get(state: State<'_, AppState>) -> CommandResult<SettingsView> {
+    state.settings().await
+}
 
-    #[test]
-    fn version_command_answers_through_ipc() {
-        let app = crate::builder()
-            .build(mock_context(noop_assets()))
-            .expect("mock app builds");
-        let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-            .build()
-            .unwrap();
-        let res = get_ipc_response(
-            &webview,
-            InvokeRequest {
-                cmd: "version".into(),
-                callback: tauri::ipc::CallbackFn(0),
-                error: tauri::ipc::CallbackFn(1),
-                url: "tauri://localhost".parse().unwrap(),
-                body: tauri::ipc::InvokeBody::default(),
-                headers: Default::default(),
-                invoke_key: INVOKE_KEY.to_string(),
-            },
-        )
-        .map(|b| b.deserialize::<serde_json::Value>().unwrap());
-        assert_eq!(res.unwrap()["version"], env!("CARGO_PKG_VERSION"));
-    }
+/// Saves the user's own settings (never a managed one) and answers the new view.
+#[tauri::command]
+#[specta::specta]
+pub async fn settings_set(
+    state: State<'_, AppState>,
+    update: SettingsUpdate,
+) -> CommandResult<SettingsView> {
+    state.set_settings(update).await
 }

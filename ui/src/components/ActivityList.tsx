@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { useI18n } from "../i18n/I18n";
 import type { MessageKey } from "../i18n/en";
+import { en } from "../i18n/en";
 import type { ActivityPage, AuditEvent } from "../ipc";
 import { useAction } from "../session";
 import { ErrorNotice } from "./ErrorNotice";
@@ -20,7 +21,7 @@ export function ActivityList({ fetchPage, label }: { fetchPage: (cursor: string 
     const page = await run(() => fetchPage(null));
     if (page) {
       setEvents(page.events);
-      setNext(page.next_cursor);
+      setNext(page.next_cursor ?? null);
     }
   }, [run, fetchPage]);
   useEffect(() => {
@@ -37,13 +38,16 @@ export function ActivityList({ fetchPage, label }: { fetchPage: (cursor: string 
     if (page) {
       setFocusIndex(events?.length ?? 0);
       setEvents((es) => [...(es ?? []), ...page.events]);
-      setNext(page.next_cursor);
+      setNext(page.next_cursor ?? null);
       setStatus(page.next_cursor ? t("activity.loaded", { count: page.events.length }) : t("activity.end"));
     }
   };
 
-  // Every AuditAction has a message; the type makes a missing one a compile error.
-  const action = (e: AuditEvent) => t(`event.${e.action}` satisfies MessageKey);
+  // An action newer than this app reads as "other", as the API intends.
+  const action = (e: AuditEvent) => {
+    const key = `event.${e.action}`;
+    return t(key in en ? (key as MessageKey) : "event.other");
+  };
 
   return (
     <div className="activity">
