@@ -40,6 +40,24 @@ impl Lang {
         best.map(|(l, _)| l).unwrap_or(Lang::En)
     }
 
+    /// The first of `fr`/`en` in a space-separated `ui_locales` list.
+    pub fn from_ui_locales(list: &str) -> Option<Lang> {
+        list.split_whitespace()
+            .find_map(|tag| match tag.to_ascii_lowercase().split('-').next() {
+                Some("fr") => Some(Lang::Fr),
+                Some("en") => Some(Lang::En),
+                _ => None,
+            })
+    }
+
+    /// `ui_locales` of the authorization request when it names fr or en,
+    /// else `Accept-Language`.
+    pub fn for_request(ui_locales: Option<&str>, headers: &HeaderMap) -> Lang {
+        ui_locales
+            .and_then(Lang::from_ui_locales)
+            .unwrap_or_else(|| Lang::from_headers(headers))
+    }
+
     pub fn from_headers(headers: &HeaderMap) -> Lang {
         Lang::from_accept_language(
             headers

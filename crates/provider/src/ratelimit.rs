@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::config::RateLimits;
 use crate::store::{Store, StoreResult};
 
-/// Refusal: too many failures. `minutes` is an upper bound of the wait.
+/// Refusal: too many failures; `minutes` until the lock ends (rounded up).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Locked {
     pub minutes: u64,
@@ -27,10 +27,15 @@ fn ip_key(ip: &str) -> String {
 }
 
 impl RateLimits {
-    fn locked(&self) -> Locked {
-        Locked {
-            minutes: self.window_secs.div_ceil(60),
-        }
+    /// The lock on `key`, lasting until its window ends.
+    async fn locked(&self, store: &dyn Store, key: &str) -> StoreResult<Locked> {
+        let secs = match store.rate_limit_ttl(key).await? {
+            Some(left) => left.as_secs().max(1),
+            None => self.window_secs,
+        };
+        Ok(Locked {
+            minutes: secs.div_ceil(60),
+        })
     }
 
     /// Refuses before any password or code is checked when the account (as
@@ -41,13 +46,15 @@ impl RateLimits {
         account: Option<&str>,
         ip: &str,
     ) -> StoreResult<Result<(), Locked>> {
-        if store.rate_limit_count(&ip_key(ip)).await? >= self.ip_failures {
-            return Ok(Err(self.locked()));
+        let ip_key = ip_key(ip);
+        if store.rate_limit_count(&ip_key).await? >= self.ip_failures {
+            return Ok(Err(self.locked(store, &ip_key).await?));
         }
-        if let Some(account) = account
-            && store.rate_limit_count(&account_key(account)).await? >= self.account_failures
-        {
-            return Ok(Err(self.locked()));
+        if let Some(account) = account {
+            let key = account_key(account);
+            if store.rate_limit_count(&key).await? >= self.account_failures {
+                return Ok(Err(self.locked(store, &key).await?));
+            }
         }
         Ok(Ok(()))
     }
@@ -61,13 +68,18 @@ impl RateLimits {
         ip: &str,
     ) -> StoreResult<Result<(), Locked>> {
         let window = Duration::from_secs(self.window_secs);
-        let ip_hits = store.rate_limit_hit(&ip_key(ip), window).await?;
-        let mut locked = ip_hits >= self.ip_failures;
+        let ip_key = ip_key(ip);
+        let ip_locked = store.rate_limit_hit(&ip_key, window).await? >= self.ip_failures;
         if let Some(account) = account {
-            locked |=
-                store.rate_limit_hit(&account_key(account), window).await? >= self.account_failures;
+            let key = account_key(account);
+            if store.rate_limit_hit(&key, window).await? >= self.account_failures {
+                return Ok(Err(self.locked(store, &key).await?));
+            }
         }
-        Ok(if locked { Err(self.locked()) } else { Ok(()) })
+        if ip_locked {
+            return Ok(Err(self.locked(store, &ip_key).await?));
+        }
+        Ok(Ok(()))
     }
 
     pub async fn success(&self, store: &dyn Store, account: &str) -> StoreResult<()> {

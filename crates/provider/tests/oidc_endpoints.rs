@@ -722,3 +722,75 @@ async fn a_confidential_client_must_prove_its_secret() {
         );
     }
 }
+
+#[tokio::test]
+async fn malformed_input_gets_a_clear_error_and_never_breaks_the_server() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let bodies: [&[u8]; 6] = [
+            b"",
+            b"%%%",
+            b"a=1&a=2",
+            &[0xff, 0xfe, 0x00, b'='],
+            b"grant_type=authorization_code&code=\x00",
+            &[b'x'; 70_000],
+        ];
+        for path in ["/token", "/revoke", "/signin", "/logout", "/userinfo"] {
+            for body in bodies {
+                let resp = http
+                    .post(format!("{issuer}{path}"))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("authorization", "Basic !!!")
+                    .body(body.to_vec())
+                    .send()
+                    .await
+                    .unwrap();
+                let status = resp.status();
+                if path == "/logout" && status == StatusCode::OK {
+                    // Nothing to end (no session): the "you are signed out" page.
+                    let html = resp.text().await.unwrap();
+                    assert!(html.contains("You are signed out."), "{html}");
+                    continue;
+                }
+                assert!(
+                    status.is_client_error(),
+                    "{} {path} {:?}: {status}",
+                    env.store_name,
+                    &body[..body.len().min(20)]
+                );
+            }
+        }
+        for query in [
+            "",
+            "client_id=%ff%fe",
+            "client_id=tessera-desktop&redirect_uri=%00",
+            "claims=%7B&client_id=x",
+        ] {
+            let resp = http
+                .get(format!("{issuer}/authorize?{query}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{query}");
+        }
+        for query in ["tx=", "tx=%ff", "tx=a&tx=b"] {
+            let resp = http
+                .get(format!("{issuer}/signin?{query}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::GONE, "{query}");
+        }
+        // Still serving.
+        let resp = http
+            .get(format!("{issuer}/.well-known/openid-configuration"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+}

@@ -715,5 +715,13 @@ async fn pages_speak_french_or_english_by_accept_language() {
             otp.html().contains("name=\"otp\"") && otp.html().contains("name=\"trust_browser\"")
         );
         assert!(otp.html().contains("Validation en deux étapes"));
+        // ui_locales from the client wins over Accept-Language.
+        let asked_fr = AuthRequest::new().url(issuer, &[("ui_locales", "fr en")]);
+        let page = Browser::new(issuer).get(&asked_fr).await;
+        assert!(
+            page.html().contains("<html lang=\"fr\">"),
+            "{}",
+            page.html()
+        );
     }
 }

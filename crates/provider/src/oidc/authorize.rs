@@ -38,6 +38,9 @@ pub struct AuthRequest {
     pub prompt_none: bool,
     pub max_age: Option<u64>,
     pub login_hint: Option<String>,
+    /// `ui_locales` (OIDC Core §3.1.2.1): preferred languages, before Accept-Language.
+    #[serde(default)]
+    pub ui_locales: Option<String>,
     pub client_requires_mfa: Option<bool>,
 }
 
@@ -50,11 +53,11 @@ pub async fn authorize(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let t = lang.texts();
+    let mut lang = Lang::from_headers(&headers);
     let params = match Params::parse(query.unwrap_or_default().as_bytes()) {
         Ok(p) => p,
         Err(e) => {
+            let t = lang.texts();
             return error_page(
                 lang,
                 StatusCode::BAD_REQUEST,
@@ -62,6 +65,10 @@ pub async fn authorize(
             );
         }
     };
+    if let Some(preferred) = params.get("ui_locales").and_then(Lang::from_ui_locales) {
+        lang = preferred;
+    }
+    let t = lang.texts();
     // 1. Client and redirect URI: until both are validated, show a page.
     let Some(client_id) = params.get("client_id") else {
         return error_page(lang, StatusCode::BAD_REQUEST, t.missing_client_id);
@@ -251,6 +258,9 @@ fn validate(
         login_hint: params
             .get("login_hint")
             .map(|s| s.chars().take(256).collect()),
+        ui_locales: params
+            .get("ui_locales")
+            .map(|s| s.chars().take(100).collect()),
         client_requires_mfa: client.require_mfa,
     })
 }

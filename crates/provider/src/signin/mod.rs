@@ -101,7 +101,7 @@ async fn begin_inner(
         if request.prompt_none {
             return Ok(interaction_required(app, &request));
         }
-        let stage = second_factor::stage_for(app, &user, lang, now).await?;
+        let stage = second_factor::stage_for(app, &user, lang, origin, now).await?;
         return start_transaction(app, request, stage, headers, now).await;
     }
     if request.prompt_none {
@@ -212,10 +212,13 @@ pub async fn show(
         .and_then(|p| p.get("tx").map(str::to_owned))
         .unwrap_or_default();
     match load(&app, &tx, &headers).await {
-        Ok(Some(txn)) => match page(&app, &tx, &txn, lang, None, StatusCode::OK).await {
-            Ok(r) => r,
-            Err(e) => store_failure(lang, e),
-        },
+        Ok(Some(txn)) => {
+            let lang = Lang::for_request(txn.request.ui_locales.as_deref(), &headers);
+            match page(&app, &tx, &txn, lang, None, StatusCode::OK).await {
+                Ok(r) => r,
+                Err(e) => store_failure(lang, e),
+            }
+        }
         Ok(None) => error_page(lang, StatusCode::GONE, lang.texts().expired),
         Err(e) => store_failure(lang, e),
     }
@@ -290,6 +293,8 @@ pub async fn submit(
         Ok(None) => return error_page(lang, StatusCode::GONE, t.expired),
         Err(e) => return store_failure(lang, e),
     };
+    let lang = Lang::for_request(txn.request.ui_locales.as_deref(), &headers);
+    let t = lang.texts();
     if !ct_eq(form.get("csrf").unwrap_or_default(), &txn.csrf) {
         return error_page(lang, StatusCode::FORBIDDEN, t.forbidden);
     }
@@ -486,7 +491,8 @@ impl Step<'_> {
         {
             return Ok(resp);
         }
-        self.txn.stage = second_factor::stage_for(self.app, &user, self.lang, now).await?;
+        self.txn.stage =
+            second_factor::stage_for(self.app, &user, self.lang, &self.origin, now).await?;
         save(self.app, self.tx, &self.txn).await?;
         // A client that sent the code along with the password goes on at once.
         if self.form.get("otp").is_some() {

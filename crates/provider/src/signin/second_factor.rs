@@ -26,6 +26,7 @@ pub(super) async fn stage_for(
     app: &Provider,
     user: &User,
     lang: Lang,
+    origin: &audit::Origin,
     now: OffsetDateTime,
 ) -> Result<Stage, StoreError> {
     if !app.store.list_devices(&user.uid).await?.is_empty() {
@@ -48,7 +49,7 @@ pub(super) async fn stage_for(
     app.store.put_pending_enrollment(&pending).await?;
     audit::record(
         &*app.store,
-        &audit::Origin::default(),
+        origin,
         AuditAction::EnrollmentStarted,
         &user.uid,
         Some(&user.uid),
