@@ -3,103 +3,14 @@
 //! (tests/support/browser_standin.py) that posts the provider's sign-in
 //! forms (`username`, `password`, `otp`).
 
-use std::path::PathBuf;
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use tessera_client::config::{Layer, Sources};
-use tessera_client::{Client, ClientError, Config, LoginProgress, MemoryTokenStore, TokenStore};
-use tessera_provider::demo::DemoAccounts;
-use tessera_provider::store::{EmbeddedStore, Store};
-use tessera_provider::testing::TestProvider;
-
-struct Env {
-    provider: TestProvider,
-    accounts: DemoAccounts,
-    dir: tempfile::TempDir,
-}
-
-async fn env() -> Env {
-    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::in_memory().expect("in-memory store"));
-    let provider = TestProvider::start(store, tessera_provider::config::Config::default()).await;
-    let accounts = provider.seed_demo().await;
-    Env {
-        provider,
-        accounts,
-        dir: tempfile::tempdir().unwrap(),
-    }
-}
-
-fn config(issuer: &str, tune: impl FnOnce(&mut Layer)) -> Config {
-    let mut flags = Layer {
-        issuer: Some(issuer.to_owned()),
-        language: Some("en".into()),
-        ..Layer::default()
-    };
-    tune(&mut flags);
-    Config::load(&Sources {
-        system_file: None,
-        user_file: None,
-        env: Layer::default(),
-        flags,
-    })
-    .unwrap()
-}
-
-impl Env {
-    /// A `BROWSER` value running the stand-in as `user`.
-    fn browser_spec(&self, uid: &str) -> (String, PathBuf) {
-        let account = if uid == "helpdesk" {
-            &self.accounts.helpdesk
-        } else {
-            &self.accounts.demo
-        };
-        let params = self.dir.path().join(format!("{uid}.json"));
-        let log = self.dir.path().join(format!("{uid}.log"));
-        let body = serde_json::json!({
-            "username": account.uid,
-            "password": account.password.expose_secret(),
-            "totp_secret": account.totp_secret.expose_secret(),
-            "log": log,
-        });
-        std::fs::write(&params, body.to_string()).unwrap();
-        let script =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/browser_standin.py");
-        assert!(
-            !params.display().to_string().contains(':'),
-            "BROWSER entries are split on ':'"
-        );
-        (
-            format!("python3 {} {} %s", script.display(), params.display()),
-            log,
-        )
-    }
-
-    fn client(
-        &self,
-        uid: &str,
-        store: Arc<dyn TokenStore>,
-        tune: impl FnOnce(&mut Layer),
-    ) -> (Client, PathBuf) {
-        let client = Client::new(config(&self.provider.issuer, tune), store).unwrap();
-        let (spec, log) = self.browser_spec(uid);
-        client
-            .on_open_browser(move |url| tessera_client::browser::open_with_browser_var(&spec, url));
-        (client, log)
-    }
-}
-
-fn record_progress(client: &Client) -> Arc<Mutex<Vec<LoginProgress>>> {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let s = seen.clone();
-    client.on_progress(move |p| s.lock().unwrap().push(p));
-    seen
-}
-
-fn log_of(path: &PathBuf) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|_| "(the browser stand-in wrote nothing)".into())
-}
+use support::{config, env, log_of, record_progress};
+use tessera_client::{Client, ClientError, LoginProgress, MemoryTokenStore, TokenStore};
 
 #[tokio::test]
 async fn full_login_with_totp_then_refresh_and_sign_out() {
