@@ -535,6 +535,10 @@ async fn enrolment_starts_pending_then_a_valid_code_stores_the_device_and_first_
                 Some(json!({"name": "  My phone "})),
             )
             .await;
+        assert_eq!(
+            started.headers["cache-control"], "no-store",
+            "secrets are not cached"
+        );
         let started = started.ok(201).clone();
         let id = started["enrollment_id"].as_str().unwrap().to_owned();
         assert_eq!(started["name"], "My phone", "{}", env.name);

@@ -113,7 +113,16 @@ pub fn router_with(settings: AccountSettings) -> Router<AppState> {
             }),
         )
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response(no_store))
         .layer(Extension(Arc::new(AccountApi::new(settings))))
+}
+
+/// Account data (TOTP secrets, recovery codes, activity) must never sit in a
+/// cache between the provider and the client.
+async fn no_store(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
 }
 
 async fn method_not_allowed() -> Response {
