@@ -2210,3 +2210,47 @@ async fn the_step_up_age_comes_from_the_configuration() {
         .ok(204);
     }
 }
+
+#[tokio::test]
+async fn enrolment_starts_are_rate_limited_per_user() {
+    for env in each_env().await {
+        let token = env.fresh("newbie").await;
+        for _ in 0..20 {
+            env.call(
+                Method::POST,
+                paths::MY_DEVICES,
+                &[],
+                Some(&token),
+                Some(json!({"name": "Phone"})),
+            )
+            .await
+            .ok(201);
+        }
+        let r = env
+            .call(
+                Method::POST,
+                paths::MY_DEVICES,
+                &[],
+                Some(&token),
+                Some(json!({"name": "Phone"})),
+            )
+            .await;
+        r.problem(429, "rate_limited");
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("minute"),
+            "{}: {}",
+            env.name,
+            r.body
+        );
+        // Another user is not affected.
+        env.call(
+            Method::POST,
+            paths::MY_DEVICES,
+            &[],
+            Some(&env.fresh("alice").await),
+            Some(json!({"name": "Phone"})),
+        )
+        .await
+        .ok(201);
+    }
+}
