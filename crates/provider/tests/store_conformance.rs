@@ -283,6 +283,14 @@ mod cases {
             .await
             .unwrap_err();
         assert_eq!(err.code(), "invalid");
+        let err = store
+            .put_auth_code("h", &grant("alice"), Duration::MAX)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid");
+        let err = store.rate_limit_hit("k", Duration::MAX).await.unwrap_err();
+        assert_eq!(err.code(), "invalid");
+        assert_eq!(store.rate_limit_count("k").await.unwrap(), 0);
         let expired = pending("alice", "p1", now() - time::Duration::seconds(1));
         assert_eq!(
             store

@@ -33,11 +33,20 @@ pub fn check_key(what: &str, value: &str) -> StoreResult<()> {
     Ok(())
 }
 
-/// Rejects a zero TTL (a key that would never exist or never expire).
+/// Longest TTL accepted: nothing short-lived lives longer than a year.
+pub const MAX_TTL: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// Rejects a zero TTL (a key that would never exist) and absurdly long ones
+/// (which would overflow deadline arithmetic).
 pub fn check_ttl(what: &str, ttl: Duration) -> StoreResult<()> {
     if ttl.as_millis() == 0 {
         return Err(StoreError::Invalid(format!(
             "{what} TTL must be at least 1 ms"
+        )));
+    }
+    if ttl > MAX_TTL {
+        return Err(StoreError::Invalid(format!(
+            "{what} TTL must be at most 366 days"
         )));
     }
     Ok(())
@@ -128,6 +137,20 @@ mod tests {
             check_key("device id", "").unwrap_err().to_string(),
             "invalid input: device id is empty"
         );
+    }
+
+    #[test]
+    fn ttls_must_be_positive_and_bounded() {
+        assert!(check_ttl("code", Duration::from_secs(60)).is_ok());
+        assert_eq!(
+            check_ttl("code", Duration::ZERO).unwrap_err().code(),
+            "invalid"
+        );
+        assert_eq!(
+            check_ttl("code", Duration::MAX).unwrap_err().code(),
+            "invalid"
+        );
+        assert!(check_ttl("code", MAX_TTL).is_ok());
     }
 
     #[test]
