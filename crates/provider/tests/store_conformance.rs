@@ -306,6 +306,68 @@ mod cases {
         );
     }
 
+    /// Lookups with hostile keys answer "nothing there" (or Invalid for
+    /// writes), never panic, and never reach another record.
+    pub async fn hostile_keys_find_nothing(store: Arc<dyn Store>) {
+        store
+            .create_device(&device("alice", "d1", "Phone"))
+            .await
+            .unwrap();
+        store
+            .create_user(&user("alice", "alice@example.org", "Alice"))
+            .await
+            .unwrap();
+        let long = "x".repeat(100_000);
+        let hostile = [
+            "",
+            "\0",
+            "alice\0d1",
+            "alice\u{1}",
+            "*",
+            "?",
+            "[",
+            "(",
+            "-",
+            "+",
+            "+inf",
+            "a:b",
+            "user:alice",
+            "../../etc",
+            "é",
+            "\u{10FFFF}",
+            "{}",
+            "\"",
+            long.as_str(),
+        ];
+        for key in hostile {
+            assert_eq!(store.get_user(key).await.unwrap(), None, "{key:?}");
+            assert_eq!(store.get_device(key, "d1").await.unwrap(), None, "{key:?}");
+            assert_eq!(
+                store.get_device("alice", key).await.unwrap(),
+                None,
+                "{key:?}"
+            );
+            assert!(store.list_devices(key).await.unwrap().is_empty(), "{key:?}");
+            assert!(!store.delete_device(key, "d1").await.unwrap(), "{key:?}");
+            assert!(!store.delete_device("alice", key).await.unwrap(), "{key:?}");
+            assert!(store.list_trusted_browsers(key).await.unwrap().is_empty());
+            assert_eq!(store.find_trusted_browser(key).await.unwrap(), None);
+            assert_eq!(store.take_auth_code(key).await.unwrap(), None);
+            assert_eq!(store.get_refresh_token(key).await.unwrap(), None);
+            assert_eq!(store.get_session(key).await.unwrap(), None);
+            assert!(!store.consume_recovery_code(key, key).await.unwrap());
+            assert!(store.list_audit(key, None, 10).await.unwrap().is_empty());
+            assert_eq!(store.rate_limit_count(key).await.unwrap(), 0);
+            let found = store.search_users(key, 10).await.unwrap();
+            assert!(found.iter().all(|u| u.uid == "alice"), "{key:?}");
+            let created = store.create_device(&device(key, key, "x")).await;
+            if let Err(err) = created {
+                assert_eq!(err.code(), "invalid", "{key:?}: {err}");
+            }
+        }
+        assert_eq!(ids(&store.list_devices("alice").await.unwrap()), ["d1"]);
+    }
+
     pub async fn clients_are_unique(store: Arc<dyn Store>) {
         let client = Client {
             client_id: "desktop".into(),
@@ -1384,6 +1446,7 @@ macro_rules! conformance {
             conformance!(@cases $make;
                 users_are_unique_and_searchable,
                 invalid_keys_are_refused_without_partial_state,
+                hostile_keys_find_nothing,
                 clients_are_unique,
                 devices_belong_to_their_owner,
                 listed_iff_usable_under_concurrency,
