@@ -2254,3 +2254,135 @@ async fn enrolment_starts_are_rate_limited_per_user() {
         .ok(201);
     }
 }
+
+/// A small deterministic generator (xorshift64*) for the fuzz test.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn string(&mut self) -> String {
+        const PIECES: &[&str] = &[
+            "", " ", "a", "Phone", "123456", "\u{0}", "\t", "\n", "é", "✓", "\"", "\\", "{}", "%",
+            "ñ", "\u{202e}", "0", "-1", "null",
+        ];
+        let n = self.below(6);
+        let mut s: String = (0..n)
+            .map(|_| PIECES[self.below(PIECES.len() as u64) as usize])
+            .collect();
+        if self.below(10) == 0 {
+            s.push_str(&"z".repeat(self.below(700) as usize));
+        }
+        s
+    }
+
+    fn value(&mut self, depth: u32) -> Value {
+        match self.below(if depth > 2 { 5 } else { 8 }) {
+            0 => Value::Null,
+            1 => json!(self.below(2) == 0),
+            2 => json!(self.next() as i64),
+            3 => json!((self.next() % 1000) as f64 / 7.0),
+            4 => json!(self.string()),
+            5 => Value::Array((0..self.below(4)).map(|_| self.value(depth + 1)).collect()),
+            _ => {
+                const KEYS: &[&str] = &["name", "code", "reason", "id", "uid", "", "NAME"];
+                let mut map = serde_json::Map::new();
+                for _ in 0..self.below(4) {
+                    let key = KEYS[self.below(KEYS.len() as u64) as usize].to_owned();
+                    map.insert(key, self.value(depth + 1));
+                }
+                Value::Object(map)
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn random_bodies_get_documented_answers_and_never_damage_state() {
+    for env in each_env().await {
+        let alice = env.fresh("alice").await;
+        let agent = env.fresh("agent").await;
+        let pending = env
+            .call(
+                Method::POST,
+                paths::MY_DEVICES,
+                &[],
+                Some(&alice),
+                Some(json!({"name": "Pending"})),
+            )
+            .await
+            .ok(201)
+            .clone();
+        let pending_id = pending["enrollment_id"].as_str().unwrap().to_owned();
+        let mut rng = Rng(0x5EED_0000_0000_0001);
+        for round in 0..150 {
+            let body = rng.value(0);
+            let r = match round % 4 {
+                0 => {
+                    env.call(
+                        Method::POST,
+                        paths::MY_DEVICES,
+                        &[],
+                        Some(&alice),
+                        Some(body.clone()),
+                    )
+                    .await
+                }
+                1 => {
+                    env.call(
+                        Method::POST,
+                        paths::MY_ENROLLMENT_CONFIRM,
+                        &[("id", &pending_id)],
+                        Some(&alice),
+                        Some(body.clone()),
+                    )
+                    .await
+                }
+                2 => {
+                    env.call(
+                        Method::PATCH,
+                        paths::MY_DEVICE,
+                        &[("id", "alice-phone")],
+                        Some(&alice),
+                        Some(body.clone()),
+                    )
+                    .await
+                }
+                _ => {
+                    env.call(
+                        Method::DELETE,
+                        paths::USER_DEVICE,
+                        &[("uid", "bob"), ("id", "nope")],
+                        Some(&agent),
+                        Some(body.clone()),
+                    )
+                    .await
+                }
+            };
+            assert!(
+                r.status.is_client_error() || r.status.is_success(),
+                "{}: round {round}: {body} -> {} {}",
+                env.name,
+                r.status,
+                r.body
+            );
+            if r.status.is_success() {
+                // Only a well-formed name may succeed, and it is stored normalised.
+                let name = body["name"].as_str().expect("success needs a name");
+                let normalised = tessera_api::normalize_device_name(name).unwrap();
+                assert_eq!(r.body["name"], normalised.as_str(), "round {round}");
+            }
+        }
+        assert_eq!(env.device_ids("alice").await.len(), 2, "{}", env.name);
+        assert_eq!(env.device_ids("bob").await, ["bob-phone"]);
+    }
+}
