@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Installs the desktop app's .deb on this machine with dpkg, checks what it
+# installed (binary, desktop entry in French and English, hicolor icons, package
+# metadata), runs the installed binary without a display (--version), then
+# removes and purges it and checks that nothing is left. Also checks the .rpm
+# built alongside (its lead and name).
+#
+# Needs root, and the installers built first:
+#   bash scripts/package && bash tests/packaging/deb.sh [path/to.deb]
+# desktop-file-validate (Debian package desktop-file-utils) is required.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PKG=tessera
+BUNDLE="$ROOT/target/release/bundle"
+DESKTOP=/usr/share/applications/Tessera.desktop
+HICOLOR=/usr/share/icons/hicolor
+
+require "running as root (dpkg -i)" test "$(id -u)" -eq 0
+DEB=${1:-$(ls -t "$BUNDLE"/deb/*.deb 2>/dev/null | head -n1 || true)}
+require "a built .deb (run: bash scripts/package)" test -f "${DEB:-/nonexistent}"
+require "desktop-file-validate on PATH (apt install desktop-file-utils)" command -v desktop-file-validate
+echo "package: ${DEB#"$ROOT"/}"
+
+installed() { dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null | grep -qv 'not-installed'; }
+cleanup() { if installed; then dpkg --purge "$PKG" >/dev/null 2>&1 || true; fi; }
+trap cleanup EXIT
+# A leftover from an interrupted run would hide what this package does.
+if installed; then dpkg --purge "$PKG" >/dev/null; fi
+
+deb_version=$(dpkg-deb -f "$DEB" Version)
+workspace_version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml")
+
+# --- package metadata ----------------------------------------------------------
+check "package name is $PKG" test "$(dpkg-deb -f "$DEB" Package)" = "$PKG"
+check "package version $deb_version is the workspace version $workspace_version" \
+  test "$deb_version" = "$workspace_version"
+check "package has a homepage" test -n "$(dpkg-deb -f "$DEB" Homepage)"
+check "package has a maintainer" test -n "$(dpkg-deb -f "$DEB" Maintainer)"
+check "package description is not empty" test "$(dpkg-deb -f "$DEB" Description | wc -l)" -gt 1
+check "package depends on WebKitGTK 4.1 and GTK 3" \
+  bash -c 'd=$(dpkg-deb -f "$1" Depends); grep -q libwebkit2gtk-4.1 <<<"$d" && grep -q libgtk-3 <<<"$d"' _ "$DEB"
+check "package ships no developer tool (only tessera-desktop in /usr/bin)" \
+  test "$(dpkg-deb -c "$DEB" | awk '{print $6}' | grep -E '^\./usr/bin/.' | tr '\n' ' ')" = "./usr/bin/tessera-desktop "
+
+# --- install ---------------------------------------------------------------------
+check "dpkg -i installs the package" dpkg -i "$DEB"
+check "dpkg reports it installed" test "$(dpkg-query -W -f='${Status}' "$PKG")" = "install ok installed"
+check "binary /usr/bin/tessera-desktop is executable" test -x /usr/bin/tessera-desktop
+
+check "desktop entry $DESKTOP installed" test -f "$DESKTOP"
+validate_out=$(desktop-file-validate "$DESKTOP" 2>&1) && validate_rc=0 || validate_rc=$?
+[ -z "$validate_out" ] || printf '%s\n' "$validate_out"
+check "desktop-file-validate accepts the entry" test "$validate_rc" -eq 0
+entry() { sed -n "s/^$1=//p" "$DESKTOP"; }
+check "entry Name=Tessera" test "$(entry Name)" = "Tessera"
+check "entry Exec runs the installed binary" test "$(entry Exec)" = "tessera-desktop"
+check "entry Type=Application, Terminal=false" \
+  test "$(entry Type) $(entry Terminal)" = "Application false"
+check "entry has an English comment" test -n "$(entry Comment)"
+check "entry has a French comment (Comment[fr])" test -n "$(entry 'Comment\[fr\]')"
+check "entry has French keywords (Keywords[fr])" test -n "$(entry 'Keywords\[fr\]')"
+check "entry has categories" test -n "$(entry Categories)"
+icon=$(entry Icon)
+check "entry Icon=$icon names an installed hicolor icon" \
+  bash -c 'ls "$1"/*/apps/"$2".png >/dev/null 2>&1' _ "$HICOLOR" "$icon"
+
+# Each icon's pixel size matches its hicolor directory (WxH or WxH@2 = 2x).
+png_size() { python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(24); sys.exit(1) if d[:8]!=b"\x89PNG\r\n\x1a\n" else print("%dx%d" % struct.unpack(">II", d[16:24]))' "$1"; }
+for dir in 32x32 64x64 128x128 256x256@2 512x512; do
+  file="$HICOLOR/$dir/apps/$icon.png"
+  size=${dir%@2}
+  if [ "$dir" != "$size" ]; then size="$(( ${size%x*} * 2 ))x$(( ${size#*x} * 2 ))"; fi
+  check "icon $dir is a ${size} PNG" test "$(png_size "$file" 2>/dev/null)" = "$size"
+done
+
+# --- the installed binary, without a display ----------------------------------------
+version_out=$(env -u DISPLAY -u WAYLAND_DISPLAY timeout 20 /usr/bin/tessera-desktop --version 2>&1) && version_rc=0 || version_rc=$?
+check "tessera-desktop --version exits 0 without a display (rc $version_rc)" test "$version_rc" -eq 0
+check "tessera-desktop --version prints its version ($version_out)" \
+  test "$version_out" = "tessera-desktop $deb_version"
+short_out=$(env -u DISPLAY -u WAYLAND_DISPLAY timeout 20 /usr/bin/tessera-desktop -V 2>&1 || true)
+check "tessera-desktop -V prints the same" test "$short_out" = "$version_out"
+
+# --- remove, then purge ----------------------------------------------------------------
+mapfile -t files < <(dpkg-query -L "$PKG" | while read -r f; do [ -f "$f" ] && echo "$f"; done)
+check "dpkg lists the installed files (${#files[@]})" test "${#files[@]}" -ge 7
+check "dpkg -r removes the package" dpkg -r "$PKG"
+left=$(for f in "${files[@]}"; do [ -e "$f" ] && echo "$f"; done || true)
+check "after remove: none of its files is left${left:+ (left: $left)}" test -z "$left"
+check "dpkg --purge purges the package" dpkg --purge "$PKG"
+if installed; then fail "after purge: dpkg knows nothing of it"; else pass "after purge: dpkg knows nothing of it"; fi
+
+# --- the rpm built alongside ---------------------------------------------------------------
+RPM=$(ls -t "$BUNDLE"/rpm/*.rpm 2>/dev/null | head -n1 || true)
+if [ -n "$RPM" ]; then
+  # RPM lead: magic ed ab ee db, then the package name-version-release at byte 10.
+  check "rpm ${RPM##*/} has an RPM lead" test "$(head -c4 "$RPM" | od -An -tx1 | tr -d ' \n')" = "edabeedb"
+  check "rpm names $PKG-$deb_version" bash -c 'head -c 76 "$1" | tail -c 66 | tr -d "\0" | grep -q "^$2-$3"' _ "$RPM" "$PKG" "$deb_version"
+else
+  fail "an .rpm was built beside the .deb"
+fi
+
+summary
