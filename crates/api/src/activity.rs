@@ -25,6 +25,8 @@ pub enum AuditAction {
     /// A recovery code was used to sign in.
     RecoveryCodeUsed,
     SignOut,
+    /// An enrolment was started (nothing stored as a device yet).
+    EnrollmentStarted,
     DeviceEnrolled,
     DeviceRenamed,
     DeviceRemoved,
@@ -41,13 +43,14 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 16] = [
         AuditAction::SignIn,
         AuditAction::PasswordFailed,
         AuditAction::SecondFactorFailed,
         AuditAction::AccountLocked,
         AuditAction::RecoveryCodeUsed,
         AuditAction::SignOut,
+        AuditAction::EnrollmentStarted,
         AuditAction::DeviceEnrolled,
         AuditAction::DeviceRenamed,
         AuditAction::DeviceRemoved,
@@ -68,6 +71,7 @@ impl AuditAction {
             AuditAction::AccountLocked => "account_locked",
             AuditAction::RecoveryCodeUsed => "recovery_code_used",
             AuditAction::SignOut => "sign_out",
+            AuditAction::EnrollmentStarted => "enrollment_started",
             AuditAction::DeviceEnrolled => "device_enrolled",
             AuditAction::DeviceRenamed => "device_renamed",
             AuditAction::DeviceRemoved => "device_removed",
@@ -111,6 +115,7 @@ pub struct AuditEvent {
 /// Query of `GET /api/v1/me/activity` and `GET /api/v1/users/{uid}/activity`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ActivityQuery {
     /// The `next_cursor` of the previous page; absent for the newest page.

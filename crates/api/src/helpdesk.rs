@@ -10,6 +10,7 @@ pub const USER_SEARCH_MAX: u32 = 50;
 /// Query of `GET /api/v1/users?q=`: prefix search on uid, email and name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct UserSearchQuery {
     pub q: String,

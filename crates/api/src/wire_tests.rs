@@ -336,3 +336,35 @@ fn openapi_schemas_describe_secrets_and_times_as_strings() {
         .collect();
     assert!(required.contains(&"otpauth_uri"));
 }
+
+#[cfg(feature = "openapi")]
+#[test]
+fn query_types_are_documented_as_query_parameters() {
+    use utoipa::IntoParams;
+    for params in [
+        ActivityQuery::into_params(|| None),
+        UserSearchQuery::into_params(|| None),
+    ] {
+        for p in params {
+            let v = serde_json::to_value(&p).unwrap();
+            assert_eq!(v["in"], "query", "{v}");
+        }
+    }
+    let q: Vec<serde_json::Value> = UserSearchQuery::into_params(|| None)
+        .iter()
+        .map(|p| serde_json::to_value(p).unwrap())
+        .collect();
+    let required: Vec<(&str, bool)> = q
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap(),
+                p["required"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect();
+    assert!(
+        required.contains(&("q", true)) && required.contains(&("limit", false)),
+        "{required:?}"
+    );
+}
