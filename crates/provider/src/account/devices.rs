@@ -174,7 +174,16 @@ pub async fn confirm_enrollment(
 
     // Serialised per user so that "first device" is decided once.
     let _guard = api.lock_user(uid).await;
-    let had_devices = !app.store.list_devices(uid).await?.is_empty();
+    let first_device = app.store.list_devices(uid).await?.is_empty();
+    // A first device's recovery codes are stored BEFORE the device: if the
+    // store fails in between, the user has no device and unseen codes
+    // (harmless: with no device, sign-in enrols again and the next first
+    // confirmation replaces them), never a device without its codes.
+    let recovery_codes = if first_device {
+        Some(recovery::regenerate(&*app.store, uid).await?)
+    } else {
+        None
+    };
     let device = match app.store.confirm_enrollment(uid, &id, now).await {
         Ok(d) => d,
         Err(StoreError::NotFound { .. }) => return Err(missing_enrollment(&id, now)),
@@ -187,23 +196,20 @@ pub async fn confirm_enrollment(
             .detail("name", &device.name),
     )
     .await;
-    let recovery_codes = if had_devices {
-        None
-    } else {
-        let codes = recovery::regenerate(&*app.store, uid).await?;
+    if recovery_codes.is_some() {
         audit::record(
             &app,
             Change::new(&caller, AuditAction::RecoveryCodesRegenerated, uid)
                 .detail("during", "first_enrollment"),
         )
         .await;
-        Some(
-            codes
-                .iter()
-                .map(|c| SecretText::new(secrecy::ExposeSecret::expose_secret(c)))
-                .collect(),
-        )
-    };
+    }
+    let recovery_codes = recovery_codes.map(|codes| {
+        codes
+            .iter()
+            .map(|c| SecretText::new(secrecy::ExposeSecret::expose_secret(c)))
+            .collect()
+    });
     let confirmed = EnrollmentConfirmed {
         device: to_wire(&device),
         recovery_codes,
