@@ -2386,3 +2386,29 @@ async fn random_bodies_get_documented_answers_and_never_damage_state() {
         assert_eq!(env.device_ids("bob").await, ["bob-phone"]);
     }
 }
+
+#[tokio::test]
+async fn a_removed_helpdesk_role_takes_effect_before_the_token_expires() {
+    for env in each_env().await {
+        let agent = env.fresh("agent").await;
+        env.get(paths::USER_DEVICES, &[("uid", "bob")], &agent)
+            .await
+            .ok(200);
+        let mut user = env.store.get_user("agent").await.unwrap().unwrap();
+        user.roles.clear();
+        env.store.update_user(&user).await.unwrap();
+        env.get(paths::USER_DEVICES, &[("uid", "bob")], &agent)
+            .await
+            .problem(403, "forbidden");
+        env.call(
+            Method::DELETE,
+            paths::USER_DEVICES,
+            &[("uid", "bob")],
+            Some(&agent),
+            reason("still trying"),
+        )
+        .await
+        .problem(403, "forbidden");
+        assert_eq!(env.device_ids("bob").await, ["bob-phone"], "{}", env.name);
+    }
+}
