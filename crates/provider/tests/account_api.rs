@@ -514,6 +514,32 @@ async fn a_store_that_is_down_answers_503_unavailable() {
         redis.stop();
         let r = env.get(paths::MY_DEVICES, &[], &token).await;
         r.problem(503, "unavailable");
+        // A change attempted while the store is down changes nothing and says so.
+        env.call(
+            Method::DELETE,
+            paths::MY_DEVICE,
+            &[("id", "alice-tablet")],
+            Some(&token),
+            None,
+        )
+        .await
+        .problem(503, "unavailable");
+
+        // Redis comes back (empty: the test server keeps no data): the API
+        // reconnects by itself.
+        env.guard.redis().unwrap().restart();
+        env.add_user("alice", &[], &["alice-phone"]).await;
+        let mut answered = None;
+        for _ in 0..50 {
+            let r = env.get(paths::MY_DEVICES, &[], &token).await;
+            if r.status != StatusCode::SERVICE_UNAVAILABLE {
+                answered = Some(r);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let r = answered.expect("the API answers again after Redis restarts");
+        assert_eq!(r.ok(200)[0]["id"], "alice-phone");
     }
 }
 
