@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use support::{config, env, log_of, record_progress};
+use support::{config, env, env_with, log_of, record_progress};
 use tessera_client::{Client, ClientError, LoginProgress, MemoryTokenStore, TokenStore};
 
 #[tokio::test]
@@ -189,4 +189,68 @@ async fn an_unreachable_provider_is_a_discovery_error_naming_it() {
     let err = client.login().await.unwrap_err();
     assert_eq!(err.code(), "discovery");
     assert!(err.to_string().contains(&issuer), "{err}");
+}
+
+#[tokio::test]
+async fn short_lived_access_tokens_are_refreshed_transparently() {
+    // An access token that always expires within the refresh margin.
+    let env = env_with(|c| c.tokens.access_token_secs = 30).await;
+    let store = Arc::new(MemoryTokenStore::default());
+    let (client, log) = env.client("demo", store.clone(), |_| {});
+    client
+        .login()
+        .await
+        .unwrap_or_else(|e| panic!("login: {e}\n{}", log_of(&log)));
+    let first = store.load().unwrap().unwrap();
+    assert_eq!(client.me().await.unwrap().uid, "demo");
+    let second = store.load().unwrap().unwrap();
+    assert_ne!(
+        first.access_token.expose_secret(),
+        second.access_token.expose_secret(),
+        "the call refreshed and stored new tokens"
+    );
+    assert_ne!(
+        first.refresh_token.as_ref().unwrap().expose_secret(),
+        second.refresh_token.as_ref().unwrap().expose_secret(),
+        "the refresh token was rotated"
+    );
+    assert_eq!(second.subject, "demo");
+    assert_eq!(second.acr, "eidas1-mfa");
+}
+
+#[tokio::test]
+async fn a_revoked_session_ends_cleanly_and_asks_to_sign_in_again() {
+    let env = env_with(|c| c.tokens.access_token_secs = 30).await;
+    let store = Arc::new(MemoryTokenStore::default());
+    let (client, log) = env.client("demo", store.clone(), |_| {});
+    client
+        .login()
+        .await
+        .unwrap_or_else(|e| panic!("login: {e}\n{}", log_of(&log)));
+    // Another client on the same tokens signs out (revoking the refresh token).
+    let other = Client::new(config(&env.provider.issuer, |_| {}), store.clone()).unwrap();
+    let saved = store.load().unwrap().unwrap();
+    other.logout().await.unwrap();
+    store.save(&saved).unwrap();
+    // The next call must refresh, is refused, and the session is forgotten.
+    let err = client.me().await.unwrap_err();
+    assert_eq!(err.code(), "session_expired", "{err}");
+    assert!(store.load().unwrap().is_none());
+}
+
+#[tokio::test]
+async fn sign_out_forgets_the_tokens_even_when_the_provider_is_gone() {
+    let env = env().await;
+    let store = Arc::new(MemoryTokenStore::default());
+    let (client, log) = env.client("demo", store.clone(), |_| {});
+    client
+        .login()
+        .await
+        .unwrap_or_else(|e| panic!("login: {e}\n{}", log_of(&log)));
+    drop(env);
+    let report = client.logout().await.unwrap();
+    assert!(report.was_signed_in);
+    assert!(!report.revoked && !report.session_ended);
+    assert!(!report.warnings.is_empty(), "says what failed: {report:?}");
+    assert!(store.load().unwrap().is_none());
 }
