@@ -83,6 +83,12 @@ pub struct Options {
     /// Audience of access tokens (default <issuer>/api).
     #[arg(long, env = "TESSERA_PROVIDER_API_AUDIENCE")]
     pub api_audience: Option<String>,
+    /// PEM certificate chain; with --tls-key the provider serves HTTPS itself.
+    #[arg(long, env = "TESSERA_PROVIDER_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "TESSERA_PROVIDER_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,6 +199,12 @@ pub fn load_config(o: &Options) -> Result<Config, StartError> {
     if let Some(v) = &o.api_audience {
         c.api_audience = Some(v.clone());
     }
+    if let Some(v) = &o.tls_cert {
+        c.tls_cert = Some(v.clone());
+    }
+    if let Some(v) = &o.tls_key {
+        c.tls_key = Some(v.clone());
+    }
     Ok(c)
 }
 
@@ -245,6 +257,12 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
 
 async fn serve(mut config: Config, demo: bool) -> Result<(), StartError> {
     config.validate()?;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(crate::tls::acceptor(cert, key).map_err(|e| StartError::Io(e.to_string()))?)
+        }
+        _ => None,
+    };
     let store = open_store(&config).await?;
     let key = secret_key(&config)?;
     let listener =
@@ -288,9 +306,11 @@ async fn serve(mut config: Config, demo: bool) -> Result<(), StartError> {
         }
     }
     let _ = std::io::stdout().flush();
-    crate::serve(listener, app)
-        .await
-        .map_err(|e| StartError::Io(e.to_string()))
+    match tls {
+        Some(acceptor) => crate::tls::serve(listener, acceptor, app).await,
+        None => crate::serve(listener, app).await,
+    }
+    .map_err(|e| StartError::Io(e.to_string()))
 }
 
 async fn user(store: &dyn Store, cmd: UserCommand) -> Result<(), StartError> {

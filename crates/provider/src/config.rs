@@ -148,6 +148,9 @@ pub struct Config {
     pub trusted_browser_days: u64,
     /// How recent a sign-in must be for sensitive account changes (step-up).
     pub step_up_max_age_secs: u64,
+    /// PEM certificate chain: with `tls_key`, the provider serves HTTPS itself.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 pub const DEFAULT_PORT: u16 = 8765;
@@ -171,6 +174,8 @@ impl Default for Config {
             rate_limit: RateLimits::default(),
             trusted_browser_days: 7,
             step_up_max_age_secs: 600,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -238,6 +243,11 @@ impl Config {
                 "the issuer must use https (plain http only on a loopback address)".into(),
             ));
         }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "tls_cert and tls_key go together".into(),
+            ));
+        }
         if self.acr.is_empty() {
             return Err(ConfigError::Invalid(
                 "at least one acr level must be configured".into(),
@@ -286,10 +296,17 @@ impl Config {
     pub fn issuer(&self) -> String {
         match &self.issuer {
             Some(i) => i.trim_end_matches('/').to_owned(),
-            None => match self.listen_address {
-                IpAddr::V6(a) => format!("http://[{a}]:{}", self.port),
-                IpAddr::V4(a) => format!("http://{a}:{}", self.port),
-            },
+            None => {
+                let scheme = if self.tls_cert.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                match self.listen_address {
+                    IpAddr::V6(a) => format!("{scheme}://[{a}]:{}", self.port),
+                    IpAddr::V4(a) => format!("{scheme}://{a}:{}", self.port),
+                }
+            }
         }
     }
 

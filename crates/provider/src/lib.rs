@@ -26,6 +26,7 @@ pub mod revocation;
 pub mod signin;
 pub mod state;
 pub mod store;
+pub mod tls;
 pub mod tokens;
 pub mod totp;
 pub mod trusted;
