@@ -237,3 +237,88 @@ async fn demo_prints_how_to_sign_in_and_keeps_its_key_and_devices_across_restart
     again.wait().unwrap();
     assert!(dir.path().join("secret.key").exists());
 }
+
+#[tokio::test]
+async fn with_a_certificate_the_provider_serves_https_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let cert_pem = certified.cert.pem();
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("key.pem");
+    std::fs::write(&cert_path, &cert_pem).unwrap();
+    std::fs::write(&key_path, certified.signing_key.serialize_pem()).unwrap();
+    let data = dir.path().join("data");
+    let mut child = Command::new(BIN)
+        .args(["--port", "0", "--data-dir", data.to_str().unwrap()])
+        .args([
+            "--tls-cert",
+            cert_path.to_str().unwrap(),
+            "--tls-key",
+            key_path.to_str().unwrap(),
+        ])
+        .env_remove("TESSERA_PROVIDER_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut issuer = String::new();
+    while issuer.is_empty() {
+        let mut l = String::new();
+        assert!(
+            reader.read_line(&mut l).unwrap() > 0,
+            "provider ended early"
+        );
+        if let Some(i) = l.trim_end().strip_prefix("issuer: ") {
+            issuer = i.to_owned();
+        }
+    }
+    assert!(issuer.starts_with("https://127.0.0.1:"), "{issuer}");
+    let https = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert_pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let doc: serde_json::Value = https
+        .get(format!("{issuer}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["issuer"], issuer.as_str());
+    assert!(
+        doc["token_endpoint"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
+    // Plain HTTP on the TLS port gets no answer.
+    let plain = issuer.replace("https://", "http://");
+    assert!(reqwest::get(format!("{plain}/healthz")).await.is_err());
+    // A certificate without its key is refused at start with the reason.
+    let out = run(&[
+        "--port",
+        "0",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--tls-key"), "{}", stderr(&out));
+    let out = run(&[
+        "--port",
+        "0",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--tls-cert",
+        key_path.to_str().unwrap(),
+        "--tls-key",
+        key_path.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("TLS certificate"), "{}", stderr(&out));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
