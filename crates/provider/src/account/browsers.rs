@@ -10,6 +10,7 @@ use super::ApiState;
 use super::audit::{self, Change};
 use super::auth::{Caller, StepUp};
 use super::extract::ApiPath;
+use super::openapi::responses::{StepUpOrUnauthorized, Unauthorized, Unavailable};
 use super::problem::{ApiError, ApiResult};
 use crate::store::{self, AuditAction};
 
@@ -33,8 +34,8 @@ pub fn removed(n: u64) -> Removed {
 #[utoipa::path(get, path = "/api/v1/me/trusted-browsers", tag = "trusted browsers", security(("bearer" = [])),
     responses(
         (status = 200, description = "Unexpired trusted browsers", body = [TrustedBrowser]),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = inline(Unauthorized)),
+        (status = 503, response = inline(Unavailable)),
     ))]
 pub async fn list(State(app): ApiState, caller: Caller) -> ApiResult<Json<Vec<TrustedBrowser>>> {
     let browsers = app.store.list_trusted_browsers(caller.uid()).await?;
@@ -46,9 +47,9 @@ pub async fn list(State(app): ApiState, caller: Caller) -> ApiResult<Json<Vec<Tr
     params(("id" = String, Path, description = "The trusted browser's id")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, description = "Missing or invalid token, or a more recent sign-in is needed (`step_up_required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = inline(StepUpOrUnauthorized)),
         (status = 404, description = "No such trusted browser of this user", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = inline(Unavailable)),
     ))]
 pub async fn revoke(
     State(app): ApiState,
@@ -71,8 +72,8 @@ pub async fn revoke(
 #[utoipa::path(delete, path = "/api/v1/me/trusted-browsers", tag = "trusted browsers", security(("bearer" = [])),
     responses(
         (status = 200, description = "How many were revoked", body = Removed),
-        (status = 401, description = "Missing or invalid token, or a more recent sign-in is needed (`step_up_required`)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = inline(StepUpOrUnauthorized)),
+        (status = 503, response = inline(Unavailable)),
     ))]
 pub async fn revoke_all(State(app): ApiState, StepUp(caller): StepUp) -> ApiResult<Json<Removed>> {
     let uid = caller.uid();

@@ -24,7 +24,8 @@ use time::OffsetDateTime;
 use super::audit::{self, Change};
 use super::auth::{Caller, StepUp};
 use super::extract::{ApiJson, ApiPath};
-use super::problem::{ApiError, ApiResult};
+use super::openapi::responses::{StepUpOrUnauthorized, Unauthorized, Unavailable};
+use super::problem::{ApiError, ApiResult, sentence};
 use super::{AccountApi, ApiState, must_use_second_factor};
 use crate::crypto::random_token;
 use crate::state::Provider;
@@ -51,8 +52,8 @@ pub fn to_wire(d: &store::Device) -> Device {
 #[utoipa::path(get, path = "/api/v1/me/devices", tag = "devices", security(("bearer" = [])),
     responses(
         (status = 200, description = "The user's authenticator apps, oldest first", body = [Device]),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = inline(Unauthorized)),
+        (status = 503, response = inline(Unavailable)),
     ))]
 pub async fn list(State(app): ApiState, caller: Caller) -> ApiResult<Json<Vec<Device>>> {
     let devices = app.store.list_devices(caller.uid()).await?;
@@ -66,9 +67,9 @@ pub async fn list(State(app): ApiState, caller: Caller) -> ApiResult<Json<Vec<De
     responses(
         (status = 201, description = "Pending enrolment", body = EnrollmentStarted),
         (status = 400, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = inline(Unauthorized)),
         (status = 429, description = "Too many enrolments started", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = inline(Unavailable)),
     ))]
 pub async fn start_enrollment(
     State(app): ApiState,
@@ -76,7 +77,7 @@ pub async fn start_enrollment(
     ApiJson(body): ApiJson<EnrollmentStart>,
 ) -> ApiResult<Response> {
     let name = normalize_device_name(&body.name)
-        .map_err(|e| ApiError::bad_request(capital(&e.to_string())))?;
+        .map_err(|e| ApiError::bad_request(sentence(&e.to_string())))?;
     let uid = caller.uid();
     let limits = &app.config.rate_limit;
     let start_key = format!("account:enroll-start:{uid}");
@@ -125,11 +126,11 @@ pub async fn start_enrollment(
     responses(
         (status = 201, description = "The stored device (and recovery codes on a first device)", body = EnrollmentConfirmed),
         (status = 400, description = "Wrong code (`invalid_code`) or malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = inline(Unauthorized)),
         (status = 404, description = "No such pending enrolment", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "The enrolment expired (`enrollment_expired`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong codes", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = inline(Unavailable)),
     ))]
 pub async fn confirm_enrollment(
     State(app): ApiState,
@@ -224,9 +225,9 @@ pub async fn confirm_enrollment(
     responses(
         (status = 200, description = "The renamed device", body = Device),
         (status = 400, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = inline(Unauthorized)),
         (status = 404, description = "No such device of this user", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = inline(Unavailable)),
     ))]
 pub async fn rename(
     State(app): ApiState,
@@ -235,7 +236,7 @@ pub async fn rename(
     ApiJson(body): ApiJson<DeviceRename>,
 ) -> ApiResult<Json<Device>> {
     let name = normalize_device_name(&body.name)
-        .map_err(|e| ApiError::bad_request(capital(&e.to_string())))?;
+        .map_err(|e| ApiError::bad_request(sentence(&e.to_string())))?;
     let uid = caller.uid();
     let Some(before) = app.store.get_device(uid, &id).await? else {
         return Err(ApiError::not_found("device"));
@@ -258,10 +259,10 @@ pub async fn rename(
     params(("id" = String, Path, description = "The device's id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or invalid token, or a more recent sign-in is needed (`step_up_required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = inline(StepUpOrUnauthorized)),
         (status = 404, description = "No such device of this user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The user's last authenticator (`last_factor`)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = inline(Unavailable)),
     ))]
 pub async fn delete(
     State(app): ApiState,
@@ -341,14 +342,6 @@ fn missing_enrollment(id: &str, now: OffsetDateTime) -> ApiError {
             ErrorCode::NotFound,
             "No such pending enrolment (it may have been confirmed already); start again.",
         )
-    }
-}
-
-fn capital(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => format!("{}{}.", f.to_uppercase(), c.as_str()),
-        None => String::new(),
     }
 }
 

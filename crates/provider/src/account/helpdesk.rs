@@ -15,7 +15,10 @@ use tessera_api::{
 use super::audit::{self, Change};
 use super::auth::{Caller, Helpdesk, HelpdeskStepUp};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
-use super::problem::{ApiError, ApiResult};
+use super::openapi::responses::{
+    Forbidden, MissingReason, StepUpOrUnauthorized, Unauthorized, Unavailable,
+};
+use super::problem::{ApiError, ApiResult, sentence};
 use super::{AccountApi, ApiState, activity, browsers, count, devices, must_use_second_factor};
 use crate::state::Provider;
 use crate::store::{AuditAction, User};
@@ -36,7 +39,7 @@ async fn change_target(
 ) -> ApiResult<String> {
     let reason = body
         .validated()
-        .map_err(|e| ApiError::bad_request(format!("{}.", capital(&e.to_string()))))?;
+        .map_err(|e| ApiError::bad_request(sentence(&e.to_string())))?;
     if uid == caller.uid() {
         return Err(ApiError::forbidden(
             "Use the self-service routes (/api/v1/me/…) for your own account.",
@@ -46,22 +49,15 @@ async fn change_target(
     Ok(reason.reason)
 }
 
-fn capital(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| format!("{}{}", f.to_uppercase(), c.as_str()))
-        .unwrap_or_default()
-}
-
 /// Prefix search on uid, email and name.
 #[utoipa::path(get, path = "/api/v1/users", tag = "help desk", security(("bearer" = [])),
     params(("q" = String, Query, description = "Beginning of a uid, email or word of the name (case-insensitive)"), ("limit" = Option<u32>, Query, description = "At most this many users, 1 to 50 (default 20)")),
     responses(
         (status = 200, description = "Matching users, by uid", body = UserSearchResults),
         (status = 400, description = "Empty query or invalid limit", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a help-desk account", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = inline(Unauthorized)),
+        (status = 403, response = inline(Forbidden)),
+        (status = 503, response = inline(Unavailable)),
     ))]
 pub async fn search(
     State(app): ApiState,
@@ -105,10 +101,10 @@ pub async fn search(
     params(("uid" = String, Path, description = "The user's uid")),
     responses(
         (status = 200, description = "The user's authenticator apps", body = [Device]),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a help-desk account", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = inline(Unauthorized)),
+        (status = 403, response = inline(Forbidden)),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = inline(Unavailable)),
     ))]
 pub async fn user_devices(
     State(app): ApiState,
@@ -133,11 +129,11 @@ pub async fn user_devices(
     request_body = HelpdeskChange,
     responses(
         (status = 204, description = "Removed"),
-        (status = 400, description = "Missing or empty reason", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token, or a more recent sign-in is needed (`step_up_required`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a help-desk account, or the agent's own account", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = inline(MissingReason)),
+        (status = 401, response = inline(StepUpOrUnauthorized)),
+        (status = 403, response = inline(Forbidden)),
         (status = 404, description = "No such user, or no such device of this user", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = inline(Unavailable)),
     ))]
 pub async fn remove_device(
     State(app): ApiState,
@@ -172,11 +168,11 @@ pub async fn remove_device(
     request_body = HelpdeskChange,
     responses(
         (status = 200, description = "How many devices were removed", body = Removed),
-        (status = 400, description = "Missing or empty reason", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token, or a more recent sign-in is needed (`step_up_required`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a help-desk account, or the agent's own account", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = inline(MissingReason)),
+        (status = 401, response = inline(StepUpOrUnauthorized)),
+        (status = 403, response = inline(Forbidden)),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = inline(Unavailable)),
     ))]
 pub async fn reset_devices(
     State(app): ApiState,
@@ -205,10 +201,10 @@ pub async fn reset_devices(
     params(("uid" = String, Path, description = "The user's uid")),
     responses(
         (status = 200, description = "The user's unexpired trusted browsers", body = [TrustedBrowser]),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a help-desk account", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = inline(Unauthorized)),
+        (status = 403, response = inline(Forbidden)),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = inline(Unavailable)),
     ))]
 pub async fn user_browsers(
     State(app): ApiState,
@@ -232,11 +228,11 @@ pub async fn user_browsers(
     request_body = HelpdeskChange,
     responses(
         (status = 204, description = "Revoked"),
-        (status = 400, description = "Missing or empty reason", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token, or a more recent sign-in is needed (`step_up_required`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a help-desk account, or the agent's own account", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = inline(MissingReason)),
+        (status = 401, response = inline(StepUpOrUnauthorized)),
+        (status = 403, response = inline(Forbidden)),
         (status = 404, description = "No such user, or no such browser of this user", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = inline(Unavailable)),
     ))]
 pub async fn revoke_browser(
     State(app): ApiState,
@@ -264,11 +260,11 @@ pub async fn revoke_browser(
     request_body = HelpdeskChange,
     responses(
         (status = 200, description = "How many were revoked", body = Removed),
-        (status = 400, description = "Missing or empty reason", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token, or a more recent sign-in is needed (`step_up_required`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a help-desk account, or the agent's own account", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = inline(MissingReason)),
+        (status = 401, response = inline(StepUpOrUnauthorized)),
+        (status = 403, response = inline(Forbidden)),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = inline(Unavailable)),
     ))]
 pub async fn revoke_browsers(
     State(app): ApiState,
@@ -294,10 +290,10 @@ pub async fn revoke_browsers(
     responses(
         (status = 200, description = "A page of events, newest first", body = ActivityPage),
         (status = 400, description = "Invalid cursor or limit", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a help-desk account", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = inline(Unauthorized)),
+        (status = 403, response = inline(Forbidden)),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = inline(Unavailable)),
     ))]
 pub async fn user_activity(
     State(app): ApiState,

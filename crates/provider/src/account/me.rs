@@ -6,6 +6,7 @@ use tessera_api::{ActivityPage, ActivityQuery, Me, Problem};
 
 use super::auth::Caller;
 use super::extract::ApiQuery;
+use super::openapi::responses::{Unauthorized, Unavailable};
 use super::problem::ApiResult;
 use super::{ApiState, activity, count, must_use_second_factor};
 
@@ -13,8 +14,8 @@ use super::{ApiState, activity, count, must_use_second_factor};
 #[utoipa::path(get, path = "/api/v1/me", tag = "me", security(("bearer" = [])),
     responses(
         (status = 200, description = "The signed-in user", body = Me),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = inline(Unauthorized)),
+        (status = 503, response = inline(Unavailable)),
     ))]
 pub async fn me(State(app): ApiState, caller: Caller) -> ApiResult<Json<Me>> {
     let uid = caller.uid();
@@ -40,8 +41,8 @@ pub async fn me(State(app): ApiState, caller: Caller) -> ApiResult<Json<Me>> {
     responses(
         (status = 200, description = "A page of events, newest first", body = ActivityPage),
         (status = 400, description = "Invalid cursor or limit", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = inline(Unauthorized)),
+        (status = 503, response = inline(Unavailable)),
     ))]
 pub async fn my_activity(
     State(app): ApiState,

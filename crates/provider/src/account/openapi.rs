@@ -58,3 +58,49 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub fn document() -> utoipa::openapi::OpenApi {
     routes().split_for_parts().1
 }
+
+/// Problem answers shared by many operations (inlined where used).
+pub mod responses {
+    use tessera_api::Problem;
+
+    /// 401 `unauthorized`.
+    #[derive(utoipa::ToResponse)]
+    #[response(
+        description = "Missing, malformed, expired, revoked or foreign access token (`unauthorized`)",
+        content_type = "application/problem+json"
+    )]
+    pub struct Unauthorized(pub Problem);
+
+    /// 401 `unauthorized` or `step_up_required` (RFC 9470).
+    #[derive(utoipa::ToResponse)]
+    #[response(
+        description = "Invalid access token (`unauthorized`), or a more recent sign-in with a second factor is needed \
+                       (`step_up_required`, with `WWW-Authenticate: Bearer error=\"insufficient_user_authentication\", max_age=…`)",
+        content_type = "application/problem+json"
+    )]
+    pub struct StepUpOrUnauthorized(pub Problem);
+
+    /// 403 `forbidden` on help-desk routes.
+    #[derive(utoipa::ToResponse)]
+    #[response(
+        description = "Not a help-desk account; or, for a change, the agent's own account (`forbidden`)",
+        content_type = "application/problem+json"
+    )]
+    pub struct Forbidden(pub Problem);
+
+    /// 400 on help-desk changes.
+    #[derive(utoipa::ToResponse)]
+    #[response(
+        description = "Missing, empty or too long `reason`, or a malformed body (`bad_request`)",
+        content_type = "application/problem+json"
+    )]
+    pub struct MissingReason(pub Problem);
+
+    /// 503 `unavailable`.
+    #[derive(utoipa::ToResponse)]
+    #[response(
+        description = "The provider's store cannot be reached; retry later (`unavailable`)",
+        content_type = "application/problem+json"
+    )]
+    pub struct Unavailable(pub Problem);
+}

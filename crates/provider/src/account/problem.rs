@@ -122,11 +122,13 @@ impl From<OAuthError> for ApiError {
         if e.status.is_server_error() {
             return ApiError::new(ErrorCode::Internal, "An internal error occurred.");
         }
-        ApiError::unauthorized(Some("invalid_token"), capitalised(&e.description))
+        ApiError::unauthorized(Some("invalid_token"), sentence(&e.description))
     }
 }
 
-fn capitalised(s: &str) -> String {
+/// `s` as a sentence: capital first letter, final full stop (error
+/// messages of other layers are lower-case fragments).
+pub fn sentence(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {
         Some(first) => {
@@ -137,7 +139,7 @@ fn capitalised(s: &str) -> String {
             }
             out
         }
-        None => "The access token is not valid.".to_owned(),
+        None => String::new(),
     }
 }
 

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use super::ApiState;
 use super::audit::{self, Change};
 use super::auth::StepUp;
+use super::openapi::responses::{StepUpOrUnauthorized, Unavailable};
 use super::problem::{ApiError, ApiResult};
 use crate::store::AuditAction;
 
@@ -17,9 +18,9 @@ use crate::store::AuditAction;
 #[utoipa::path(post, path = "/api/v1/me/recovery-codes", tag = "recovery codes", security(("bearer" = [])),
     responses(
         (status = 200, description = "The new codes, shown once", body = RecoveryCodes),
-        (status = 401, description = "Missing or invalid token, or a more recent sign-in is needed (`step_up_required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = inline(StepUpOrUnauthorized)),
         (status = 409, description = "No authenticator enrolled yet", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = inline(Unavailable)),
     ))]
 pub async fn regenerate(
     State(app): ApiState,
