@@ -1532,6 +1532,76 @@ mod redis_only {
         );
     }
 
+    /// With Sentinel the store follows a failover: the primary is killed,
+    /// Sentinel promotes the replica, and the same store object writes to
+    /// the new primary (after answering Unavailable meanwhile).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn follows_a_sentinel_failover() {
+        let mut primary = support::RedisServer::start();
+        let replica = support::RedisServer::start_replica_of(&primary);
+        let sentinel = support::RedisServer::start_sentinel(&primary, "tessera");
+        let store = tessera_provider::store::RedisStore::connect_sentinel(
+            &[sentinel.url()],
+            "tessera",
+            "t:",
+        )
+        .await
+        .unwrap();
+        store
+            .create_device(&device("alice", "before", "Phone"))
+            .await
+            .unwrap();
+        // Bounded waits below (attempt counts), not timing assertions.
+        let mut attempts = 0;
+        while !replica
+            .info("keyspace")
+            .is_some_and(|k| k.contains("keys=2"))
+        {
+            attempts += 1;
+            assert!(attempts < 100, "the device never reached the replica");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
+        primary.stop();
+        let mut attempts = 0;
+        loop {
+            match store
+                .create_device(&device("alice", "after", "Phone"))
+                .await
+            {
+                Ok(()) => break,
+                Err(err) => assert_eq!(err.code(), "unavailable", "{err}"),
+            }
+            attempts += 1;
+            assert!(attempts < 300, "no failover to the replica");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            ids(&store.list_devices("alice").await.unwrap()),
+            ["before", "after"]
+        );
+        assert!(
+            replica.info("replication").unwrap().contains("role:master"),
+            "the store writes to the promoted replica"
+        );
+    }
+
+    #[tokio::test]
+    async fn sentinel_without_primary_is_unavailable() {
+        let primary = support::RedisServer::start();
+        let sentinel = support::RedisServer::start_sentinel(&primary, "tessera");
+        let store = tessera_provider::store::RedisStore::connect_sentinel(
+            &[sentinel.url()],
+            "unknown-service",
+            "t:",
+        )
+        .await;
+        assert_eq!(store.err().unwrap().code(), "unavailable");
+        let none =
+            tessera_provider::store::RedisStore::connect_sentinel(&[], "tessera", "t:").await;
+        assert_eq!(none.err().unwrap().code(), "invalid");
+    }
+
     #[tokio::test]
     async fn connecting_to_a_stopped_server_is_unavailable() {
         let mut server = support::RedisServer::start();

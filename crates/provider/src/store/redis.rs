@@ -37,13 +37,13 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{Cmd, ErrorKind, FromRedisValue, RedisError, Script, cmd};
+use ::redis::{Cmd, FromRedisValue, Script, cmd};
 use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
+use super::redis_link::RedisLink;
 use super::shared::{
     check_key, check_ttl, check_user, decode, email_key, encode, is_expired, remaining,
     search_terms, ttl_until,
@@ -59,29 +59,33 @@ const CAS_ATTEMPTS: usize = 32;
 
 /// The Redis store.
 pub struct RedisStore {
-    conn: ConnectionManager,
+    link: RedisLink,
     prefix: String,
 }
 
 impl RedisStore {
-    /// Connects to `url` (`redis://host:port/db`, `rediss://` for TLS is not
-    /// compiled in) with every key under `prefix` (e.g. `tessera:`). The
-    /// connection is re-established by itself after Redis restarts; while
-    /// Redis is down, operations fail fast with [`StoreError::Unavailable`].
+    /// Connects to `url` (`redis://[:password@]host:port/db`; `rediss://`
+    /// TLS is not compiled in) with every key under `prefix` (e.g.
+    /// `tessera:`). The connection is re-established by itself after Redis
+    /// restarts; while Redis is down, operations fail fast with
+    /// [`StoreError::Unavailable`].
     pub async fn connect(url: &str, prefix: &str) -> StoreResult<Self> {
-        let client = ::redis::Client::open(url)
-            .map_err(|err| StoreError::Invalid(format!("Redis URL {url:?}: {err}")))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(5)))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(redis_error)?;
         Ok(RedisStore {
-            conn,
+            link: RedisLink::direct(url).await?,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    /// Connects to the primary that the Sentinel nodes at `sentinels`
+    /// (`redis://host:port` URLs) name for `service`, and follows it across
+    /// failovers.
+    pub async fn connect_sentinel(
+        sentinels: &[String],
+        service: &str,
+        prefix: &str,
+    ) -> StoreResult<Self> {
+        Ok(RedisStore {
+            link: RedisLink::sentinel(sentinels, service).await?,
             prefix: prefix.to_owned(),
         })
     }
@@ -101,8 +105,11 @@ impl RedisStore {
     }
 
     async fn query<T: FromRedisValue>(&self, command: &Cmd) -> StoreResult<T> {
-        let mut conn = self.conn.clone();
-        command.query_async(&mut conn).await.map_err(redis_error)
+        let mut conn = self.link.connection().await?;
+        command
+            .query_async(&mut conn)
+            .await
+            .map_err(|err| self.link.failed(err))
     }
 
     async fn get_json<T: DeserializeOwned>(&self, key: &str) -> StoreResult<Option<T>> {
@@ -134,14 +141,14 @@ impl RedisStore {
             }
             change(&mut record);
             let new = encode(&record)?;
-            let mut conn = self.conn.clone();
+            let mut conn = self.link.connection().await?;
             let outcome: i64 = CAS_SET
                 .key(key)
                 .arg(raw)
                 .arg(new)
                 .invoke_async(&mut conn)
                 .await
-                .map_err(redis_error)?;
+                .map_err(|err| self.link.failed(err))?;
             match outcome {
                 1 => return Ok(record),
                 0 => return Err(StoreError::NotFound { what }),
@@ -184,18 +191,6 @@ impl RedisStore {
             .flatten()
             .map(|bytes| decode(&bytes))
             .collect()
-    }
-}
-
-/// Maps a client error: decoding problems are corrupt data, everything else
-/// (refused connection, timeout, dropped connection, server error) means
-/// Redis cannot serve the request now.
-fn redis_error(err: RedisError) -> StoreError {
-    match err.kind() {
-        ErrorKind::Parse | ErrorKind::UnexpectedReturnType => {
-            StoreError::Corrupt(format!("redis: {err}"))
-        }
-        _ => StoreError::Unavailable(format!("redis: {err}")),
     }
 }
 
@@ -497,7 +492,7 @@ impl Store for RedisStore {
 
     async fn create_user(&self, user: &User) -> StoreResult<()> {
         check_user(user)?;
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.connection().await?;
         let outcome: i64 = CREATE_USER
             .key(self.key("user", &user.uid))
             .key(self.key("user-email", &email_key(&user.email)))
@@ -508,7 +503,7 @@ impl Store for RedisStore {
             .arg(search_members(user))
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| self.link.failed(err))?;
         match outcome {
             0 => Ok(()),
             1 => Err(StoreError::AlreadyExists { what: "user" }),
@@ -525,7 +520,7 @@ impl Store for RedisStore {
             };
             let old: User = decode(&raw)?;
             let old_members = search_members(&old);
-            let mut conn = self.conn.clone();
+            let mut conn = self.link.connection().await?;
             let outcome: i64 = UPDATE_USER
                 .key(&key)
                 .key(self.key("user-email", &email_key(&old.email)))
@@ -539,7 +534,7 @@ impl Store for RedisStore {
                 .arg(search_members(user))
                 .invoke_async(&mut conn)
                 .await
-                .map_err(redis_error)?;
+                .map_err(|err| self.link.failed(err))?;
             match outcome {
                 0 => return Ok(()),
                 1 => return Err(StoreError::NotFound { what: "user" }),
@@ -557,24 +552,24 @@ impl Store for RedisStore {
     }
 
     async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.connection().await?;
         let raw: Option<Vec<u8>> = GET_VIA
             .key(self.key("user-email", &email_key(email)))
             .arg(self.kind_prefix("user"))
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| self.link.failed(err))?;
         raw.map(|bytes| decode(&bytes)).transpose()
     }
 
     async fn list_users(&self) -> StoreResult<Vec<User>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.connection().await?;
         let raw: Vec<Vec<u8>> = LIST_ZSET_RECORDS
             .key(self.global("users"))
             .arg(self.kind_prefix("user"))
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| self.link.failed(err))?;
         decode_all(raw)
     }
 
@@ -620,7 +615,7 @@ impl Store for RedisStore {
 
     async fn create_client(&self, client: &Client) -> StoreResult<()> {
         check_key("client id", &client.client_id)?;
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.connection().await?;
         let created: i64 = CREATE_LISTED
             .key(self.key("client", &client.client_id))
             .key(self.global("clients"))
@@ -628,7 +623,7 @@ impl Store for RedisStore {
             .arg(&client.client_id)
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| self.link.failed(err))?;
         if created == 1 {
             Ok(())
         } else {
@@ -641,13 +636,13 @@ impl Store for RedisStore {
     }
 
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.connection().await?;
         let raw: Vec<Vec<u8>> = LIST_ZSET_RECORDS
             .key(self.global("clients"))
             .arg(self.kind_prefix("client"))
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| self.link.failed(err))?;
         decode_all(raw)
     }
 
@@ -656,7 +651,7 @@ impl Store for RedisStore {
     async fn create_device(&self, device: &Device) -> StoreResult<()> {
         check_key("uid", &device.uid)?;
         check_key("device id", &device.id)?;
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.connection().await?;
         let created: i64 = CREATE_DEVICE
             .key(self.key("device", &device.id))
             .key(self.key("user-devices", &device.uid))
@@ -664,7 +659,7 @@ impl Store for RedisStore {
             .arg(&device.id)
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| self.link.failed(err))?;
         if created == 1 {
             Ok(())
         } else {
@@ -673,13 +668,13 @@ impl Store for RedisStore {
     }
 
     async fn list_devices(&self, uid: &str) -> StoreResult<Vec<Device>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.connection().await?;
         let raw: Vec<Vec<u8>> = LIST_INDEXED
             .key(self.key("user-devices", uid))
             .arg(self.kind_prefix("device"))
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| self.link.failed(err))?;
         let mut devices: Vec<Device> = decode_all(raw)?;
         devices.retain(|device| device.uid == uid);
         devices.sort_by(|a, b| (a.registered_at, &a.id).cmp(&(b.registered_at, &b.id)));
@@ -713,7 +708,7 @@ impl Store for RedisStore {
     }
 
     async fn delete_device(&self, uid: &str, id: &str) -> StoreResult<bool> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.connection().await?;
         let deleted: i64 = DELETE_DEVICE
             .key(self.key("device", id))
             .key(self.key("user-devices", uid))
@@ -721,23 +716,23 @@ impl Store for RedisStore {
             .arg(id)
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| self.link.failed(err))?;
         Ok(deleted == 1)
     }
 
     async fn delete_all_devices(&self, uid: &str) -> StoreResult<u64> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.connection().await?;
         DELETE_ALL_DEVICES
             .key(self.key("user-devices", uid))
             .arg(self.kind_prefix("device"))
             .arg(uid)
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)
+            .map_err(|err| self.link.failed(err))
     }
 
     async fn delete_device_unless_last(&self, uid: &str, id: &str) -> StoreResult<DeviceDeletion> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.connection().await?;
         let outcome: i64 = DELETE_DEVICE_UNLESS_LAST
             .key(self.key("device", id))
             .key(self.key("user-devices", uid))
@@ -745,7 +740,7 @@ impl Store for RedisStore {
             .arg(id)
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| self.link.failed(err))?;
         Ok(match outcome {
             1 => DeviceDeletion::Deleted,
             2 => DeviceDeletion::LastDevice,
@@ -759,7 +754,7 @@ impl Store for RedisStore {
         check_key("uid", &pending.uid)?;
         check_key("enrollment id", &pending.id)?;
         let ttl = ttl_until("enrollment", pending.expires_at)?;
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.connection().await?;
         let stored: i64 = PUT_PENDING
             .key(self.key("pending", &pending.id))
             .key(self.key("device", &pending.id))
@@ -767,7 +762,7 @@ impl Store for RedisStore {
             .arg(ttl_ms(ttl))
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| self.link.failed(err))?;
         if stored == 1 {
             Ok(())
         } else {
@@ -813,7 +808,7 @@ impl Store for RedisStore {
             registered_at: at,
             last_used_at: None,
         };
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.connection().await?;
         let outcome: i64 = CONFIRM_ENROLLMENT
             .key(&key)
             .key(self.key("device", id))
@@ -823,7 +818,7 @@ impl Store for RedisStore {
             .arg(id)
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| self.link.failed(err))?;
         match outcome {
             1 => Ok(device),
             2 => Err(StoreError::AlreadyExists { what: "device" }),
@@ -844,8 +839,10 @@ impl Store for RedisStore {
         if !hashes.is_empty() {
             pipe.sadd(&key, hashes).ignore();
         }
-        let mut conn = self.conn.clone();
-        pipe.query_async::<()>(&mut conn).await.map_err(redis_error)
+        let mut conn = self.link.connection().await?;
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .map_err(|err| self.link.failed(err))
     }
 
     async fn consume_recovery_code(&self, uid: &str, hash: &str) -> StoreResult<bool> {
@@ -867,7 +864,7 @@ impl Store for RedisStore {
         check_key("browser id", &browser.id)?;
         check_key("token hash", &browser.token_hash)?;
         let ttl = ttl_until("trusted browser", browser.expires_at)?;
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.connection().await?;
         let created: i64 = CREATE_BROWSER
             .key(self.key("browser", &browser.id))
             .key(self.key("browser-token", &browser.token_hash))
@@ -877,7 +874,7 @@ impl Store for RedisStore {
             .arg(ttl_ms(ttl))
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| self.link.failed(err))?;
         if created == 1 {
             Ok(())
         } else {
@@ -888,13 +885,13 @@ impl Store for RedisStore {
     }
 
     async fn list_trusted_browsers(&self, uid: &str) -> StoreResult<Vec<TrustedBrowser>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.connection().await?;
         let raw: Vec<Vec<u8>> = LIST_INDEXED
             .key(self.key("user-browsers", uid))
             .arg(self.kind_prefix("browser"))
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| self.link.failed(err))?;
         let mut browsers: Vec<TrustedBrowser> = decode_all(raw)?;
         browsers.retain(|b| b.uid == uid && !is_expired(b.expires_at));
         browsers.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
@@ -902,13 +899,13 @@ impl Store for RedisStore {
     }
 
     async fn find_trusted_browser(&self, token_hash: &str) -> StoreResult<Option<TrustedBrowser>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.connection().await?;
         let raw: Option<Vec<u8>> = GET_VIA
             .key(self.key("browser-token", token_hash))
             .arg(self.kind_prefix("browser"))
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| self.link.failed(err))?;
         let browser: Option<TrustedBrowser> = raw.map(|bytes| decode(&bytes)).transpose()?;
         Ok(browser.filter(|b| b.token_hash == token_hash && !is_expired(b.expires_at)))
     }
@@ -930,7 +927,7 @@ impl Store for RedisStore {
     }
 
     async fn revoke_trusted_browser(&self, uid: &str, id: &str) -> StoreResult<bool> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.connection().await?;
         let revoked: i64 = REVOKE_BROWSER
             .key(self.key("browser", id))
             .key(self.key("user-browsers", uid))
@@ -939,12 +936,12 @@ impl Store for RedisStore {
             .arg(self.kind_prefix("browser-token"))
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| self.link.failed(err))?;
         Ok(revoked == 1)
     }
 
     async fn revoke_all_trusted_browsers(&self, uid: &str) -> StoreResult<u64> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.connection().await?;
         REVOKE_ALL_BROWSERS
             .key(self.key("user-browsers", uid))
             .arg(self.kind_prefix("browser"))
@@ -952,7 +949,7 @@ impl Store for RedisStore {
             .arg(uid)
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)
+            .map_err(|err| self.link.failed(err))
     }
 
     // ----- authorization codes -----
@@ -996,7 +993,7 @@ impl Store for RedisStore {
         check_key("token hash", token_hash)?;
         check_key("family id", &token.family_id)?;
         let ttl = ttl_until("refresh token", token.expires_at)?;
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.connection().await?;
         let stored: i64 = PUT_REFRESH
             .key(self.key("refresh", token_hash))
             .key(self.key("refresh-family", &token.family_id))
@@ -1005,7 +1002,7 @@ impl Store for RedisStore {
             .arg(token_hash)
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| self.link.failed(err))?;
         if stored == 1 {
             Ok(())
         } else {
@@ -1057,7 +1054,7 @@ impl Store for RedisStore {
                 used: true,
                 ..old.clone()
             };
-            let mut conn = self.conn.clone();
+            let mut conn = self.link.connection().await?;
             let outcome: i64 = ROTATE_REFRESH
                 .key(&old_key)
                 .key(self.key("refresh", new_hash))
@@ -1069,7 +1066,7 @@ impl Store for RedisStore {
                 .arg(new_hash)
                 .invoke_async(&mut conn)
                 .await
-                .map_err(redis_error)?;
+                .map_err(|err| self.link.failed(err))?;
             match outcome {
                 1 => return Ok(old),
                 0 => {
@@ -1093,25 +1090,25 @@ impl Store for RedisStore {
     }
 
     async fn revoke_refresh_token(&self, token_hash: &str) -> StoreResult<bool> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.connection().await?;
         let revoked: i64 = REVOKE_REFRESH
             .key(self.key("refresh", token_hash))
             .arg(self.kind_prefix("refresh-family"))
             .arg(token_hash)
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| self.link.failed(err))?;
         Ok(revoked == 1)
     }
 
     async fn revoke_refresh_family(&self, family_id: &str) -> StoreResult<u64> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.connection().await?;
         REVOKE_FAMILY
             .key(self.key("refresh-family", family_id))
             .arg(self.kind_prefix("refresh"))
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)
+            .map_err(|err| self.link.failed(err))
     }
 
     async fn remember_redeemed_code(
@@ -1225,13 +1222,13 @@ impl Store for RedisStore {
     async fn rate_limit_hit(&self, key: &str, window: Duration) -> StoreResult<u64> {
         check_key("rate limit key", key)?;
         check_ttl("rate limit window", window)?;
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.connection().await?;
         RATE_HIT
             .key(self.key("rate", key))
             .arg(ttl_ms(window))
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)
+            .map_err(|err| self.link.failed(err))
     }
 
     async fn rate_limit_count(&self, key: &str) -> StoreResult<u64> {
@@ -1253,14 +1250,14 @@ impl Store for RedisStore {
 
     async fn append_audit(&self, event: &NewAuditEvent) -> StoreResult<AuditEvent> {
         check_key("audit subject", &event.subject)?;
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.connection().await?;
         let id: u64 = APPEND_AUDIT
             .key(self.global("audit-seq"))
             .key(self.key("audit", &event.subject))
             .arg(encode(event)?)
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| self.link.failed(err))?;
         Ok(AuditEvent {
             id,
             event: event.clone(),
@@ -1324,13 +1321,13 @@ impl Store for RedisStore {
 
     async fn put_key_material_if_absent(&self, name: &str, value: &[u8]) -> StoreResult<Vec<u8>> {
         check_key("key name", name)?;
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.connection().await?;
         SET_IF_ABSENT
             .key(self.key("key", name))
             .arg(value)
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)
+            .map_err(|err| self.link.failed(err))
     }
 
     async fn purge_expired(&self) -> StoreResult<u64> {
@@ -1342,7 +1339,9 @@ impl Store for RedisStore {
 
 #[cfg(test)]
 mod tests {
+    use super::super::redis_link::map_error as redis_error;
     use super::*;
+    use ::redis::{ErrorKind, RedisError};
 
     #[test]
     fn connection_problems_are_unavailable_and_bad_replies_corrupt() {

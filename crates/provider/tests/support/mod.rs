@@ -15,12 +15,22 @@ use tessera_provider::store::{EmbeddedStore, RedisStore, Store};
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A `redis-server` child process on a free 127.0.0.1 port, without
-/// persistence, killed on drop.
+/// persistence, killed on drop. Also runs replicas and Sentinels.
 pub struct RedisServer {
     binary: PathBuf,
     port: u16,
+    role: Role,
     child: Option<Child>,
     dir: tempfile::TempDir,
+}
+
+#[derive(Clone)]
+enum Role {
+    Primary,
+    /// Replica of the primary on this port.
+    Replica(u16),
+    /// Sentinel monitoring the primary on this port under this name.
+    Sentinel(u16, String),
 }
 
 impl RedisServer {
@@ -28,6 +38,33 @@ impl RedisServer {
     /// waits until it answers. Panics with an explanation when the binary is
     /// missing: tests needing Redis fail, they never skip.
     pub fn start() -> RedisServer {
+        Self::start_as(Role::Primary)
+    }
+
+    /// A replica of `primary`, started once it has synchronised.
+    pub fn start_replica_of(primary: &RedisServer) -> RedisServer {
+        let replica = Self::start_as(Role::Replica(primary.port));
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        while !replica
+            .info("replication")
+            .is_some_and(|info| info.contains("master_link_status:up"))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "replica did not sync with its primary"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        replica
+    }
+
+    /// A Sentinel monitoring `primary` as `service` (quorum 1, primary
+    /// considered down after 500 ms).
+    pub fn start_sentinel(primary: &RedisServer, service: &str) -> RedisServer {
+        Self::start_as(Role::Sentinel(primary.port, service.to_owned()))
+    }
+
+    fn start_as(role: Role) -> RedisServer {
         let binary = PathBuf::from(
             std::env::var_os("TESSERA_REDIS_SERVER")
                 .unwrap_or_else(|| "/usr/bin/redis-server".into()),
@@ -42,6 +79,7 @@ impl RedisServer {
         let mut server = RedisServer {
             binary,
             port: 0,
+            role,
             child: None,
             dir,
         };
@@ -54,6 +92,31 @@ impl RedisServer {
             }
         }
         panic!("redis-server could not start on a free port (5 attempts)");
+    }
+
+    /// The server's `INFO <section>` text, if it answers.
+    pub fn info(&self, section: &str) -> Option<String> {
+        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+        stream
+            .write_all(format!("INFO {section}\r\n").as_bytes())
+            .ok()?;
+        // A bulk string: "$<length>\r\n<body>\r\n".
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf).ok()?;
+            if n == 0 {
+                return None;
+            }
+            reply.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&reply);
+            let (header, body) = text.split_once("\r\n")?;
+            let length: usize = header.strip_prefix('$')?.parse().ok()?;
+            if body.len() >= length + 2 {
+                return Some(body[..length].to_owned());
+            }
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -85,13 +148,38 @@ impl RedisServer {
     /// answers there (checked by pid, so a server of another test that
     /// grabbed the port is not mistaken for ours).
     fn spawn(&mut self) -> Result<(), String> {
-        let child = Command::new(&self.binary)
-            .args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1"])
-            .args(["--save", ""])
-            .args(["--appendonly", "no"])
-            .arg("--dir")
-            .arg(self.dir.path())
+        let mut command = Command::new(&self.binary);
+        match &self.role {
+            Role::Sentinel(primary, service) => {
+                let conf = self.dir.path().join("sentinel.conf");
+                std::fs::write(
+                    &conf,
+                    format!(
+                        "port {port}\nbind 127.0.0.1\ndir {dir}\n\
+                         sentinel monitor {service} 127.0.0.1 {primary} 1\n\
+                         sentinel down-after-milliseconds {service} 500\n\
+                         sentinel failover-timeout {service} 3000\n",
+                        port = self.port,
+                        dir = self.dir.path().display(),
+                    ),
+                )
+                .expect("write sentinel.conf");
+                command.arg(&conf).arg("--sentinel");
+            }
+            role => {
+                command
+                    .args(["--port", &self.port.to_string()])
+                    .args(["--bind", "127.0.0.1"])
+                    .args(["--save", ""])
+                    .args(["--appendonly", "no"])
+                    .arg("--dir")
+                    .arg(self.dir.path());
+                if let Role::Replica(primary) = role {
+                    command.args(["--replicaof", "127.0.0.1", &primary.to_string()]);
+                }
+            }
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -119,21 +207,9 @@ impl RedisServer {
 
     /// The pid of the redis-server answering on the port, if any.
     fn answering_pid(&self) -> Option<u32> {
-        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
-        stream.write_all(b"INFO server\r\n").ok()?;
-        let mut reply = Vec::new();
-        let mut buf = [0u8; 4096];
-        while !reply.windows(11).any(|w| w == b"process_id:") || !reply.ends_with(b"\r\n") {
-            let n = stream.read(&mut buf).ok()?;
-            if n == 0 {
-                return None;
-            }
-            reply.extend_from_slice(&buf[..n]);
-        }
-        let text = String::from_utf8_lossy(&reply);
-        let line = text.lines().find_map(|l| l.strip_prefix("process_id:"))?;
-        line.trim().parse().ok()
+        let info = self.info("server")?;
+        let pid = info.lines().find_map(|l| l.strip_prefix("process_id:"))?;
+        pid.trim().parse().ok()
     }
 }
 
