@@ -7,7 +7,7 @@ mod support;
 use reqwest::StatusCode;
 use rp::{
     AuthRequest, Authenticator, Browser, Env, MFA_CLAIMS, claims, each_env, exchange,
-    exchange_with, post_form, sign_in,
+    exchange_with, post_form,
 };
 use serde_json::Value;
 
@@ -17,15 +17,13 @@ async fn signed_in(env: &Env, app: &mut Authenticator) -> (Browser, AuthRequest,
     let browser = Browser::new(issuer);
     let req = AuthRequest::new();
     let code = app.fresh_code().await;
-    let step = sign_in(
-        &browser,
-        &req.url(issuer, &[("claims", MFA_CLAIMS)]),
-        "demo",
-        &env.demo_password(),
-        Some(&code),
-        false,
-    )
-    .await;
+    let step = env
+        .demo_sign_in(
+            &browser,
+            &req.url(issuer, &[("claims", MFA_CLAIMS)]),
+            Some(&code),
+        )
+        .await;
     let (status, tokens) = exchange(issuer, &req, &step.callback()["code"]).await;
     assert_eq!(status, StatusCode::OK, "{}: {tokens}", env.store_name);
     (browser, req, tokens)
@@ -176,16 +174,7 @@ async fn a_code_works_once_and_its_reuse_revokes_the_tokens_it_gave() {
         assert_eq!(err["error"], "invalid_grant");
         // The refresh token obtained with the code is dead now.
         let refresh = tokens["refresh_token"].as_str().unwrap();
-        let (status, err) = post_form(
-            issuer,
-            "/token",
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh),
-                ("client_id", rp::CLIENT_ID),
-            ],
-        )
-        .await;
+        let (status, err) = rp::refresh(issuer, refresh, rp::CLIENT_ID).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
         assert_eq!(err["error"], "invalid_grant");
     }
@@ -301,18 +290,7 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family() {
         let mut app = Authenticator::new(&env.demo_secret());
         let (_, _, tokens) = signed_in(&env, &mut app).await;
         let first = tokens["refresh_token"].as_str().unwrap().to_owned();
-        let refresh = |t: String| async move {
-            post_form(
-                issuer,
-                "/token",
-                &[
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", &t),
-                    ("client_id", rp::CLIENT_ID),
-                ],
-            )
-            .await
-        };
+        let refresh = |t: String| async move { rp::refresh(issuer, &t, rp::CLIENT_ID).await };
         let (status, second) = refresh(first.clone()).await;
         assert_eq!(status, StatusCode::OK, "{}: {second}", env.store_name);
         let second_token = second["refresh_token"].as_str().unwrap().to_owned();
@@ -336,27 +314,9 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family() {
         // Another client cannot use the demo client's refresh token.
         let (_, _, tokens) = signed_in(&env, &mut app).await;
         let t = tokens["refresh_token"].as_str().unwrap();
-        let (status, _) = post_form(
-            issuer,
-            "/token",
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", t),
-                ("client_id", rp::PASSWORD_ONLY_CLIENT),
-            ],
-        )
-        .await;
+        let (status, _) = rp::refresh(issuer, t, rp::PASSWORD_ONLY_CLIENT).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        let (status, _) = post_form(
-            issuer,
-            "/token",
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", t),
-                ("client_id", rp::CLIENT_ID),
-            ],
-        )
-        .await;
+        let (status, _) = rp::refresh(issuer, t, rp::CLIENT_ID).await;
         assert_eq!(status, StatusCode::OK, "the failed attempt left it usable");
     }
 }
@@ -436,12 +396,7 @@ async fn userinfo_answers_a_valid_token_and_refuses_bad_expired_forged_and_revok
         );
 
         // Revoked (RFC 7009): refused afterwards; the revocation answers 200.
-        let (status, _) = post_form(
-            issuer,
-            "/revoke",
-            &[("token", access), ("client_id", rp::CLIENT_ID)],
-        )
-        .await;
+        let (status, _) = rp::revoke(issuer, access, rp::CLIENT_ID).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(
             userinfo(issuer, Some(access)).await.0,
@@ -458,12 +413,7 @@ async fn revoking_a_refresh_token_kills_its_family_and_unknown_tokens_answer_200
         let (_, _, tokens) = signed_in(&env, &mut app).await;
         let refresh = tokens["refresh_token"].as_str().unwrap();
         // Another client cannot revoke it.
-        let (status, _) = post_form(
-            issuer,
-            "/revoke",
-            &[("token", refresh), ("client_id", rp::PASSWORD_ONLY_CLIENT)],
-        )
-        .await;
+        let (status, _) = rp::revoke(issuer, refresh, rp::PASSWORD_ONLY_CLIENT).await;
         assert_eq!(status, StatusCode::OK);
         let (status, _) = post_form(
             issuer,
@@ -476,26 +426,12 @@ async fn revoking_a_refresh_token_kills_its_family_and_unknown_tokens_answer_200
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{}", env.store_name);
-        let (status, err) = post_form(
-            issuer,
-            "/token",
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh),
-                ("client_id", rp::CLIENT_ID),
-            ],
-        )
-        .await;
+        let (status, err) = rp::refresh(issuer, refresh, rp::CLIENT_ID).await;
         assert_eq!(
             (status, err["error"].as_str()),
             (StatusCode::BAD_REQUEST, Some("invalid_grant"))
         );
-        let (status, _) = post_form(
-            issuer,
-            "/revoke",
-            &[("token", "unknown"), ("client_id", rp::CLIENT_ID)],
-        )
-        .await;
+        let (status, _) = rp::revoke(issuer, "unknown", rp::CLIENT_ID).await;
         assert_eq!(status, StatusCode::OK);
         let (status, err) = post_form(issuer, "/revoke", &[("client_id", rp::CLIENT_ID)]).await;
         assert_eq!(
@@ -609,16 +545,7 @@ async fn a_disabled_user_can_neither_sign_in_nor_refresh_nor_call_userinfo() {
         let (browser, _, tokens) = signed_in(&env, &mut app).await;
         env.store.set_user_disabled("demo", true).await.unwrap();
         let refresh = tokens["refresh_token"].as_str().unwrap();
-        let (status, err) = post_form(
-            issuer,
-            "/token",
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh),
-                ("client_id", rp::CLIENT_ID),
-            ],
-        )
-        .await;
+        let (status, err) = rp::refresh(issuer, refresh, rp::CLIENT_ID).await;
         assert_eq!(
             (status, err["error"].as_str()),
             (StatusCode::BAD_REQUEST, Some("invalid_grant")),
@@ -662,15 +589,9 @@ async fn a_confidential_client_must_prove_its_secret() {
             .await
             .unwrap();
         let req = AuthRequest::for_client("svc", "https://svc.example/cb");
-        let step = sign_in(
-            &Browser::new(issuer),
-            &req.url(issuer, &[]),
-            "demo",
-            &env.demo_password(),
-            None,
-            false,
-        )
-        .await;
+        let step = env
+            .demo_sign_in(&Browser::new(issuer), &req.url(issuer, &[]), None)
+            .await;
         let code = step.callback()["code"].clone();
         let form = [
             ("grant_type", "authorization_code"),

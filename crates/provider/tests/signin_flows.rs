@@ -18,15 +18,13 @@ async fn demo_user_signs_in_with_password_and_code_and_gets_mfa_tokens() {
         let browser = Browser::new(issuer);
         let req = AuthRequest::new();
         let code = app.fresh_code().await;
-        let step = sign_in(
-            &browser,
-            &req.url(issuer, &[("claims", MFA_CLAIMS)]),
-            "demo",
-            &env.demo_password(),
-            Some(&code),
-            false,
-        )
-        .await;
+        let step = env
+            .demo_sign_in(
+                &browser,
+                &req.url(issuer, &[("claims", MFA_CLAIMS)]),
+                Some(&code),
+            )
+            .await;
         let params = step.callback();
         assert_eq!(params["state"], req.state, "{}", env.store_name);
         assert_eq!(params["iss"], issuer);
@@ -197,25 +195,21 @@ async fn a_code_accepted_once_is_refused_again() {
         let issuer = env.issuer();
         let mut app = Authenticator::new(&env.demo_secret());
         let code = app.fresh_code().await;
-        let first = sign_in(
-            &Browser::new(issuer),
-            &AuthRequest::new().url(issuer, &[]),
-            "demo",
-            &env.demo_password(),
-            Some(&code),
-            false,
-        )
-        .await;
+        let first = env
+            .demo_sign_in(
+                &Browser::new(issuer),
+                &AuthRequest::new().url(issuer, &[]),
+                Some(&code),
+            )
+            .await;
         assert!(first.callback().contains_key("code"));
-        let replay = sign_in(
-            &Browser::new(issuer),
-            &AuthRequest::new().url(issuer, &[]),
-            "demo",
-            &env.demo_password(),
-            Some(&code),
-            false,
-        )
-        .await;
+        let replay = env
+            .demo_sign_in(
+                &Browser::new(issuer),
+                &AuthRequest::new().url(issuer, &[]),
+                Some(&code),
+            )
+            .await;
         let (status, html) = replay.page();
         assert_eq!(*status, StatusCode::UNAUTHORIZED, "{}", env.store_name);
         assert!(html.contains("already used"), "{html}");
@@ -259,28 +253,14 @@ async fn wrong_codes_lock_the_account_with_a_clear_message() {
             "{}",
             env.store_name
         );
-        let fresh = sign_in(
-            &Browser::new(issuer),
-            &req.url(issuer, &[]),
-            "demo",
-            &env.demo_password(),
-            None,
-            false,
-        )
-        .await;
+        let fresh = env
+            .demo_sign_in(&Browser::new(issuer), &req.url(issuer, &[]), None)
+            .await;
         assert_eq!(*fresh.page().0, StatusCode::TOO_MANY_REQUESTS);
         // In French too.
         let mut fr = Browser::new(issuer);
         fr.accept_language = "fr-FR,fr;q=0.9";
-        let fr_page = sign_in(
-            &fr,
-            &req.url(issuer, &[]),
-            "demo",
-            &env.demo_password(),
-            None,
-            false,
-        )
-        .await;
+        let fr_page = env.demo_sign_in(&fr, &req.url(issuer, &[]), None).await;
         assert!(
             fr_page
                 .html()
@@ -315,15 +295,7 @@ async fn wrong_passwords_lock_the_account_even_for_unknown_users() {
             assert_eq!(*page.page().0, StatusCode::TOO_MANY_REQUESTS, "{user}");
         }
         // The right password no longer helps.
-        let step = sign_in(
-            &Browser::new(issuer),
-            &url,
-            "demo",
-            &env.demo_password(),
-            None,
-            false,
-        )
-        .await;
+        let step = env.demo_sign_in(&Browser::new(issuer), &url, None).await;
         assert_eq!(*step.page().0, StatusCode::TOO_MANY_REQUESTS);
     }
 }
@@ -388,28 +360,24 @@ async fn trusted_browser_skips_the_code_until_its_record_is_revoked() {
                 .await
                 .unwrap()
         );
-        let step = sign_in(
-            &browser,
-            &AuthRequest::new().url(issuer, &[("prompt", "login")]),
-            "demo",
-            &env.demo_password(),
-            None,
-            false,
-        )
-        .await;
+        let step = env
+            .demo_sign_in(
+                &browser,
+                &AuthRequest::new().url(issuer, &[("prompt", "login")]),
+                None,
+            )
+            .await;
         assert!(
             step.html().contains("name=\"otp\""),
             "revoked browser must give a code again"
         );
-        let step = sign_in(
-            &other,
-            &AuthRequest::new().url(issuer, &[("prompt", "login")]),
-            "demo",
-            &env.demo_password(),
-            None,
-            false,
-        )
-        .await;
+        let step = env
+            .demo_sign_in(
+                &other,
+                &AuthRequest::new().url(issuer, &[("prompt", "login")]),
+                None,
+            )
+            .await;
         assert!(
             step.callback().contains_key("code"),
             "the other browser is still trusted"
@@ -441,15 +409,13 @@ async fn unsatisfiable_essential_acr_is_access_denied_and_unknown_values_are_ign
         let code = app.fresh_code().await;
         let mixed = r#"{"id_token":{"acr":{"essential":true,"values":["eidas3","https://refeds.org/profile/mfa"]}}}"#;
         let req = AuthRequest::new();
-        let step = sign_in(
-            &browser,
-            &req.url(issuer, &[("claims", mixed)]),
-            "demo",
-            &env.demo_password(),
-            Some(&code),
-            false,
-        )
-        .await;
+        let step = env
+            .demo_sign_in(
+                &browser,
+                &req.url(issuer, &[("claims", mixed)]),
+                Some(&code),
+            )
+            .await;
         let (_, tokens) = exchange(issuer, &req, &step.callback()["code"]).await;
         assert_eq!(
             claims(tokens["id_token"].as_str().unwrap())["acr"],
@@ -473,15 +439,13 @@ async fn a_password_only_level_with_an_mfa_name_can_be_configured() {
         let issuer = env.issuer();
         let req =
             AuthRequest::for_client(rp::PASSWORD_ONLY_CLIENT, "http://127.0.0.1:5000/callback");
-        let step = sign_in(
-            &Browser::new(issuer),
-            &req.url(issuer, &[("acr_values", "eidas2")]),
-            "demo",
-            &env.demo_password(),
-            None,
-            false,
-        )
-        .await;
+        let step = env
+            .demo_sign_in(
+                &Browser::new(issuer),
+                &req.url(issuer, &[("acr_values", "eidas2")]),
+                None,
+            )
+            .await;
         let (_, tokens) = exchange(issuer, &req, &step.callback()["code"]).await;
         let id = claims(tokens["id_token"].as_str().unwrap());
         assert_eq!(id["acr"], "eidas2", "{}", env.store_name);
@@ -497,15 +461,9 @@ async fn session_is_reused_unless_prompt_login_or_max_age_demand_a_new_sign_in()
         let browser = Browser::new(issuer);
         let code = app.fresh_code().await;
         let first_req = AuthRequest::new();
-        let first = sign_in(
-            &browser,
-            &first_req.url(issuer, &[]),
-            "demo",
-            &env.demo_password(),
-            Some(&code),
-            false,
-        )
-        .await;
+        let first = env
+            .demo_sign_in(&browser, &first_req.url(issuer, &[]), Some(&code))
+            .await;
         let (_, t1) = exchange(issuer, &first_req, &first.callback()["code"]).await;
         let auth_time = claims(t1["id_token"].as_str().unwrap())["auth_time"].clone();
 
@@ -634,45 +592,39 @@ async fn recovery_codes_are_accepted_once_in_the_otp_field_and_regeneration_void
         // Typed in capitals with a space instead of the dash: still accepted.
         let typed = first.to_uppercase().replace('-', " ");
         let req = AuthRequest::new();
-        let step = sign_in(
-            &Browser::new(issuer),
-            &req.url(issuer, &[("claims", MFA_CLAIMS)]),
-            "demo",
-            &env.demo_password(),
-            Some(&typed),
-            false,
-        )
-        .await;
+        let step = env
+            .demo_sign_in(
+                &Browser::new(issuer),
+                &req.url(issuer, &[("claims", MFA_CLAIMS)]),
+                Some(&typed),
+            )
+            .await;
         let (_, tokens) = exchange(issuer, &req, &step.callback()["code"]).await;
         let id = claims(tokens["id_token"].as_str().unwrap());
         assert_eq!(id["acr"], "eidas1-mfa", "{}", env.store_name);
         assert_eq!(id["amr"], serde_json::json!(["pwd", "mfa"]));
         assert_eq!(env.store.count_recovery_codes("demo").await.unwrap(), 9);
 
-        let again = sign_in(
-            &Browser::new(issuer),
-            &AuthRequest::new().url(issuer, &[]),
-            "demo",
-            &env.demo_password(),
-            Some(&first),
-            false,
-        )
-        .await;
+        let again = env
+            .demo_sign_in(
+                &Browser::new(issuer),
+                &AuthRequest::new().url(issuer, &[]),
+                Some(&first),
+            )
+            .await;
         assert_eq!(*again.page().0, StatusCode::UNAUTHORIZED, "single use");
 
         let second = secrecy::ExposeSecret::expose_secret(&codes[1]).to_owned();
         tessera_provider::recovery::regenerate(&*env.store, "demo")
             .await
             .unwrap();
-        let void = sign_in(
-            &Browser::new(issuer),
-            &AuthRequest::new().url(issuer, &[]),
-            "demo",
-            &env.demo_password(),
-            Some(&second),
-            false,
-        )
-        .await;
+        let void = env
+            .demo_sign_in(
+                &Browser::new(issuer),
+                &AuthRequest::new().url(issuer, &[]),
+                Some(&second),
+            )
+            .await;
         assert_eq!(
             *void.page().0,
             StatusCode::UNAUTHORIZED,

@@ -66,21 +66,32 @@ pub(super) async fn stage_for(
 }
 
 impl Step<'_> {
+    /// The typed code and the (still active) user, or the page refusing.
+    async fn code_and_user(&self, uid: &str) -> Result<Result<(&str, User), Response>, StoreError> {
+        let t = self.lang.texts();
+        let Some(code) = self.form.get("otp").map(str::trim) else {
+            let page = self
+                .again(t.missing_fields.to_owned(), StatusCode::BAD_REQUEST)
+                .await?;
+            return Ok(Err(page));
+        };
+        match super::active_user(self.app, uid).await? {
+            Some(user) => Ok(Ok((code, user))),
+            None => Ok(Err(self
+                .again(t.account_disabled.to_owned(), StatusCode::FORBIDDEN)
+                .await?)),
+        }
+    }
+
     pub(super) async fn second_factor(
         &self,
         uid: &str,
         now: OffsetDateTime,
     ) -> Result<Response, StoreError> {
         let t = self.lang.texts();
-        let Some(code) = self.form.get("otp").map(str::trim) else {
-            return self
-                .again(t.missing_fields.to_owned(), StatusCode::BAD_REQUEST)
-                .await;
-        };
-        let Some(user) = super::active_user(self.app, uid).await? else {
-            return self
-                .again(t.account_disabled.to_owned(), StatusCode::FORBIDDEN)
-                .await;
+        let (code, user) = match self.code_and_user(uid).await? {
+            Ok(found) => found,
+            Err(refusal) => return Ok(refusal),
         };
         let unix = now.unix_timestamp().max(0) as u64;
         let mut replayed = false;
@@ -158,15 +169,9 @@ impl Step<'_> {
         now: OffsetDateTime,
     ) -> Result<Response, StoreError> {
         let t = self.lang.texts();
-        let Some(code) = self.form.get("otp").map(str::trim) else {
-            return self
-                .again(t.missing_fields.to_owned(), StatusCode::BAD_REQUEST)
-                .await;
-        };
-        let Some(user) = super::active_user(self.app, uid).await? else {
-            return self
-                .again(t.account_disabled.to_owned(), StatusCode::FORBIDDEN)
-                .await;
+        let (code, user) = match self.code_and_user(uid).await? {
+            Ok(found) => found,
+            Err(refusal) => return Ok(refusal),
         };
         let Some(pending) = self
             .app

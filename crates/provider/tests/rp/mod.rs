@@ -75,6 +75,24 @@ impl Env {
         &self.provider.issuer
     }
 
+    /// Signs the demo user in (see [`sign_in`]), without trusting the browser.
+    pub async fn demo_sign_in(
+        &self,
+        browser: &Browser,
+        authorize_url: &str,
+        code: Option<&str>,
+    ) -> Step {
+        sign_in(
+            browser,
+            authorize_url,
+            "demo",
+            &self.demo_password(),
+            code,
+            false,
+        )
+        .await
+    }
+
     pub fn demo_password(&self) -> String {
         secrecy::ExposeSecret::expose_secret(&self.accounts.demo.password).to_owned()
     }
@@ -449,6 +467,26 @@ pub async fn post_form(issuer: &str, path: &str, form: &[(&str, &str)]) -> (Stat
         status,
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
     )
+}
+
+/// Token endpoint call for a refresh.
+pub async fn refresh(issuer: &str, refresh_token: &str, client_id: &str) -> (StatusCode, Value) {
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+        ("client_id", client_id),
+    ];
+    post_form(issuer, "/token", &form).await
+}
+
+/// RFC 7009 revocation by a public client.
+pub async fn revoke(issuer: &str, token: &str, client_id: &str) -> (StatusCode, Value) {
+    post_form(
+        issuer,
+        "/revoke",
+        &[("token", token), ("client_id", client_id)],
+    )
+    .await
 }
 
 /// The claims of a JWT, unverified (the tests check the signature separately).
