@@ -1879,6 +1879,11 @@ async fn helpdesk_cannot_enrol_a_device_for_someone_else() {
                 env.name
             );
             assert_eq!(r.headers()["content-type"], problem_json());
+            let allow = r.headers()["allow"].to_str().unwrap().to_owned();
+            assert!(!allow.contains("POST") && !allow.contains("PUT"), "{allow}");
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["status"], 405);
+            assert_eq!(body["title"], "method not allowed");
         }
         assert_eq!(env.device_ids("bob").await, ["bob-phone"]);
         assert_eq!(

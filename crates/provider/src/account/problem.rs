@@ -147,7 +147,14 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let mut problem = Problem::new(self.code, self.detail);
-        problem.status = status.as_u16();
+        if status.as_u16() != problem.status {
+            // An overridden status (405) names itself in the title.
+            problem.title = status
+                .canonical_reason()
+                .unwrap_or("error")
+                .to_ascii_lowercase();
+            problem.status = status.as_u16();
+        }
         let mut resp = (status, axum::Json(problem)).into_response();
         let h = resp.headers_mut();
         h.insert(
