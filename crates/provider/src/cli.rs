@@ -51,6 +51,21 @@ pub struct Options {
     /// Redis URL, e.g. redis://127.0.0.1:6379/ (with --store redis).
     #[arg(long, env = "TESSERA_PROVIDER_REDIS_URL", global = true)]
     pub redis_url: Option<String>,
+    /// Redis Sentinel address (repeatable, or comma-separated in the
+    /// environment); with it the store follows the Sentinel-elected primary.
+    #[arg(
+        long = "redis-sentinel",
+        env = "TESSERA_PROVIDER_REDIS_SENTINELS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub redis_sentinels: Vec<String>,
+    /// Service (master) name monitored by the Sentinels (default tessera).
+    #[arg(long, env = "TESSERA_PROVIDER_REDIS_SENTINEL_SERVICE", global = true)]
+    pub redis_sentinel_service: Option<String>,
+    /// Prefix of the provider's Redis keys (default "tessera:").
+    #[arg(long, env = "TESSERA_PROVIDER_REDIS_PREFIX", global = true)]
+    pub redis_prefix: Option<String>,
     /// Directory of the embedded store and of the generated secret key
     /// (default: the platform data directory).
     #[arg(long, env = "TESSERA_PROVIDER_DATA_DIR", global = true)]
@@ -175,6 +190,15 @@ pub fn load_config(o: &Options) -> Result<Config, StartError> {
     if let Some(v) = &o.redis_url {
         c.redis_url = v.clone();
     }
+    if !o.redis_sentinels.is_empty() {
+        c.redis_sentinels = o.redis_sentinels.clone();
+    }
+    if let Some(v) = &o.redis_sentinel_service {
+        c.redis_sentinel_service = v.clone();
+    }
+    if let Some(v) = &o.redis_prefix {
+        c.redis_prefix = v.clone();
+    }
     if let Some(v) = &o.data_dir {
         c.data_dir = Some(v.clone());
     }
@@ -239,8 +263,16 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     Ok(match config.store {
         StoreKind::Embedded => Arc::new(store::EmbeddedStore::open(&config.data_dir()?)?),
+        StoreKind::Redis if !config.redis_sentinels.is_empty() => Arc::new(
+            store::RedisStore::connect_sentinel(
+                &config.redis_sentinels,
+                &config.redis_sentinel_service,
+                &config.redis_prefix,
+            )
+            .await?,
+        ),
         StoreKind::Redis => {
-            Arc::new(store::RedisStore::connect(&config.redis_url, "tessera:").await?)
+            Arc::new(store::RedisStore::connect(&config.redis_url, &config.redis_prefix).await?)
         }
     })
 }

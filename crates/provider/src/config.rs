@@ -127,6 +127,12 @@ pub struct Config {
     pub port: u16,
     pub store: StoreKind,
     pub redis_url: String,
+    /// Redis Sentinel addresses (`redis://host:26379/`); when set, the store
+    /// follows the primary of `redis_sentinel_service` instead of `redis_url`.
+    pub redis_sentinels: Vec<String>,
+    pub redis_sentinel_service: String,
+    /// Prefix of every key the provider writes in Redis.
+    pub redis_prefix: String,
     /// Where the embedded store and generated keys live; defaults to the
     /// platform data directory.
     pub data_dir: Option<PathBuf>,
@@ -163,6 +169,9 @@ impl Default for Config {
             port: DEFAULT_PORT,
             store: StoreKind::Embedded,
             redis_url: "redis://127.0.0.1:6379/".into(),
+            redis_sentinels: Vec::new(),
+            redis_sentinel_service: "tessera".into(),
+            redis_prefix: "tessera:".into(),
             data_dir: None,
             secret_key: None,
             totp_issuer: "Tessera".into(),
@@ -241,6 +250,11 @@ impl Config {
         if url.scheme() != "https" && !(url.scheme() == "http" && is_loopback_host(&url)) {
             return Err(ConfigError::Invalid(
                 "the issuer must use https (plain http only on a loopback address)".into(),
+            ));
+        }
+        if self.redis_prefix.is_empty() || self.redis_sentinel_service.is_empty() {
+            return Err(ConfigError::Invalid(
+                "redis_prefix and redis_sentinel_service must not be empty".into(),
             ));
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {

@@ -41,6 +41,9 @@ fn help_explains_every_option_and_its_environment_variable() {
         "--mfa-global",
         "--trusted-browser-days",
         "--listen-address",
+        "--redis-sentinel",
+        "--redis-prefix",
+        "--tls-cert",
     ] {
         assert!(help.contains(option), "{option} missing from:\n{help}");
     }
@@ -157,6 +160,30 @@ fn users_and_clients_are_managed_in_redis() {
         "--data-dir",
         dir.path().to_str().unwrap(),
     ]);
+    // Another key prefix is another provider's data: nothing of the above shows.
+    let other = run(&[
+        "user",
+        "list",
+        "--store",
+        "redis",
+        "--redis-url",
+        &url,
+        "--redis-prefix",
+        "other:",
+    ]);
+    assert!(other.status.success(), "{}", stderr(&other));
+    assert_eq!(stdout(&other), "");
+    let same = run(&[
+        "user",
+        "list",
+        "--store",
+        "redis",
+        "--redis-url",
+        &url,
+        "--redis-prefix",
+        "tessera:",
+    ]);
+    assert!(stdout(&same).contains("alice"));
 }
 
 /// Starts `--demo` on a free port; returns the child and the lines it printed
