@@ -440,7 +440,9 @@ async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<(), StartError>
                 redirect_uris,
                 post_logout_redirect_uris,
                 public: !confidential,
-                secret_hash: secret.as_ref().map(|s| PasswordHash(password::hash(s))),
+                secret_hash: secret
+                    .as_ref()
+                    .map(|s| PasswordHash(crate::oidc::client_auth::hash_generated_secret(s))),
                 require_mfa,
                 created_at: OffsetDateTime::now_utc(),
             };

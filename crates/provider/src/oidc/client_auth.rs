@@ -6,6 +6,7 @@
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 
+use crate::crypto::{ct_eq, sha256_b64url};
 use crate::error::OAuthError;
 use crate::password;
 use crate::state::Provider;
@@ -41,6 +42,22 @@ fn basic(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
     Ok(Some((percent_decode(id), percent_decode(secret))))
 }
 
+/// The stored form of a generated client secret. Such a secret carries 256
+/// bits of entropy, so a plain SHA-256 is as safe as a password hash and keeps
+/// the token endpoint fast; PHC (Argon2) hashes set by other means still work.
+pub fn hash_generated_secret(secret: &str) -> String {
+    format!("{SHA256_PREFIX}{}", sha256_b64url(secret))
+}
+
+const SHA256_PREFIX: &str = "$sha256$";
+
+fn secret_matches(secret: &str, stored: &str) -> bool {
+    match stored.strip_prefix(SHA256_PREFIX) {
+        Some(digest) => ct_eq(&sha256_b64url(secret), digest),
+        None => password::verify(secret, stored),
+    }
+}
+
 pub async fn authenticate(
     app: &Provider,
     headers: &HeaderMap,
@@ -71,8 +88,24 @@ pub async fn authenticate(
         .ok_or_else(|| OAuthError::invalid_client("unknown client"))?;
     match (&client.secret_hash, secret, client.public) {
         (_, None, true) => Ok(client),
-        (Some(hash), Some(secret), false) if password::verify(&secret, &hash.0) => Ok(client),
+        (Some(hash), Some(secret), false) if secret_matches(&secret, &hash.0) => Ok(client),
         (_, Some(_), true) => Err(OAuthError::invalid_client("a public client has no secret")),
         _ => Err(OAuthError::invalid_client("client authentication failed")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_secrets_use_sha256_and_phc_hashes_still_verify() {
+        let stored = hash_generated_secret("s3cret-from-the-cli");
+        assert!(stored.starts_with("$sha256$"));
+        assert!(secret_matches("s3cret-from-the-cli", &stored));
+        assert!(!secret_matches("s3cret-from-the-clj", &stored));
+        let phc = password::hash("legacy");
+        assert!(secret_matches("legacy", &phc));
+        assert!(!secret_matches("legacy", "$sha256$"));
     }
 }
