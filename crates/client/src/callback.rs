@@ -180,3 +180,77 @@ mod tests {
         assert!(parse_query("%%%&&&==").is_err());
     }
 }
+
+/// Randomised: whatever values a provider sends, well encoded, read back
+/// exactly; arbitrary bytes never panic and never yield a response without
+/// `code` or `error`.
+#[cfg(test)]
+mod fuzz {
+    use rand::Rng;
+    use rand::seq::{IndexedRandom, SliceRandom};
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn random_text(rng: &mut impl Rng) -> String {
+        let pool = [
+            'a',
+            'Z',
+            '0',
+            '&',
+            '=',
+            '+',
+            '%',
+            ' ',
+            '/',
+            '?',
+            '#',
+            'é',
+            '\u{1F511}',
+            '\0',
+        ];
+        (0..rng.random_range(0..20))
+            .map(|_| *pool.choose(rng).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn encoded_parameters_round_trip() {
+        let mut rng = rand::rng();
+        for _ in 0..2000 {
+            let code = random_text(&mut rng);
+            let state = random_text(&mut rng);
+            let iss = random_text(&mut rng);
+            let mut pairs = vec![
+                ("code", code.clone()),
+                ("state", state.clone()),
+                ("iss", iss.clone()),
+            ];
+            for _ in 0..rng.random_range(0..3) {
+                pairs.push(("extra", random_text(&mut rng)));
+            }
+            pairs.shuffle(&mut rng);
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&pairs)
+                .finish();
+            let p = parse_query(&query).unwrap();
+            assert_eq!(p.code.unwrap().expose_secret(), &code);
+            assert_eq!(p.state.unwrap(), state);
+            assert_eq!(p.iss.unwrap(), iss);
+        }
+    }
+
+    #[test]
+    fn arbitrary_queries_never_panic_nor_lack_code_and_error() {
+        let mut rng = rand::rng();
+        let pool: Vec<char> = "code=state&error%2G%zz+é=&&iss".chars().collect();
+        for _ in 0..5000 {
+            let q: String = (0..rng.random_range(0..40))
+                .map(|_| *pool.choose(&mut rng).unwrap())
+                .collect();
+            if let Ok(p) = parse_query(&q) {
+                assert!(p.code.is_some() || p.error.is_some(), "{q:?}");
+            }
+        }
+    }
+}

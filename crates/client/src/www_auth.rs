@@ -148,3 +148,124 @@ mod tests {
         assert_eq!(parse("Bearer max_age=-1").unwrap().max_age, None);
     }
 }
+
+/// Randomised round trips: any challenge a server may write reads back the same.
+#[cfg(test)]
+mod fuzz {
+    use rand::Rng;
+    use rand::seq::IndexedRandom;
+
+    use super::*;
+
+    fn quoted(s: &str) -> String {
+        format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+
+    #[test]
+    fn random_challenges_round_trip() {
+        let mut rng = rand::rng();
+        let ws = [" ", "  ", "\t", ""];
+        for _ in 0..2000 {
+            let expected = BearerChallenge {
+                error: [
+                    None,
+                    Some("invalid_token"),
+                    Some(INSUFFICIENT_USER_AUTHENTICATION),
+                ]
+                .choose(&mut rng)
+                .unwrap()
+                .map(str::to_owned),
+                error_description: rng.random_bool(0.5).then(|| {
+                    (0..rng.random_range(0..30))
+                        .map(|_| {
+                            *[' ', 'a', 'é', '"', '\\', ',', '=', 'Z']
+                                .choose(&mut rng)
+                                .unwrap()
+                        })
+                        .collect()
+                }),
+                max_age: rng.random_bool(0.5).then(|| rng.random_range(0..100_000)),
+                acr_values: (0..rng.random_range(0..4))
+                    .map(|i| format!("acr-{i}-{}", rng.random::<u16>()))
+                    .collect(),
+            };
+            let mut params = vec![format!("realm={}", quoted("tessera, \"x\""))];
+            if let Some(e) = &expected.error {
+                params.push(format!("error={}", quoted(e)));
+            }
+            if let Some(d) = &expected.error_description {
+                params.push(format!("error_description={}", quoted(d)));
+            }
+            if let Some(m) = expected.max_age {
+                params.push(if rng.random_bool(0.5) {
+                    format!("max_age={m}")
+                } else {
+                    format!("max_age=\"{m}\"")
+                });
+            }
+            if !expected.acr_values.is_empty() {
+                params.push(format!(
+                    "acr_values={}",
+                    quoted(&expected.acr_values.join(" "))
+                ));
+            }
+            let sep = format!(",{}", ws.choose(&mut rng).unwrap());
+            let mut header = format!("Bearer {}", params.join(&sep));
+            if rng.random_bool(0.3) {
+                header = format!(
+                    "Basic realm=\"old\",{}{header}",
+                    ws.choose(&mut rng).unwrap()
+                );
+            }
+            assert_eq!(parse(&header).as_ref(), Some(&expected), "{header}");
+        }
+    }
+
+    #[test]
+    fn random_token_soup_yields_a_step_up_only_from_the_error_parameter() {
+        let mut rng = rand::rng();
+        let tokens = [
+            "Bearer ",
+            "Basic ",
+            ", ",
+            "=",
+            "error=",
+            "\"",
+            "\\",
+            "\t",
+            "realm=",
+            INSUFFICIENT_USER_AUTHENTICATION,
+            "max_age=",
+            "12",
+            "acr_values=",
+            " ",
+        ];
+        let mut step_ups = 0;
+        for _ in 0..20_000 {
+            let prefix = *["Bearer ", "Basic realm=x, Bearer ", ""]
+                .choose(&mut rng)
+                .unwrap();
+            let soup: String = (0..rng.random_range(0..10))
+                .map(|_| *tokens.choose(&mut rng).unwrap())
+                .collect();
+            let s = format!("{prefix}{soup}");
+            if let Some(c) = parse(&s)
+                && c.is_step_up()
+            {
+                step_ups += 1;
+                // RFC 7235 allows whitespace around "=" (BWS) and quoted
+                // pairs (`\i` is `i`) inside a quoted string.
+                let from_error_param = s.match_indices("error=").any(|(i, m)| {
+                    s[i + m.len()..]
+                        .trim_start_matches([' ', '\t'])
+                        .trim_start_matches('"')
+                        .replace('\\', "")
+                        .starts_with(INSUFFICIENT_USER_AUTHENTICATION)
+                });
+                assert!(from_error_param, "{s:?}");
+            }
+        }
+        // The soup is rich enough to produce some real step-ups.
+        assert!(step_ups > 0);
+    }
+}
