@@ -37,7 +37,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use ::redis::{Cmd, FromRedisValue, Script, cmd};
+use ::redis::{Cmd, FromRedisValue, Script, ScriptInvocation, cmd};
 use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -112,6 +112,16 @@ impl RedisStore {
             .map_err(|err| self.link.failed(err))
     }
 
+    /// Runs a prepared script on the primary (EVALSHA, loading the script
+    /// again after a restart flushed it).
+    async fn run<T: FromRedisValue>(&self, script: &ScriptInvocation<'_>) -> StoreResult<T> {
+        let mut conn = self.link.connection().await?;
+        script
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|err| self.link.failed(err))
+    }
+
     async fn get_json<T: DeserializeOwned>(&self, key: &str) -> StoreResult<Option<T>> {
         let raw: Option<Vec<u8>> = self.query(cmd("GET").arg(key)).await?;
         raw.map(|bytes| decode(&bytes)).transpose()
@@ -141,14 +151,7 @@ impl RedisStore {
             }
             change(&mut record);
             let new = encode(&record)?;
-            let mut conn = self.link.connection().await?;
-            let outcome: i64 = CAS_SET
-                .key(key)
-                .arg(raw)
-                .arg(new)
-                .invoke_async(&mut conn)
-                .await
-                .map_err(|err| self.link.failed(err))?;
+            let outcome: i64 = self.run(CAS_SET.key(key).arg(raw).arg(new)).await?;
             match outcome {
                 1 => return Ok(record),
                 0 => return Err(StoreError::NotFound { what }),
@@ -492,18 +495,18 @@ impl Store for RedisStore {
 
     async fn create_user(&self, user: &User) -> StoreResult<()> {
         check_user(user)?;
-        let mut conn = self.link.connection().await?;
-        let outcome: i64 = CREATE_USER
-            .key(self.key("user", &user.uid))
-            .key(self.key("user-email", &email_key(&user.email)))
-            .key(self.global("users"))
-            .key(self.global("user-search"))
-            .arg(encode(user)?)
-            .arg(&user.uid)
-            .arg(search_members(user))
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))?;
+        let outcome: i64 = self
+            .run(
+                CREATE_USER
+                    .key(self.key("user", &user.uid))
+                    .key(self.key("user-email", &email_key(&user.email)))
+                    .key(self.global("users"))
+                    .key(self.global("user-search"))
+                    .arg(encode(user)?)
+                    .arg(&user.uid)
+                    .arg(search_members(user)),
+            )
+            .await?;
         match outcome {
             0 => Ok(()),
             1 => Err(StoreError::AlreadyExists { what: "user" }),
@@ -520,21 +523,21 @@ impl Store for RedisStore {
             };
             let old: User = decode(&raw)?;
             let old_members = search_members(&old);
-            let mut conn = self.link.connection().await?;
-            let outcome: i64 = UPDATE_USER
-                .key(&key)
-                .key(self.key("user-email", &email_key(&old.email)))
-                .key(self.key("user-email", &email_key(&user.email)))
-                .key(self.global("user-search"))
-                .arg(raw)
-                .arg(encode(user)?)
-                .arg(&user.uid)
-                .arg(old_members.len())
-                .arg(old_members)
-                .arg(search_members(user))
-                .invoke_async(&mut conn)
-                .await
-                .map_err(|err| self.link.failed(err))?;
+            let outcome: i64 = self
+                .run(
+                    UPDATE_USER
+                        .key(&key)
+                        .key(self.key("user-email", &email_key(&old.email)))
+                        .key(self.key("user-email", &email_key(&user.email)))
+                        .key(self.global("user-search"))
+                        .arg(raw)
+                        .arg(encode(user)?)
+                        .arg(&user.uid)
+                        .arg(old_members.len())
+                        .arg(old_members)
+                        .arg(search_members(user)),
+                )
+                .await?;
             match outcome {
                 0 => return Ok(()),
                 1 => return Err(StoreError::NotFound { what: "user" }),
@@ -552,24 +555,24 @@ impl Store for RedisStore {
     }
 
     async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        let mut conn = self.link.connection().await?;
-        let raw: Option<Vec<u8>> = GET_VIA
-            .key(self.key("user-email", &email_key(email)))
-            .arg(self.kind_prefix("user"))
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))?;
+        let raw: Option<Vec<u8>> = self
+            .run(
+                GET_VIA
+                    .key(self.key("user-email", &email_key(email)))
+                    .arg(self.kind_prefix("user")),
+            )
+            .await?;
         raw.map(|bytes| decode(&bytes)).transpose()
     }
 
     async fn list_users(&self) -> StoreResult<Vec<User>> {
-        let mut conn = self.link.connection().await?;
-        let raw: Vec<Vec<u8>> = LIST_ZSET_RECORDS
-            .key(self.global("users"))
-            .arg(self.kind_prefix("user"))
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))?;
+        let raw: Vec<Vec<u8>> = self
+            .run(
+                LIST_ZSET_RECORDS
+                    .key(self.global("users"))
+                    .arg(self.kind_prefix("user")),
+            )
+            .await?;
         decode_all(raw)
     }
 
@@ -615,15 +618,15 @@ impl Store for RedisStore {
 
     async fn create_client(&self, client: &Client) -> StoreResult<()> {
         check_key("client id", &client.client_id)?;
-        let mut conn = self.link.connection().await?;
-        let created: i64 = CREATE_LISTED
-            .key(self.key("client", &client.client_id))
-            .key(self.global("clients"))
-            .arg(encode(client)?)
-            .arg(&client.client_id)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))?;
+        let created: i64 = self
+            .run(
+                CREATE_LISTED
+                    .key(self.key("client", &client.client_id))
+                    .key(self.global("clients"))
+                    .arg(encode(client)?)
+                    .arg(&client.client_id),
+            )
+            .await?;
         if created == 1 {
             Ok(())
         } else {
@@ -636,13 +639,13 @@ impl Store for RedisStore {
     }
 
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
-        let mut conn = self.link.connection().await?;
-        let raw: Vec<Vec<u8>> = LIST_ZSET_RECORDS
-            .key(self.global("clients"))
-            .arg(self.kind_prefix("client"))
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))?;
+        let raw: Vec<Vec<u8>> = self
+            .run(
+                LIST_ZSET_RECORDS
+                    .key(self.global("clients"))
+                    .arg(self.kind_prefix("client")),
+            )
+            .await?;
         decode_all(raw)
     }
 
@@ -651,15 +654,15 @@ impl Store for RedisStore {
     async fn create_device(&self, device: &Device) -> StoreResult<()> {
         check_key("uid", &device.uid)?;
         check_key("device id", &device.id)?;
-        let mut conn = self.link.connection().await?;
-        let created: i64 = CREATE_DEVICE
-            .key(self.key("device", &device.id))
-            .key(self.key("user-devices", &device.uid))
-            .arg(encode(device)?)
-            .arg(&device.id)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))?;
+        let created: i64 = self
+            .run(
+                CREATE_DEVICE
+                    .key(self.key("device", &device.id))
+                    .key(self.key("user-devices", &device.uid))
+                    .arg(encode(device)?)
+                    .arg(&device.id),
+            )
+            .await?;
         if created == 1 {
             Ok(())
         } else {
@@ -668,13 +671,13 @@ impl Store for RedisStore {
     }
 
     async fn list_devices(&self, uid: &str) -> StoreResult<Vec<Device>> {
-        let mut conn = self.link.connection().await?;
-        let raw: Vec<Vec<u8>> = LIST_INDEXED
-            .key(self.key("user-devices", uid))
-            .arg(self.kind_prefix("device"))
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))?;
+        let raw: Vec<Vec<u8>> = self
+            .run(
+                LIST_INDEXED
+                    .key(self.key("user-devices", uid))
+                    .arg(self.kind_prefix("device")),
+            )
+            .await?;
         let mut devices: Vec<Device> = decode_all(raw)?;
         devices.retain(|device| device.uid == uid);
         devices.sort_by(|a, b| (a.registered_at, &a.id).cmp(&(b.registered_at, &b.id)));
@@ -708,39 +711,38 @@ impl Store for RedisStore {
     }
 
     async fn delete_device(&self, uid: &str, id: &str) -> StoreResult<bool> {
-        let mut conn = self.link.connection().await?;
-        let deleted: i64 = DELETE_DEVICE
-            .key(self.key("device", id))
-            .key(self.key("user-devices", uid))
-            .arg(uid)
-            .arg(id)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))?;
+        let deleted: i64 = self
+            .run(
+                DELETE_DEVICE
+                    .key(self.key("device", id))
+                    .key(self.key("user-devices", uid))
+                    .arg(uid)
+                    .arg(id),
+            )
+            .await?;
         Ok(deleted == 1)
     }
 
     async fn delete_all_devices(&self, uid: &str) -> StoreResult<u64> {
-        let mut conn = self.link.connection().await?;
-        DELETE_ALL_DEVICES
-            .key(self.key("user-devices", uid))
-            .arg(self.kind_prefix("device"))
-            .arg(uid)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))
+        self.run(
+            DELETE_ALL_DEVICES
+                .key(self.key("user-devices", uid))
+                .arg(self.kind_prefix("device"))
+                .arg(uid),
+        )
+        .await
     }
 
     async fn delete_device_unless_last(&self, uid: &str, id: &str) -> StoreResult<DeviceDeletion> {
-        let mut conn = self.link.connection().await?;
-        let outcome: i64 = DELETE_DEVICE_UNLESS_LAST
-            .key(self.key("device", id))
-            .key(self.key("user-devices", uid))
-            .arg(uid)
-            .arg(id)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))?;
+        let outcome: i64 = self
+            .run(
+                DELETE_DEVICE_UNLESS_LAST
+                    .key(self.key("device", id))
+                    .key(self.key("user-devices", uid))
+                    .arg(uid)
+                    .arg(id),
+            )
+            .await?;
         Ok(match outcome {
             1 => DeviceDeletion::Deleted,
             2 => DeviceDeletion::LastDevice,
@@ -754,15 +756,15 @@ impl Store for RedisStore {
         check_key("uid", &pending.uid)?;
         check_key("enrollment id", &pending.id)?;
         let ttl = ttl_until("enrollment", pending.expires_at)?;
-        let mut conn = self.link.connection().await?;
-        let stored: i64 = PUT_PENDING
-            .key(self.key("pending", &pending.id))
-            .key(self.key("device", &pending.id))
-            .arg(encode(pending)?)
-            .arg(ttl_ms(ttl))
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))?;
+        let stored: i64 = self
+            .run(
+                PUT_PENDING
+                    .key(self.key("pending", &pending.id))
+                    .key(self.key("device", &pending.id))
+                    .arg(encode(pending)?)
+                    .arg(ttl_ms(ttl)),
+            )
+            .await?;
         if stored == 1 {
             Ok(())
         } else {
@@ -808,17 +810,17 @@ impl Store for RedisStore {
             registered_at: at,
             last_used_at: None,
         };
-        let mut conn = self.link.connection().await?;
-        let outcome: i64 = CONFIRM_ENROLLMENT
-            .key(&key)
-            .key(self.key("device", id))
-            .key(self.key("user-devices", uid))
-            .arg(raw)
-            .arg(encode(&device)?)
-            .arg(id)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))?;
+        let outcome: i64 = self
+            .run(
+                CONFIRM_ENROLLMENT
+                    .key(&key)
+                    .key(self.key("device", id))
+                    .key(self.key("user-devices", uid))
+                    .arg(raw)
+                    .arg(encode(&device)?)
+                    .arg(id),
+            )
+            .await?;
         match outcome {
             1 => Ok(device),
             2 => Err(StoreError::AlreadyExists { what: "device" }),
@@ -864,17 +866,17 @@ impl Store for RedisStore {
         check_key("browser id", &browser.id)?;
         check_key("token hash", &browser.token_hash)?;
         let ttl = ttl_until("trusted browser", browser.expires_at)?;
-        let mut conn = self.link.connection().await?;
-        let created: i64 = CREATE_BROWSER
-            .key(self.key("browser", &browser.id))
-            .key(self.key("browser-token", &browser.token_hash))
-            .key(self.key("user-browsers", &browser.uid))
-            .arg(encode(browser)?)
-            .arg(&browser.id)
-            .arg(ttl_ms(ttl))
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))?;
+        let created: i64 = self
+            .run(
+                CREATE_BROWSER
+                    .key(self.key("browser", &browser.id))
+                    .key(self.key("browser-token", &browser.token_hash))
+                    .key(self.key("user-browsers", &browser.uid))
+                    .arg(encode(browser)?)
+                    .arg(&browser.id)
+                    .arg(ttl_ms(ttl)),
+            )
+            .await?;
         if created == 1 {
             Ok(())
         } else {
@@ -885,13 +887,13 @@ impl Store for RedisStore {
     }
 
     async fn list_trusted_browsers(&self, uid: &str) -> StoreResult<Vec<TrustedBrowser>> {
-        let mut conn = self.link.connection().await?;
-        let raw: Vec<Vec<u8>> = LIST_INDEXED
-            .key(self.key("user-browsers", uid))
-            .arg(self.kind_prefix("browser"))
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))?;
+        let raw: Vec<Vec<u8>> = self
+            .run(
+                LIST_INDEXED
+                    .key(self.key("user-browsers", uid))
+                    .arg(self.kind_prefix("browser")),
+            )
+            .await?;
         let mut browsers: Vec<TrustedBrowser> = decode_all(raw)?;
         browsers.retain(|b| b.uid == uid && !is_expired(b.expires_at));
         browsers.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
@@ -899,13 +901,13 @@ impl Store for RedisStore {
     }
 
     async fn find_trusted_browser(&self, token_hash: &str) -> StoreResult<Option<TrustedBrowser>> {
-        let mut conn = self.link.connection().await?;
-        let raw: Option<Vec<u8>> = GET_VIA
-            .key(self.key("browser-token", token_hash))
-            .arg(self.kind_prefix("browser"))
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))?;
+        let raw: Option<Vec<u8>> = self
+            .run(
+                GET_VIA
+                    .key(self.key("browser-token", token_hash))
+                    .arg(self.kind_prefix("browser")),
+            )
+            .await?;
         let browser: Option<TrustedBrowser> = raw.map(|bytes| decode(&bytes)).transpose()?;
         Ok(browser.filter(|b| b.token_hash == token_hash && !is_expired(b.expires_at)))
     }
@@ -927,29 +929,28 @@ impl Store for RedisStore {
     }
 
     async fn revoke_trusted_browser(&self, uid: &str, id: &str) -> StoreResult<bool> {
-        let mut conn = self.link.connection().await?;
-        let revoked: i64 = REVOKE_BROWSER
-            .key(self.key("browser", id))
-            .key(self.key("user-browsers", uid))
-            .arg(uid)
-            .arg(id)
-            .arg(self.kind_prefix("browser-token"))
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))?;
+        let revoked: i64 = self
+            .run(
+                REVOKE_BROWSER
+                    .key(self.key("browser", id))
+                    .key(self.key("user-browsers", uid))
+                    .arg(uid)
+                    .arg(id)
+                    .arg(self.kind_prefix("browser-token")),
+            )
+            .await?;
         Ok(revoked == 1)
     }
 
     async fn revoke_all_trusted_browsers(&self, uid: &str) -> StoreResult<u64> {
-        let mut conn = self.link.connection().await?;
-        REVOKE_ALL_BROWSERS
-            .key(self.key("user-browsers", uid))
-            .arg(self.kind_prefix("browser"))
-            .arg(self.kind_prefix("browser-token"))
-            .arg(uid)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))
+        self.run(
+            REVOKE_ALL_BROWSERS
+                .key(self.key("user-browsers", uid))
+                .arg(self.kind_prefix("browser"))
+                .arg(self.kind_prefix("browser-token"))
+                .arg(uid),
+        )
+        .await
     }
 
     // ----- authorization codes -----
@@ -993,16 +994,16 @@ impl Store for RedisStore {
         check_key("token hash", token_hash)?;
         check_key("family id", &token.family_id)?;
         let ttl = ttl_until("refresh token", token.expires_at)?;
-        let mut conn = self.link.connection().await?;
-        let stored: i64 = PUT_REFRESH
-            .key(self.key("refresh", token_hash))
-            .key(self.key("refresh-family", &token.family_id))
-            .arg(encode(token)?)
-            .arg(ttl_ms(ttl))
-            .arg(token_hash)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))?;
+        let stored: i64 = self
+            .run(
+                PUT_REFRESH
+                    .key(self.key("refresh", token_hash))
+                    .key(self.key("refresh-family", &token.family_id))
+                    .arg(encode(token)?)
+                    .arg(ttl_ms(ttl))
+                    .arg(token_hash),
+            )
+            .await?;
         if stored == 1 {
             Ok(())
         } else {
@@ -1054,19 +1055,19 @@ impl Store for RedisStore {
                 used: true,
                 ..old.clone()
             };
-            let mut conn = self.link.connection().await?;
-            let outcome: i64 = ROTATE_REFRESH
-                .key(&old_key)
-                .key(self.key("refresh", new_hash))
-                .key(self.key("refresh-family", &old.family_id))
-                .arg(raw)
-                .arg(encode(&used)?)
-                .arg(&new_json)
-                .arg(ttl_ms(ttl))
-                .arg(new_hash)
-                .invoke_async(&mut conn)
-                .await
-                .map_err(|err| self.link.failed(err))?;
+            let outcome: i64 = self
+                .run(
+                    ROTATE_REFRESH
+                        .key(&old_key)
+                        .key(self.key("refresh", new_hash))
+                        .key(self.key("refresh-family", &old.family_id))
+                        .arg(raw)
+                        .arg(encode(&used)?)
+                        .arg(&new_json)
+                        .arg(ttl_ms(ttl))
+                        .arg(new_hash),
+                )
+                .await?;
             match outcome {
                 1 => return Ok(old),
                 0 => {
@@ -1090,25 +1091,24 @@ impl Store for RedisStore {
     }
 
     async fn revoke_refresh_token(&self, token_hash: &str) -> StoreResult<bool> {
-        let mut conn = self.link.connection().await?;
-        let revoked: i64 = REVOKE_REFRESH
-            .key(self.key("refresh", token_hash))
-            .arg(self.kind_prefix("refresh-family"))
-            .arg(token_hash)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))?;
+        let revoked: i64 = self
+            .run(
+                REVOKE_REFRESH
+                    .key(self.key("refresh", token_hash))
+                    .arg(self.kind_prefix("refresh-family"))
+                    .arg(token_hash),
+            )
+            .await?;
         Ok(revoked == 1)
     }
 
     async fn revoke_refresh_family(&self, family_id: &str) -> StoreResult<u64> {
-        let mut conn = self.link.connection().await?;
-        REVOKE_FAMILY
-            .key(self.key("refresh-family", family_id))
-            .arg(self.kind_prefix("refresh"))
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))
+        self.run(
+            REVOKE_FAMILY
+                .key(self.key("refresh-family", family_id))
+                .arg(self.kind_prefix("refresh")),
+        )
+        .await
     }
 
     async fn remember_redeemed_code(
@@ -1222,13 +1222,8 @@ impl Store for RedisStore {
     async fn rate_limit_hit(&self, key: &str, window: Duration) -> StoreResult<u64> {
         check_key("rate limit key", key)?;
         check_ttl("rate limit window", window)?;
-        let mut conn = self.link.connection().await?;
-        RATE_HIT
-            .key(self.key("rate", key))
-            .arg(ttl_ms(window))
-            .invoke_async(&mut conn)
+        self.run(RATE_HIT.key(self.key("rate", key)).arg(ttl_ms(window)))
             .await
-            .map_err(|err| self.link.failed(err))
     }
 
     async fn rate_limit_count(&self, key: &str) -> StoreResult<u64> {
@@ -1250,14 +1245,14 @@ impl Store for RedisStore {
 
     async fn append_audit(&self, event: &NewAuditEvent) -> StoreResult<AuditEvent> {
         check_key("audit subject", &event.subject)?;
-        let mut conn = self.link.connection().await?;
-        let id: u64 = APPEND_AUDIT
-            .key(self.global("audit-seq"))
-            .key(self.key("audit", &event.subject))
-            .arg(encode(event)?)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))?;
+        let id: u64 = self
+            .run(
+                APPEND_AUDIT
+                    .key(self.global("audit-seq"))
+                    .key(self.key("audit", &event.subject))
+                    .arg(encode(event)?),
+            )
+            .await?;
         Ok(AuditEvent {
             id,
             event: event.clone(),
@@ -1321,13 +1316,8 @@ impl Store for RedisStore {
 
     async fn put_key_material_if_absent(&self, name: &str, value: &[u8]) -> StoreResult<Vec<u8>> {
         check_key("key name", name)?;
-        let mut conn = self.link.connection().await?;
-        SET_IF_ABSENT
-            .key(self.key("key", name))
-            .arg(value)
-            .invoke_async(&mut conn)
+        self.run(SET_IF_ABSENT.key(self.key("key", name)).arg(value))
             .await
-            .map_err(|err| self.link.failed(err))
     }
 
     async fn purge_expired(&self) -> StoreResult<u64> {
