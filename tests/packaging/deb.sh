@@ -66,7 +66,7 @@ check "entry Icon=$icon names an installed hicolor icon" \
 
 # Each icon's pixel size matches its hicolor directory (WxH or WxH@2 = 2x).
 png_size() { python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(24); sys.exit(1) if d[:8]!=b"\x89PNG\r\n\x1a\n" else print("%dx%d" % struct.unpack(">II", d[16:24]))' "$1"; }
-for dir in 32x32 64x64 128x128 256x256@2 512x512; do
+for dir in 32x32 64x64 128x128 512x512; do
   file="$HICOLOR/$dir/apps/$icon.png"
   size=${dir%@2}
   if [ "$dir" != "$size" ]; then size="$(( ${size%x*} * 2 ))x$(( ${size#*x} * 2 ))"; fi

@@ -110,37 +110,37 @@ for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
 require "redis-server answers on port $redis_port" redis-cli -p "$redis_port" ping
 
 # Starts the installed provider the way the unit does, as user tessera, with
-# the given configuration file; the Redis URL, data directory and a free port
-# come from TESSERA_PROVIDER_* variables (they override the file). Sets
-# $provider_url, or fails.
+# the given configuration file; the data directory, a free port and any extra
+# NAME=value given come from TESSERA_PROVIDER_* variables (they override the
+# file). Sets $provider_address (host:port), or fails.
 start_provider() {
   local config=$1 name=$2 data="$work/data-$2"
+  shift 2
   mkdir -m 0700 "$data" && chown tessera:tessera "$data"
   local cmd=${exec_start/--config $CONFIG/--config $config}
   # shellcheck disable=SC2086 # the unit's command line, split as systemd does
   (umask 0077 && exec runuser -u tessera -- env -i PATH=/usr/bin:/bin "${unit_env[@]}" \
-    TESSERA_PROVIDER_REDIS_URL="redis://127.0.0.1:$redis_port/0" \
-    TESSERA_PROVIDER_DATA_DIR="$data" TESSERA_PROVIDER_PORT=0 \
+    TESSERA_PROVIDER_DATA_DIR="$data" TESSERA_PROVIDER_PORT=0 "$@" \
     $cmd) >"$work/$name.out" 2>"$work/$name.err" &
   pids+=($!)
-  provider_url=
+  provider_address=
   for _ in $(seq 300); do
-    provider_url=$(sed -n 's/^Tessera provider listening on \(.*\)$/http:\/\/\1/p' "$work/$name.out")
-    [ -n "$provider_url" ] && break
+    provider_address=$(sed -n 's/^Tessera provider listening on \(.*\)$/\1/p' "$work/$name.out")
+    [ -n "$provider_address" ] && break
     kill -0 "${pids[-1]}" 2>/dev/null || break
     sleep 0.1
   done
-  if [ -z "$provider_url" ]; then
+  if [ -z "$provider_address" ]; then
     cat "$work/$name.out" "$work/$name.err"
     return 1
   fi
 }
 
-if start_provider "$CONFIG" shipped; then
+if start_provider "$CONFIG" shipped TESSERA_PROVIDER_REDIS_URL="redis://127.0.0.1:$redis_port/0"; then
   pass "the service's command line starts with the shipped configuration (store: redis)"
   check "it says it uses the Redis store" grep -qx 'store: redis' "$work/shipped.out"
-  discovery=$(curl -fsS "$provider_url/.well-known/openid-configuration" || true)
-  check "discovery answers on $provider_url" \
+  discovery=$(curl -fsS "http://$provider_address/.well-known/openid-configuration" || true)
+  check "discovery answers on http://$provider_address" \
     python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d["issuer"] and d["token_endpoint"] else 1)' "$discovery"
   check "state went to Redis under the tessera: prefix" \
     bash -c "redis-cli -p $redis_port --scan --pattern 'tessera:*' | grep -q ."
@@ -153,17 +153,46 @@ else
 fi
 
 # Every commented setting in the example is a real key with a valid value:
-# uncomment them all ("#key = ..." and "#[table]" lines) and start again.
+# uncomment them all ("#key = ..." and "#[table]" lines) and start again. The
+# example's placeholders are then pointed at real parts through environment
+# variables (which override the file): a Redis Sentinel monitoring our
+# redis-server, and a self-signed certificate for the HTTPS listener.
 sed -E 's/^#([A-Za-z_\[])/\1/' "$CONFIG" >"$work/uncommented.toml"
 chown root:tessera "$work/uncommented.toml" && chmod 0640 "$work/uncommented.toml"
-check "the example has commented settings to try" test "$(grep -cE '^#[A-Za-z_\[]' "$CONFIG")" -gt 20
-if start_provider "$work/uncommented.toml" uncommented; then
+check "the example has commented settings to try" test "$(grep -cE '^#[A-Za-z_\[]' "$CONFIG")" -gt 30
+check "the uncommented example sets Sentinel and TLS keys" \
+  bash -c 'grep -q "^redis_sentinels = " "$1" && grep -q "^tls_cert = " "$1"' _ "$work/uncommented.toml"
+
+sentinel_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+service=$(sed -n 's/^redis_sentinel_service = "\(.*\)"$/\1/p' "$work/uncommented.toml")
+printf 'port %s\nbind 127.0.0.1\ndir %s\nsentinel monitor %s 127.0.0.1 %s 1\n' \
+  "$sentinel_port" "$work" "${service:-tessera}" "$redis_port" >"$work/sentinel.conf"
+"$REDIS_SERVER" "$work/sentinel.conf" --sentinel >"$work/sentinel.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+  redis-cli -p "$sentinel_port" sentinel get-master-addr-by-name "${service:-tessera}" 2>/dev/null | grep -qx "$redis_port" && break
+  sleep 0.1
+done
+require "a Redis Sentinel monitors the test redis-server as '${service:-tessera}'" \
+  bash -c 'redis-cli -p "$1" sentinel get-master-addr-by-name "$2" | grep -qx "$3"' _ "$sentinel_port" "${service:-tessera}" "$redis_port"
+
+require "openssl makes a test certificate" openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+  -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 1 \
+  -keyout "$work/tls.key" -out "$work/tls.crt" 2>/dev/null
+chown root:tessera "$work/tls.key" "$work/tls.crt" && chmod 0640 "$work/tls.key" "$work/tls.crt"
+
+redis-cli -p "$redis_port" flushall >/dev/null
+if start_provider "$work/uncommented.toml" uncommented \
+  TESSERA_PROVIDER_REDIS_SENTINELS="redis://127.0.0.1:$sentinel_port/" \
+  TESSERA_PROVIDER_TLS_CERT="$work/tls.crt" TESSERA_PROVIDER_TLS_KEY="$work/tls.key"; then
   pass "every documented setting of the example is accepted (all uncommented)"
-  discovery=$(curl -fsS "$provider_url/.well-known/openid-configuration" || true)
-  check "with them, discovery shows the example's issuer and acr levels" python3 -c '
+  discovery=$(curl -fsS --cacert "$work/tls.crt" "https://$provider_address/.well-known/openid-configuration" || true)
+  check "with them, discovery answers over HTTPS with the example's issuer and acr levels" python3 -c '
 import json, sys
 d = json.loads(sys.argv[1])
 sys.exit(0 if d["issuer"] == "https://id.example.org" and "eidas1-mfa" in d["acr_values_supported"] else 1)' "$discovery"
+  check "state reached the Redis primary through the Sentinel" \
+    bash -c "redis-cli -p $redis_port --scan --pattern 'tessera:*' | grep -q ."
 else
   fail "every documented setting of the example is accepted (all uncommented)"
 fi
