@@ -2196,6 +2196,16 @@ async fn the_openapi_document_covers_exactly_the_served_routes() {
                 }
             }
         }
+        // Operation ids are unique (OpenAPI 3.1 §4.8.10.1; code generators need them).
+        let mut ids = BTreeSet::new();
+        for item in doc["paths"].as_object().unwrap().values() {
+            for method in METHODS {
+                if let Some(id) = item[method]["operationId"].as_str() {
+                    assert!(ids.insert(id.to_owned()), "operationId {id} repeated");
+                }
+            }
+        }
+        assert_eq!(ids.len(), 19, "{ids:?}");
         // Something under /api that is not a route: a problem, not a page.
         let r = env
             .http

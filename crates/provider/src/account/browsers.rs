@@ -31,7 +31,7 @@ pub fn removed(n: u64) -> Removed {
 }
 
 /// The browsers the user currently trusts, oldest first.
-#[utoipa::path(get, path = "/api/v1/me/trusted-browsers", tag = "trusted browsers", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/me/trusted-browsers", operation_id = "list_my_trusted_browsers", tag = "trusted browsers", security(("bearer" = [])),
     responses(
         (status = 200, description = "Unexpired trusted browsers", body = [TrustedBrowser]),
         (status = 401, response = inline(Unauthorized)),
@@ -43,7 +43,7 @@ pub async fn list(State(app): ApiState, caller: Caller) -> ApiResult<Json<Vec<Tr
 }
 
 /// Revokes one trusted browser (step-up).
-#[utoipa::path(delete, path = "/api/v1/me/trusted-browsers/{id}", tag = "trusted browsers", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/me/trusted-browsers/{id}", operation_id = "revoke_my_trusted_browser", tag = "trusted browsers", security(("bearer" = [])),
     params(("id" = String, Path, description = "The trusted browser's id")),
     responses(
         (status = 204, description = "Revoked"),
@@ -69,7 +69,7 @@ pub async fn revoke(
 }
 
 /// Revokes every trusted browser of the user (step-up).
-#[utoipa::path(delete, path = "/api/v1/me/trusted-browsers", tag = "trusted browsers", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/me/trusted-browsers", operation_id = "revoke_all_my_trusted_browsers", tag = "trusted browsers", security(("bearer" = [])),
     responses(
         (status = 200, description = "How many were revoked", body = Removed),
         (status = 401, response = inline(StepUpOrUnauthorized)),

@@ -49,7 +49,7 @@ pub fn to_wire(d: &store::Device) -> Device {
 }
 
 /// The user's authenticator apps, oldest first.
-#[utoipa::path(get, path = "/api/v1/me/devices", tag = "devices", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/me/devices", operation_id = "list_my_devices", tag = "devices", security(("bearer" = [])),
     responses(
         (status = 200, description = "The user's authenticator apps, oldest first", body = [Device]),
         (status = 401, response = inline(Unauthorized)),
@@ -62,7 +62,7 @@ pub async fn list(State(app): ApiState, caller: Caller) -> ApiResult<Json<Vec<De
 
 /// Starts an enrolment: a new secret, its `otpauth://` URI and an expiry.
 /// Nothing is a device until the enrolment is confirmed.
-#[utoipa::path(post, path = "/api/v1/me/devices", tag = "devices", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/me/devices", operation_id = "start_enrollment", tag = "devices", security(("bearer" = [])),
     request_body = EnrollmentStart,
     responses(
         (status = 201, description = "Pending enrolment", body = EnrollmentStarted),
@@ -120,7 +120,7 @@ pub async fn start_enrollment(
 /// Confirms an enrolment with the current code of the new app: the device is
 /// stored (atomically with the end of the pending enrolment) and returned,
 /// with recovery codes when it is the user's first device.
-#[utoipa::path(post, path = "/api/v1/me/devices/enrollments/{id}/confirm", tag = "devices", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/me/devices/enrollments/{id}/confirm", operation_id = "confirm_enrollment", tag = "devices", security(("bearer" = [])),
     params(("id" = String, Path, description = "The pending enrolment's id")),
     request_body = EnrollmentConfirm,
     responses(
@@ -219,7 +219,7 @@ pub async fn confirm_enrollment(
 }
 
 /// Renames a device (in place; it is never duplicated).
-#[utoipa::path(patch, path = "/api/v1/me/devices/{id}", tag = "devices", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/v1/me/devices/{id}", operation_id = "rename_my_device", tag = "devices", security(("bearer" = [])),
     params(("id" = String, Path, description = "The device's id")),
     request_body = DeviceRename,
     responses(
@@ -255,7 +255,7 @@ pub async fn rename(
 
 /// Deletes one of the user's devices (step-up). The last device of a user
 /// who must use a second factor cannot be deleted (`last_factor`).
-#[utoipa::path(delete, path = "/api/v1/me/devices/{id}", tag = "devices", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/me/devices/{id}", operation_id = "delete_my_device", tag = "devices", security(("bearer" = [])),
     params(("id" = String, Path, description = "The device's id")),
     responses(
         (status = 204, description = "Deleted"),

@@ -50,7 +50,7 @@ async fn change_target(
 }
 
 /// Prefix search on uid, email and name.
-#[utoipa::path(get, path = "/api/v1/users", tag = "help desk", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/users", operation_id = "search_users", tag = "help desk", security(("bearer" = [])),
     params(("q" = String, Query, description = "Beginning of a uid, email or word of the name (case-insensitive)"), ("limit" = Option<u32>, Query, description = "At most this many users, 1 to 50 (default 20)")),
     responses(
         (status = 200, description = "Matching users, by uid", body = UserSearchResults),
@@ -97,7 +97,7 @@ pub async fn search(
 }
 
 /// A user's authenticator apps.
-#[utoipa::path(get, path = "/api/v1/users/{uid}/devices", tag = "help desk", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/users/{uid}/devices", operation_id = "list_user_devices", tag = "help desk", security(("bearer" = [])),
     params(("uid" = String, Path, description = "The user's uid")),
     responses(
         (status = 200, description = "The user's authenticator apps", body = [Device]),
@@ -124,7 +124,7 @@ pub async fn user_devices(
 
 /// Removes one of a user's devices (step-up, reason). The last one may go:
 /// the user then enrols again at their next sign-in.
-#[utoipa::path(delete, path = "/api/v1/users/{uid}/devices/{id}", tag = "help desk", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/users/{uid}/devices/{id}", operation_id = "remove_user_device", tag = "help desk", security(("bearer" = [])),
     params(("uid" = String, Path, description = "The user's uid"), ("id" = String, Path, description = "The device's id")),
     request_body = HelpdeskChange,
     responses(
@@ -163,7 +163,7 @@ pub async fn remove_device(
 
 /// Resets a user's second factor (step-up, reason): every device and the
 /// recovery codes are removed; the user enrols again at the next sign-in.
-#[utoipa::path(delete, path = "/api/v1/users/{uid}/devices", tag = "help desk", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/users/{uid}/devices", operation_id = "reset_user_devices", tag = "help desk", security(("bearer" = [])),
     params(("uid" = String, Path, description = "The user's uid")),
     request_body = HelpdeskChange,
     responses(
@@ -197,7 +197,7 @@ pub async fn reset_devices(
 }
 
 /// A user's trusted browsers.
-#[utoipa::path(get, path = "/api/v1/users/{uid}/trusted-browsers", tag = "help desk", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/users/{uid}/trusted-browsers", operation_id = "list_user_trusted_browsers", tag = "help desk", security(("bearer" = [])),
     params(("uid" = String, Path, description = "The user's uid")),
     responses(
         (status = 200, description = "The user's unexpired trusted browsers", body = [TrustedBrowser]),
@@ -223,7 +223,7 @@ pub async fn user_browsers(
 }
 
 /// Revokes one of a user's trusted browsers (step-up, reason).
-#[utoipa::path(delete, path = "/api/v1/users/{uid}/trusted-browsers/{id}", tag = "help desk", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/users/{uid}/trusted-browsers/{id}", operation_id = "revoke_user_trusted_browser", tag = "help desk", security(("bearer" = [])),
     params(("uid" = String, Path, description = "The user's uid"), ("id" = String, Path, description = "The trusted browser's id")),
     request_body = HelpdeskChange,
     responses(
@@ -255,7 +255,7 @@ pub async fn revoke_browser(
 }
 
 /// Revokes every trusted browser of a user (step-up, reason).
-#[utoipa::path(delete, path = "/api/v1/users/{uid}/trusted-browsers", tag = "help desk", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/users/{uid}/trusted-browsers", operation_id = "revoke_user_trusted_browsers", tag = "help desk", security(("bearer" = [])),
     params(("uid" = String, Path, description = "The user's uid")),
     request_body = HelpdeskChange,
     responses(
@@ -285,7 +285,7 @@ pub async fn revoke_browsers(
 }
 
 /// A user's security activity, newest first.
-#[utoipa::path(get, path = "/api/v1/users/{uid}/activity", tag = "help desk", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/users/{uid}/activity", operation_id = "list_user_activity", tag = "help desk", security(("bearer" = [])),
     params(("uid" = String, Path, description = "The user's uid"), ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page; absent for the newest page"), ("limit" = Option<u32>, Query, description = "Page size, 1 to 200 (default 50)")),
     responses(
         (status = 200, description = "A page of events, newest first", body = ActivityPage),

@@ -11,7 +11,7 @@ use super::problem::ApiResult;
 use super::{ApiState, activity, count, must_use_second_factor};
 
 /// Who the bearer is, how they signed in, and the state of their factors.
-#[utoipa::path(get, path = "/api/v1/me", tag = "me", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/me", operation_id = "get_me", tag = "me", security(("bearer" = [])),
     responses(
         (status = 200, description = "The signed-in user", body = Me),
         (status = 401, response = inline(Unauthorized)),
@@ -36,7 +36,7 @@ pub async fn me(State(app): ApiState, caller: Caller) -> ApiResult<Json<Me>> {
 }
 
 /// The user's own security activity, newest first.
-#[utoipa::path(get, path = "/api/v1/me/activity", tag = "me", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/me/activity", operation_id = "list_my_activity", tag = "me", security(("bearer" = [])),
     params(("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page; absent for the newest page"), ("limit" = Option<u32>, Query, description = "Page size, 1 to 200 (default 50)")),
     responses(
         (status = 200, description = "A page of events, newest first", body = ActivityPage),

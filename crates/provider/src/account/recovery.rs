@@ -15,7 +15,7 @@ use crate::store::AuditAction;
 
 /// Regenerates the user's recovery codes (step-up). Refused while the user
 /// has no authenticator: recovery codes stand in for one.
-#[utoipa::path(post, path = "/api/v1/me/recovery-codes", tag = "recovery codes", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/me/recovery-codes", operation_id = "regenerate_recovery_codes", tag = "recovery codes", security(("bearer" = [])),
     responses(
         (status = 200, description = "The new codes, shown once", body = RecoveryCodes),
         (status = 401, response = inline(StepUpOrUnauthorized)),
