@@ -88,15 +88,18 @@ fn progress_on_stderr(client: &Client, lang: Lang) {
     });
 }
 
-/// Ctrl-C cancels a sign-in under way (it ends with `cancelled`); a
-/// second Ctrl-C leaves at once.
+/// Ctrl-C cancels a sign-in under way (it ends with `cancelled`, nothing
+/// stored); otherwise, or on a second Ctrl-C, it leaves at once.
 fn cancel_on_ctrl_c(client: Arc<Client>) {
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        if client.login_in_progress() {
             client.cancel_login();
             let _ = tokio::signal::ctrl_c().await;
-            std::process::exit(130);
         }
+        std::process::exit(130);
     });
 }
 

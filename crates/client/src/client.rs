@@ -125,7 +125,8 @@ impl Client {
         self.cancel.lock().expect("cancel lock").cancel();
     }
 
-    /// The provider's discovery document, fetched once per client.
+    /// The provider's discovery document (with its JWKS): fetched at every
+    /// sign-in, reused for refresh and sign-out.
     async fn metadata(&self) -> Result<Arc<Metadata>> {
         let mut cached = self.metadata.lock().await;
         if let Some(m) = cached.as_ref() {
@@ -134,6 +135,18 @@ impl Client {
         let m = Arc::new(oidc::discover(&self.http, &self.config).await?);
         *cached = Some(m.clone());
         Ok(m)
+    }
+
+    /// Fetches the discovery document again (keys may have rotated).
+    async fn fresh_metadata(&self) -> Result<Arc<Metadata>> {
+        let m = Arc::new(oidc::discover(&self.http, &self.config).await?);
+        *self.metadata.lock().await = Some(m.clone());
+        Ok(m)
+    }
+
+    /// Whether a sign-in (or a step-up) is under way.
+    pub fn login_in_progress(&self) -> bool {
+        self.login_lock.try_lock().is_err()
     }
 
     /// Signs in through the system browser and stores the tokens.
@@ -155,7 +168,7 @@ impl Client {
         });
         let meta = tokio::select! {
             _ = cancel.cancelled() => return Err(ClientError::Cancelled),
-            m = self.metadata() => m?,
+            m = self.fresh_metadata() => m?,
         };
         let run = LoginRun {
             http: &self.http,

@@ -347,7 +347,12 @@ where
             "the refreshed ID token names another user".into(),
         ));
     }
-    let acr = claims.auth_context_ref().map(|a| a.as_str().to_owned());
+    // A refreshed ID token may leave acr out (OIDC Core §12.2 does not
+    // require it); the session keeps the acr its sign-in was checked with.
+    let acr = claims
+        .auth_context_ref()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| previous.map(|p| p.acr.clone()));
     policy::check_acr(acr.as_deref(), &config.accepted_acr)?;
     let auth_time = claims
         .auth_time()
