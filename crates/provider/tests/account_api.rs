@@ -846,6 +846,8 @@ async fn wrong_confirmation_codes_are_rate_limited() {
             )
             .await;
         r.problem(429, "rate_limited");
+        let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=15 * 60).contains(&retry), "{retry}");
         assert!(env.device_ids("newbie").await.is_empty(), "{}", env.name);
     }
 }

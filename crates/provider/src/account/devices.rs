@@ -310,13 +310,16 @@ async fn rate_limited(app: &Provider, key: &str, what: &str) -> ApiError {
         Ok(Some(left)) => left.as_secs(),
         _ => app.config.rate_limit.window_secs,
     };
-    ApiError::new(
-        ErrorCode::RateLimited,
-        format!(
-            "{what}; try again in {} minute(s).",
-            secs.div_ceil(60).max(1)
-        ),
-    )
+    ApiError {
+        retry_after: Some(secs.max(1)),
+        ..ApiError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "{what}; try again in {} minute(s).",
+                secs.div_ceil(60).max(1)
+            ),
+        )
+    }
 }
 
 /// `<random>.<expiry unix time>`: the expiry in the id lets a confirm that

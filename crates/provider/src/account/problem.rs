@@ -18,6 +18,8 @@ pub struct ApiError {
     pub challenge: Option<String>,
     /// Overrides the status derived from `code` (only 405 uses it).
     pub status: Option<StatusCode>,
+    /// `Retry-After` seconds for `rate_limited` answers.
+    pub retry_after: Option<u64>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -29,6 +31,7 @@ impl ApiError {
             detail: detail.into(),
             challenge: None,
             status: None,
+            retry_after: None,
         }
     }
 
@@ -162,6 +165,9 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static(tessera_api::PROBLEM_JSON),
         );
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(secs) = self.retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if let Some(challenge) = self.challenge
             && let Ok(v) = HeaderValue::from_str(&challenge)
         {
