@@ -45,10 +45,13 @@ ensure_toolchains() {
 # cannot list them and `npm ci` refuses it; `npm install --no-save` installs the
 # locked versions for this platform and leaves the lock untouched.
 ensure_npm() {
-  if [ ! -d "$ROOT/ui/node_modules" ] || [ "$ROOT/ui/package-lock.json" -nt "$ROOT/ui/node_modules/.package-lock.json" ]; then
-    log "installing front-end packages"
-    (cd "$ROOT/ui" && npm install --no-save --no-audit --no-fund)
-  fi
+  local dir
+  for dir in "$ROOT/ui" "$@"; do
+    if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+      log "installing npm packages in ${dir#"$ROOT"/}"
+      (cd "$dir" && npm install --no-save --no-audit --no-fund)
+    fi
+  done
 }
 
 # `cargo install` of a pinned tool, only when that version is not there yet.
