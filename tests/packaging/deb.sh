@@ -18,7 +18,7 @@ HICOLOR=/usr/share/icons/hicolor
 require "running as root (dpkg -i)" test "$(id -u)" -eq 0
 DEB=${1:-$(ls -t "$BUNDLE"/deb/*.deb 2>/dev/null | head -n1 || true)}
 require "a built .deb (run: bash scripts/package)" test -f "${DEB:-/nonexistent}"
-require "desktop-file-validate on PATH (apt install desktop-file-utils)" command -v desktop-file-validate
+require "desktop-file-validate on PATH (apt install desktop-file-utils)" bash -c "command -v desktop-file-validate >/dev/null"
 echo "package: ${DEB#"$ROOT"/}"
 
 installed() { dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null | grep -qv 'not-installed'; }

@@ -20,8 +20,8 @@ require "running as root (dpkg -i)" test "$(id -u)" -eq 0
 DEB=${1:-$(ls -t "$ROOT"/target/debian/${PKG}_*.deb 2>/dev/null | head -n1 || true)}
 require "a built package (run: bash scripts/package-provider)" test -f "${DEB:-/nonexistent}"
 require "redis-server at $REDIS_SERVER" test -x "$REDIS_SERVER"
-require "redis-cli on PATH" command -v redis-cli
-require "systemd-analyze on PATH" command -v systemd-analyze
+require "redis-cli on PATH" bash -c "command -v redis-cli >/dev/null"
+require "systemd-analyze on PATH" bash -c "command -v systemd-analyze >/dev/null"
 echo "package: ${DEB#"$ROOT"/}"
 
 work=$(mktemp -d)
@@ -62,7 +62,7 @@ check "package depends on the shared libraries it links (dpkg-shlibdeps)" \
   bash -c "dpkg-query -W -f='\${Depends}' $PKG | grep -q 'libc6'"
 
 # --- the system user --------------------------------------------------------
-check "system user tessera exists" getent passwd tessera
+check "system user tessera exists" bash -c "getent passwd tessera >/dev/null"
 tessera_uid=$(id -u tessera 2>/dev/null || echo 65534)
 check "tessera is a system user (uid $tessera_uid < 1000)" test "$tessera_uid" -lt 1000
 check "tessera has no login shell" \
@@ -107,7 +107,7 @@ redis_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 
 "$REDIS_SERVER" --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-require "redis-server answers on port $redis_port" redis-cli -p "$redis_port" ping
+require "redis-server answers on port $redis_port" bash -c "redis-cli -p $redis_port ping | grep -qx PONG"
 
 # Starts the installed provider the way the unit does, as user tessera, with
 # the given configuration file; the data directory, a free port and any extra
