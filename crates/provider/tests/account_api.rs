@@ -2458,3 +2458,21 @@ async fn a_removed_helpdesk_role_takes_effect_before_the_token_expires() {
         assert_eq!(env.device_ids("bob").await, ["bob-phone"], "{}", env.name);
     }
 }
+
+#[tokio::test]
+async fn a_cached_token_is_refused_once_it_expires() {
+    for env in each_env().await {
+        // Issued 598 s ago with the default 600 s lifetime: 2 s left.
+        let token = env.mint("alice", 598, &["pwd", "otp", "mfa"], 598).await;
+        env.get(paths::ME, &[], &token).await.ok(200);
+        tokio::time::sleep(Duration::from_millis(3100)).await;
+        let r = env.get(paths::ME, &[], &token).await;
+        r.problem(401, "unauthorized");
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("expired"),
+            "{}: {}",
+            env.name,
+            r.body
+        );
+    }
+}
