@@ -26,7 +26,8 @@ use crate::{demo, password};
 /// configuration file (same name, with underscores) or in an environment
 /// variable TESSERA_PROVIDER_<NAME>. The file alone sets the acr levels
 /// ([[acr]] value/requires_mfa), the MFA policy ([mfa] global, attribute),
-/// token lifetimes ([tokens]) and rate limits ([rate_limit]).
+/// token lifetimes ([tokens]) and rate limits ([rate_limit]); see the annotated
+/// provider.example.toml shipped with the sources.
 #[derive(Debug, Parser)]
 #[command(name = "tessera-provider", version, about, long_about)]
 pub struct Cli {

@@ -414,6 +414,21 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_parses_and_states_the_defaults() {
+        let text = include_str!("../provider.example.toml");
+        let c = Config::from_toml(text, Path::new("provider.example.toml")).unwrap();
+        c.validate().unwrap();
+        let d = Config::default();
+        assert_eq!(c.acr, d.acr);
+        assert_eq!((c.port, c.store, c.mfa.global), (d.port, d.store, d.mfa.global));
+        assert_eq!(c.redis_prefix, d.redis_prefix);
+        assert_eq!(c.tokens.refresh_token_secs, d.tokens.refresh_token_secs);
+        assert_eq!(c.tokens.session_secs, d.tokens.session_secs);
+        assert_eq!(c.rate_limit.ip_failures, d.rate_limit.ip_failures);
+        assert_eq!(c.step_up_max_age_secs, d.step_up_max_age_secs);
+    }
+
+    #[test]
     fn bad_configuration_is_refused_with_the_reason() {
         let err = Config::from_toml("prot = 1", Path::new("c.toml")).unwrap_err();
         assert!(

@@ -485,6 +485,37 @@ async fn session_is_reused_unless_prompt_login_or_max_age_demand_a_new_sign_in()
             let step = browser.get(&AuthRequest::new().url(issuer, &[extra])).await;
             assert!(step.html().contains("name=\"password\""), "{extra:?}");
         }
+        // The re-authentication replaced the session: the old cookie is dead.
+        let before = browser.cookie("tessera_session").unwrap();
+        let req = AuthRequest::new();
+        let page = browser.get(&req.url(issuer, &[("prompt", "login")])).await;
+        let code = app.fresh_code().await;
+        let pw_done = browser
+            .submit(
+                &page,
+                &[("username", "demo"), ("password", &env.demo_password())],
+            )
+            .await;
+        browser.submit(&pw_done, &[("otp", &code)]).await.callback();
+        let after = browser.cookie("tessera_session").unwrap();
+        assert_ne!(before, after);
+        let stale = Browser::with_cookie(issuer, Some(("tessera_session", &before)));
+        assert!(
+            stale
+                .get(&AuthRequest::new().url(issuer, &[]))
+                .await
+                .html()
+                .contains("name=\"password\"")
+        );
+        let current = Browser::with_cookie(issuer, Some(("tessera_session", &after)));
+        assert!(
+            current
+                .get(&AuthRequest::new().url(issuer, &[]))
+                .await
+                .callback()
+                .contains_key("code")
+        );
+
         // prompt=none without a session: login_required.
         let step = Browser::new(issuer)
             .get(&AuthRequest::new().url(issuer, &[("prompt", "none")]))

@@ -12,7 +12,7 @@ use crate::oidc::redirect::{error_redirect, see_other, with_params};
 use crate::state::Provider;
 use crate::store::{AuditAction, AuthCodeGrant, BrowserSession, StoreError, User};
 use crate::trusted;
-use crate::web::{SESSION_COOKIE, set_cookie};
+use crate::web::{SESSION_COOKIE, cookie, set_cookie};
 
 /// How the user was authenticated.
 pub struct Completion {
@@ -20,6 +20,8 @@ pub struct Completion {
     amr: Vec<String>,
     /// `Some` when an existing browser session answered (no new sign-in).
     existing: Option<(BrowserSession, String)>,
+    /// The browser's previous session cookie, ended when a new session starts.
+    replaces: Option<String>,
 }
 
 impl Completion {
@@ -29,7 +31,14 @@ impl Completion {
             uid,
             amr: amr.iter().map(|s| (*s).to_owned()).collect(),
             existing: None,
+            replaces: None,
         }
+    }
+
+    /// Ends the browser's current session (if any) when this one starts.
+    pub fn replacing(mut self, headers: &HeaderMap) -> Self {
+        self.replaces = cookie(headers, SESSION_COOKIE);
+        self
     }
 
     /// An existing session (cookie value given) that satisfies the request.
@@ -38,6 +47,7 @@ impl Completion {
             uid,
             amr: session.amr.clone(),
             existing: Some((session, cookie_value)),
+            replaces: None,
         }
     }
 }
@@ -61,7 +71,7 @@ pub async fn via_trusted_browser(
     }
     // RFC 8176 has no value for a remembered browser; "mfa" says two factors
     // were established, without claiming a code was typed now.
-    let done = Completion::fresh(user.uid.clone(), &["pwd", "mfa"]);
+    let done = Completion::fresh(user.uid.clone(), &["pwd", "mfa"]).replacing(headers);
     finish(app, tx, request, done, origin, Vec::new())
         .await
         .map(Some)
@@ -92,6 +102,9 @@ pub async fn finish(
     let (session_hash, auth_time) = match done.existing {
         Some((session, value)) => (token_hash(&value), session.auth_time),
         None => {
+            if let Some(old) = &done.replaces {
+                app.store.delete_session(&token_hash(old)).await?;
+            }
             let value = random_token(32);
             let hash = token_hash(&value);
             let lifetime = app.config.tokens.session_secs;

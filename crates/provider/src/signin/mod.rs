@@ -467,7 +467,7 @@ impl Step<'_> {
         }
         let request = self.txn.request.clone();
         if !needs_mfa(self.app, &request, &user) {
-            let done = Completion::fresh(user.uid.clone(), &["pwd"]);
+            let done = Completion::fresh(user.uid.clone(), &["pwd"]).replacing(self.headers);
             return complete::finish(
                 self.app,
                 Some(self.tx),

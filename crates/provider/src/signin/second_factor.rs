@@ -150,7 +150,7 @@ impl Step<'_> {
             return self.failed(Some(uid), msg, StatusCode::UNAUTHORIZED).await;
         };
         let cookies = self.maybe_trust(&user.uid, now).await?;
-        let done = Completion::fresh(user.uid.clone(), amr);
+        let done = Completion::fresh(user.uid.clone(), amr).replacing(self.headers);
         complete::finish(
             self.app,
             Some(self.tx),
@@ -239,7 +239,8 @@ impl Step<'_> {
         )
         .await;
         let cookies = self.maybe_trust(&user.uid, now).await?;
-        let done = Completion::fresh(user.uid.clone(), &["pwd", "otp", "mfa"]);
+        let done =
+            Completion::fresh(user.uid.clone(), &["pwd", "otp", "mfa"]).replacing(self.headers);
         complete::finish(
             self.app,
             Some(self.tx),

@@ -309,23 +309,46 @@ impl Step {
 /// A browser with a cookie jar that follows redirects within the provider.
 pub struct Browser {
     pub http: reqwest::Client,
+    jar: Arc<reqwest::cookie::Jar>,
     issuer: Url,
     pub accept_language: &'static str,
 }
 
 impl Browser {
     pub fn new(issuer: &str) -> Browser {
+        Self::with_cookie(issuer, None)
+    }
+
+    /// A browser starting with one cookie for the provider (e.g. an old session).
+    pub fn with_cookie(issuer: &str, cookie: Option<(&str, &str)>) -> Browser {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let url = Url::parse(issuer).unwrap();
+        if let Some((name, value)) = cookie {
+            jar.add_cookie_str(&format!("{name}={value}; Path=/"), &url);
+        }
         let http = reqwest::Client::builder()
-            .cookie_store(true)
+            .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
             .build()
             .unwrap();
         Browser {
             http,
-            issuer: Url::parse(issuer).unwrap(),
+            jar,
+            issuer: url,
             accept_language: "en",
         }
+    }
+
+    /// The value of the provider's cookie `name` in this browser.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        use reqwest::cookie::CookieStore;
+        let header = self.jar.cookies(&self.issuer)?;
+        header
+            .to_str()
+            .ok()?
+            .split("; ")
+            .find_map(|c| c.strip_prefix(&format!("{name}=")).map(str::to_owned))
     }
 
     pub async fn get(&self, url: &str) -> Step {
