@@ -1,0 +1,94 @@
+// End-to-end: the built desktop app under Xvfb, driven by tauri-driver and
+// WebKitWebDriver. Started by tests/e2e/run.sh, which builds the app, points
+// HOME and XDG_* at a temporary directory with a user config naming the
+// provider, and runs this inside a D-Bus session with gnome-keyring.
+//
+// Env: TESSERA_APP (the binary), TESSERA_E2E_ISSUER (the configured
+// provider), ARTIFACTS (where screenshots go), TAURI_DRIVER, WEBKIT_DRIVER.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createServer } from "node:net";
+import { WebDriver } from "./webdriver.mjs";
+
+const APP = process.env.TESSERA_APP;
+const ISSUER = process.env.TESSERA_E2E_ISSUER;
+const ARTIFACTS = process.env.ARTIFACTS ?? "artifacts/e2e";
+const TAURI_DRIVER = process.env.TAURI_DRIVER ?? "tauri-driver";
+const WEBKIT_DRIVER = process.env.WEBKIT_DRIVER ?? "/usr/bin/WebKitWebDriver";
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForDriver(base, child, ms = 20000) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`tauri-driver exited with ${child.exitCode}`);
+    try {
+      await fetch(`${base}/status`);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  throw new Error("tauri-driver did not start");
+}
+
+let driver;
+let wd;
+
+before(async () => {
+  assert.ok(APP, "TESSERA_APP must name the built app (tests/e2e/run.sh sets it)");
+  assert.ok(ISSUER, "TESSERA_E2E_ISSUER must name the configured provider");
+  await mkdir(ARTIFACTS, { recursive: true });
+  const port = await freePort();
+  const nativePort = await freePort();
+  driver = spawn(TAURI_DRIVER, ["--port", String(port), "--native-port", String(nativePort), "--native-driver", WEBKIT_DRIVER], {
+    // Not inherited: the app and WebKitWebDriver outlive a killed
+    // tauri-driver for a moment and would hold the test runner's pipes.
+    stdio: "ignore",
+  });
+  const base = `http://127.0.0.1:${port}`;
+  await waitForDriver(base, driver);
+  wd = await WebDriver.start(base, APP);
+});
+
+after(async () => {
+  await wd?.quit();
+  driver?.kill();
+});
+
+async function shot(name) {
+  await writeFile(join(ARTIFACTS, `${name}.png`), await wd.screenshot());
+}
+
+test("the app starts on the sign-in screen and shows the configured provider", async () => {
+  // The first screen is "loading" until the settings and the keyring answer.
+  const provider = await wd.waitFor("[data-testid=provider]");
+  assert.equal(await wd.text(provider), ISSUER);
+  const h1 = await wd.waitFor("h1");
+  const expected = await wd.execute("return document.documentElement.lang === 'fr' ? 'Connexion' : 'Sign in';");
+  assert.equal(await wd.text(h1), expected);
+  // No error on a fresh start: the keyring answered "no session".
+  const alerts = await wd.execute("return [...document.querySelectorAll('[role=alert]')].map(a => a.textContent).join('');");
+  assert.equal(alerts, "");
+  await shot("sign-in");
+});
+
+test("the settings open in place and show the provider as editable", async () => {
+  const toggle = await wd.waitFor("button.link[aria-expanded]");
+  await wd.click(toggle);
+  const field = await wd.waitFor("input[type=url]");
+  assert.equal(await wd.property(field, "value"), ISSUER);
+  await shot("sign-in-settings");
+});
