@@ -14,7 +14,6 @@ pub mod embedded;
 mod error;
 mod records;
 pub mod redis;
-mod redis_link;
 mod shared;
 
 use std::time::Duration;

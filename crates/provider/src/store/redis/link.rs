@@ -11,7 +11,7 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::sentinel::{SentinelClient, SentinelServerType};
 use ::redis::{ErrorKind, RedisError, ServerErrorKind};
 
-use super::StoreError;
+use crate::store::StoreError;
 
 pub(super) struct RedisLink {
     upstream: Upstream,

@@ -34,16 +34,19 @@
 //! primary (standalone or Sentinel): scripts touch keys of several users'
 //! slots, which Redis Cluster would refuse.
 
-use std::sync::LazyLock;
+mod link;
+mod scripts;
+
 use std::time::Duration;
 
-use ::redis::{Cmd, FromRedisValue, Script, ScriptInvocation, cmd};
+use ::redis::{Cmd, FromRedisValue, ScriptInvocation, cmd};
 use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
-use super::redis_link::RedisLink;
+use self::link::RedisLink;
+use self::scripts::*;
 use super::shared::{
     check_key, check_ttl, check_user, decode, email_key, encode, is_expired, remaining,
     search_terms, ttl_until,
@@ -211,274 +214,6 @@ fn search_members(user: &User) -> Vec<Vec<u8>> {
 fn decode_all<T: DeserializeOwned>(raw: Vec<Vec<u8>>) -> StoreResult<Vec<T>> {
     raw.iter().map(|bytes| decode(bytes)).collect()
 }
-
-macro_rules! script {
-    ($name:ident, $source:expr) => {
-        static $name: LazyLock<Script> = LazyLock::new(|| Script::new($source));
-    };
-}
-
-// Compare-and-set keeping the TTL: 1 set, 0 missing, 2 changed meanwhile.
-script!(
-    CAS_SET,
-    r"local cur = redis.call('GET', KEYS[1])
-if not cur then return 0 end
-if cur ~= ARGV[1] then return 2 end
-redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
-return 1"
-);
-
-// KEYS user, email, users, search; ARGV json, uid, search members...
-// 0 created, 1 uid taken, 2 email taken.
-script!(
-    CREATE_USER,
-    r"if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
-if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('SET', KEYS[2], ARGV[2])
-redis.call('ZADD', KEYS[3], 0, ARGV[2])
-for i = 3, #ARGV do redis.call('ZADD', KEYS[4], 0, ARGV[i]) end
-return 0"
-);
-
-// KEYS user, old email, new email, search; ARGV expected json, new json, uid,
-// n old members, old members..., new members...
-// 0 updated, 1 missing, 2 email taken, 3 changed meanwhile.
-script!(
-    UPDATE_USER,
-    r"local cur = redis.call('GET', KEYS[1])
-if not cur then return 1 end
-if cur ~= ARGV[1] then return 3 end
-local owner = redis.call('GET', KEYS[3])
-if owner and owner ~= ARGV[3] then return 2 end
-redis.call('DEL', KEYS[2])
-redis.call('SET', KEYS[3], ARGV[3])
-local n = tonumber(ARGV[4])
-for i = 5, 4 + n do redis.call('ZREM', KEYS[4], ARGV[i]) end
-for i = 5 + n, #ARGV do redis.call('ZADD', KEYS[4], 0, ARGV[i]) end
-redis.call('SET', KEYS[1], ARGV[2])
-return 0"
-);
-
-// KEYS record, zset; ARGV json, id. 1 created, 0 exists.
-script!(
-    CREATE_LISTED,
-    r"if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('ZADD', KEYS[2], 0, ARGV[2])
-return 1"
-);
-
-// KEYS zset; ARGV record key prefix. The records in id order.
-script!(
-    LIST_ZSET_RECORDS,
-    r"local out = {}
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local v = redis.call('GET', ARGV[1] .. id)
-  if v then table.insert(out, v) end
-end
-return out"
-);
-
-// KEYS pointer; ARGV target key prefix. The record the pointer names, or nil.
-script!(
-    GET_VIA,
-    r"local id = redis.call('GET', KEYS[1])
-if not id then return false end
-return redis.call('GET', ARGV[1] .. id)"
-);
-
-// KEYS device, user index; ARGV json, id. 1 created, 0 id taken.
-script!(
-    CREATE_DEVICE,
-    r"if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('SADD', KEYS[2], ARGV[2])
-return 1"
-);
-
-// KEYS user index; ARGV record key prefix. The indexed records; entries
-// whose record is gone (expired) are dropped from the index.
-script!(
-    LIST_INDEXED,
-    r"local out = {}
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local v = redis.call('GET', ARGV[1] .. id)
-  if v then table.insert(out, v) else redis.call('SREM', KEYS[1], id) end
-end
-return out"
-);
-
-// KEYS device, user index; ARGV uid, id. 1 deleted, 0 not this user's.
-script!(
-    DELETE_DEVICE,
-    r"local v = redis.call('GET', KEYS[1])
-if not v then redis.call('SREM', KEYS[2], ARGV[2]) return 0 end
-if cjson.decode(v).uid ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('SREM', KEYS[2], ARGV[2])
-return 1"
-);
-
-// KEYS user index; ARGV device key prefix, uid. Number deleted.
-script!(
-    DELETE_ALL_DEVICES,
-    r"local n = 0
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local k = ARGV[1] .. id
-  local v = redis.call('GET', k)
-  if v and cjson.decode(v).uid == ARGV[2] then
-    redis.call('DEL', k)
-    n = n + 1
-  end
-end
-redis.call('DEL', KEYS[1])
-return n"
-);
-
-// KEYS device, user index; ARGV uid, id. 1 deleted, 0 not this user's,
-// 2 the user's only device (kept).
-script!(
-    DELETE_DEVICE_UNLESS_LAST,
-    r"local v = redis.call('GET', KEYS[1])
-if not v then redis.call('SREM', KEYS[2], ARGV[2]) return 0 end
-if cjson.decode(v).uid ~= ARGV[1] then return 0 end
-if redis.call('SCARD', KEYS[2]) <= 1 then return 2 end
-redis.call('DEL', KEYS[1])
-redis.call('SREM', KEYS[2], ARGV[2])
-return 1"
-);
-
-// KEYS pending, device; ARGV json, ttl ms. 1 stored, 0 id taken.
-script!(
-    PUT_PENDING,
-    r"if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1"
-);
-
-// KEYS pending, device, user index; ARGV expected pending json, device json, id.
-// 1 confirmed, 0 pending gone or changed, 2 device id taken.
-script!(
-    CONFIRM_ENROLLMENT,
-    r"if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
-redis.call('DEL', KEYS[1])
-redis.call('SET', KEYS[2], ARGV[2])
-redis.call('SADD', KEYS[3], ARGV[3])
-return 1"
-);
-
-// KEYS browser, token, user index; ARGV json, id, ttl ms. 1 created, 0 taken.
-script!(
-    CREATE_BROWSER,
-    r"if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-redis.call('SADD', KEYS[3], ARGV[2])
-return 1"
-);
-
-// KEYS browser, user index; ARGV uid, id, token key prefix. 1 revoked, 0 not
-// this user's.
-script!(
-    REVOKE_BROWSER,
-    r"local v = redis.call('GET', KEYS[1])
-if not v then redis.call('SREM', KEYS[2], ARGV[2]) return 0 end
-local b = cjson.decode(v)
-if b.uid ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1], ARGV[3] .. b.token_hash)
-redis.call('SREM', KEYS[2], ARGV[2])
-return 1"
-);
-
-// KEYS user index; ARGV browser key prefix, token key prefix, uid. Number revoked.
-script!(
-    REVOKE_ALL_BROWSERS,
-    r"local n = 0
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local k = ARGV[1] .. id
-  local v = redis.call('GET', k)
-  if v then
-    local b = cjson.decode(v)
-    if b.uid == ARGV[3] then
-      redis.call('DEL', k, ARGV[2] .. b.token_hash)
-      n = n + 1
-    end
-  end
-end
-redis.call('DEL', KEYS[1])
-return n"
-);
-
-// KEYS token, family; ARGV json, ttl ms, hash. 1 stored, 0 hash taken.
-script!(
-    PUT_REFRESH,
-    r"if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('SADD', KEYS[2], ARGV[3])
-if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
-return 1"
-);
-
-// KEYS old, new, family; ARGV expected old json, used old json, new json,
-// new ttl ms, new hash. 1 rotated, 0 old gone, 2 old changed, 3 new taken.
-script!(
-    ROTATE_REFRESH,
-    r"local cur = redis.call('GET', KEYS[1])
-if not cur then return 0 end
-if cur ~= ARGV[1] then return 2 end
-if redis.call('EXISTS', KEYS[2]) == 1 then return 3 end
-redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
-redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
-redis.call('SADD', KEYS[3], ARGV[5])
-if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[3], ARGV[4]) end
-return 1"
-);
-
-// KEYS family; ARGV token key prefix. Number of tokens removed.
-script!(
-    REVOKE_FAMILY,
-    r"local n = 0
-for _, h in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  n = n + redis.call('DEL', ARGV[1] .. h)
-end
-redis.call('DEL', KEYS[1])
-return n"
-);
-
-// KEYS token; ARGV family key prefix, hash. 1 revoked, 0 unknown.
-script!(
-    REVOKE_REFRESH,
-    r"local v = redis.call('GET', KEYS[1])
-if not v then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('SREM', ARGV[1] .. cjson.decode(v).family_id, ARGV[2])
-return 1"
-);
-
-// KEYS counter; ARGV window ms. The count including this hit.
-script!(
-    RATE_HIT,
-    r"local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n"
-);
-
-// KEYS sequence, subject zset; ARGV event json. The new id.
-script!(
-    APPEND_AUDIT,
-    r"local id = redis.call('INCR', KEYS[1])
-redis.call('ZADD', KEYS[2], id, id .. ':' .. ARGV[1])
-return id"
-);
-
-// KEYS key; ARGV value. What is stored afterwards.
-script!(
-    SET_IF_ABSENT,
-    r"redis.call('SET', KEYS[1], ARGV[1], 'NX')
-return redis.call('GET', KEYS[1])"
-);
 
 #[async_trait]
 impl Store for RedisStore {
@@ -1329,7 +1064,7 @@ impl Store for RedisStore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::redis_link::map_error as redis_error;
+    use super::link::map_error as redis_error;
     use super::*;
     use ::redis::{ErrorKind, RedisError};
 

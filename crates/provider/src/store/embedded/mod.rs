@@ -1,11 +1,11 @@
 //! The embedded store: one redb file, every change one ACID write transaction.
 //!
-//! Records are JSON values in tables keyed by id; per-owner indexes are
-//! tables keyed `"<owner>\0<id>"` written in the same transaction as the
-//! record, so "listed" and "stored" cannot diverge. Short-lived values
-//! (codes, sessions, markers, counters) live in one `ephemeral` table whose
-//! values start with their expiry instant. Expiry is checked on every read;
-//! a background task purges expired records every minute.
+//! Each operation is one transaction on Tokio's blocking pool; the tables
+//! and the steps shared by several operations are in `tables`, so "listed"
+//! and "stored" cannot diverge. Expiry is checked on every read; a
+//! background task purges expired records every minute.
+
+mod tables;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
@@ -13,48 +13,20 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redb::{
-    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, Table, TableDefinition,
-    WriteTransaction,
+    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction,
 };
 use time::OffsetDateTime;
 
+use self::tables::*;
 use super::shared::{
-    check_key, check_ttl, check_user, decode, email_key, encode, is_expired, now, search_terms,
-    ttl_until, unix_ms,
+    check_key, check_ttl, check_user, decode, email_key, encode, is_expired, now, ttl_until,
+    unix_ms,
 };
 use super::{
     AuditEvent, AuthCodeGrant, BrowserSession, Client, Device, DeviceDeletion, NewAuditEvent,
     PendingEnrollment, RefreshToken, SignInTransaction, Store, StoreError, StoreResult,
     TrustedBrowser, User,
 };
-
-type Json = &'static [u8];
-
-const USERS: TableDefinition<&str, Json> = TableDefinition::new("users");
-const USER_EMAILS: TableDefinition<&str, &str> = TableDefinition::new("user_emails");
-/// `"<term>\0<uid>"`, see [`search_terms`].
-const USER_SEARCH: TableDefinition<&str, ()> = TableDefinition::new("user_search");
-const CLIENTS: TableDefinition<&str, Json> = TableDefinition::new("clients");
-const DEVICES: TableDefinition<&str, Json> = TableDefinition::new("devices");
-/// `"<uid>\0<device id>"`.
-const USER_DEVICES: TableDefinition<&str, ()> = TableDefinition::new("user_devices");
-const PENDING: TableDefinition<&str, Json> = TableDefinition::new("pending_enrollments");
-/// `"<uid>\0<code hash>"`.
-const RECOVERY: TableDefinition<&str, ()> = TableDefinition::new("recovery_codes");
-const BROWSERS: TableDefinition<&str, Json> = TableDefinition::new("trusted_browsers");
-/// `"<uid>\0<browser id>"`.
-const USER_BROWSERS: TableDefinition<&str, ()> = TableDefinition::new("user_browsers");
-/// token hash → browser id.
-const BROWSER_TOKENS: TableDefinition<&str, &str> = TableDefinition::new("browser_tokens");
-const REFRESH: TableDefinition<&str, Json> = TableDefinition::new("refresh_tokens");
-/// `"<family id>\0<token hash>"`.
-const REFRESH_FAMILIES: TableDefinition<&str, ()> = TableDefinition::new("refresh_families");
-const AUDIT: TableDefinition<u64, Json> = TableDefinition::new("audit");
-/// `"<subject>\0<id as 20 digits>"`.
-const AUDIT_BY_SUBJECT: TableDefinition<&str, ()> = TableDefinition::new("audit_by_subject");
-/// `"<kind>\0<key>"` → 8-byte big-endian expiry (Unix ms) then the payload.
-const EPHEMERAL: TableDefinition<&str, Json> = TableDefinition::new("ephemeral");
-const KEY_MATERIAL: TableDefinition<&str, Json> = TableDefinition::new("key_material");
 
 /// How often the background task purges expired records.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
@@ -192,251 +164,6 @@ async fn purge_periodically(db: Weak<Database>) {
             Err(err) => tracing::warn!(error = %err, "purging expired records failed"),
         }
     }
-}
-
-fn create_tables(txn: &WriteTransaction) -> StoreResult<()> {
-    txn.open_table(USERS)?;
-    txn.open_table(USER_EMAILS)?;
-    txn.open_table(USER_SEARCH)?;
-    txn.open_table(CLIENTS)?;
-    txn.open_table(DEVICES)?;
-    txn.open_table(USER_DEVICES)?;
-    txn.open_table(PENDING)?;
-    txn.open_table(RECOVERY)?;
-    txn.open_table(BROWSERS)?;
-    txn.open_table(USER_BROWSERS)?;
-    txn.open_table(BROWSER_TOKENS)?;
-    txn.open_table(REFRESH)?;
-    txn.open_table(REFRESH_FAMILIES)?;
-    txn.open_table(AUDIT)?;
-    txn.open_table(AUDIT_BY_SUBJECT)?;
-    txn.open_table(EPHEMERAL)?;
-    txn.open_table(KEY_MATERIAL)?;
-    Ok(())
-}
-
-macro_rules! unavailable_from {
-    ($($err:ty),*) => {$(
-        impl From<$err> for StoreError {
-            fn from(err: $err) -> Self {
-                StoreError::Unavailable(format!("embedded store: {err}"))
-            }
-        }
-    )*};
-}
-unavailable_from!(
-    redb::StorageError,
-    redb::TableError,
-    redb::TransactionError,
-    redb::CommitError,
-    redb::DatabaseError
-);
-
-/// `"<a>\0<b>"`: the key of an index entry.
-fn pair(a: &str, b: &str) -> String {
-    format!("{a}\0{b}")
-}
-
-/// The second halves of the `"<owner>\0..."` keys of `table`, in key order.
-fn members<T: ReadableTable<&'static str, ()>>(table: &T, owner: &str) -> StoreResult<Vec<String>> {
-    let start = format!("{owner}\0");
-    let end = format!("{owner}\u{1}");
-    let mut out = Vec::new();
-    for entry in table.range::<&str>(start.as_str()..end.as_str())? {
-        let (key, _) = entry?;
-        out.push(key.value()[start.len()..].to_owned());
-    }
-    Ok(out)
-}
-
-fn get_json<T, Tbl>(table: &Tbl, key: &str) -> StoreResult<Option<T>>
-where
-    T: serde::de::DeserializeOwned,
-    Tbl: ReadableTable<&'static str, Json>,
-{
-    match table.get(key)? {
-        Some(guard) => Ok(Some(decode(guard.value())?)),
-        None => Ok(None),
-    }
-}
-
-fn put_json<T: serde::Serialize>(
-    table: &mut Table<&'static str, Json>,
-    key: &str,
-    value: &T,
-) -> StoreResult<()> {
-    table.insert(key, encode(value)?.as_slice())?;
-    Ok(())
-}
-
-// ----- ephemeral values: expiry prefix + payload -----
-
-fn ephemeral_key(kind: &str, key: &str) -> String {
-    pair(kind, key)
-}
-
-fn pack(expires_at: OffsetDateTime, payload: &[u8]) -> Vec<u8> {
-    let mut out = unix_ms(expires_at).to_be_bytes().to_vec();
-    out.extend_from_slice(payload);
-    out
-}
-
-/// The payload if the value is unexpired.
-fn unpack(bytes: &[u8]) -> StoreResult<Option<(i64, Vec<u8>)>> {
-    let Some((expiry, payload)) = bytes.split_first_chunk::<8>() else {
-        return Err(StoreError::Corrupt(
-            "ephemeral value shorter than 8 bytes".into(),
-        ));
-    };
-    let expiry = i64::from_be_bytes(*expiry);
-    if expiry <= unix_ms(now()) {
-        return Ok(None);
-    }
-    Ok(Some((expiry, payload.to_vec())))
-}
-
-fn ephemeral_get<T: ReadableTable<&'static str, Json>>(
-    table: &T,
-    key: &str,
-) -> StoreResult<Option<(i64, Vec<u8>)>> {
-    match table.get(key)? {
-        Some(guard) => unpack(guard.value()),
-        None => Ok(None),
-    }
-}
-
-fn expiry_after(ttl: Duration) -> OffsetDateTime {
-    now() + ttl
-}
-
-// ----- deletions shared by several operations -----
-
-fn remove_device(txn: &WriteTransaction, uid: &str, id: &str) -> StoreResult<bool> {
-    let mut devices = txn.open_table(DEVICES)?;
-    let Some(device) = get_json::<Device, _>(&devices, id)? else {
-        return Ok(false);
-    };
-    if device.uid != uid {
-        return Ok(false);
-    }
-    devices.remove(id)?;
-    txn.open_table(USER_DEVICES)?
-        .remove(pair(uid, id).as_str())?;
-    Ok(true)
-}
-
-fn remove_browser(txn: &WriteTransaction, browser: &TrustedBrowser) -> StoreResult<()> {
-    txn.open_table(BROWSERS)?.remove(browser.id.as_str())?;
-    txn.open_table(USER_BROWSERS)?
-        .remove(pair(&browser.uid, &browser.id).as_str())?;
-    txn.open_table(BROWSER_TOKENS)?
-        .remove(browser.token_hash.as_str())?;
-    Ok(())
-}
-
-fn remove_refresh(txn: &WriteTransaction, hash: &str) -> StoreResult<bool> {
-    let mut tokens = txn.open_table(REFRESH)?;
-    let Some(token) = get_json::<RefreshToken, _>(&tokens, hash)? else {
-        return Ok(false);
-    };
-    tokens.remove(hash)?;
-    txn.open_table(REFRESH_FAMILIES)?
-        .remove(pair(&token.family_id, hash).as_str())?;
-    Ok(true)
-}
-
-fn remove_family(txn: &WriteTransaction, family_id: &str) -> StoreResult<u64> {
-    let hashes = members(&txn.open_table(REFRESH_FAMILIES)?, family_id)?;
-    let mut removed = 0;
-    for hash in hashes {
-        if remove_refresh(txn, &hash)? {
-            removed += 1;
-        }
-    }
-    Ok(removed)
-}
-
-fn set_search_terms(txn: &WriteTransaction, user: &User, present: bool) -> StoreResult<()> {
-    let mut search = txn.open_table(USER_SEARCH)?;
-    for term in search_terms(user) {
-        let key = pair(&term, &user.uid);
-        if present {
-            search.insert(key.as_str(), ())?;
-        } else {
-            search.remove(key.as_str())?;
-        }
-    }
-    Ok(())
-}
-
-/// Removes every expired record and the index entries that point to it.
-fn purge(txn: &WriteTransaction) -> StoreResult<u64> {
-    let mut purged = 0;
-
-    let expired: Vec<String> = {
-        let table = txn.open_table(EPHEMERAL)?;
-        let mut keys = Vec::new();
-        for entry in table.iter()? {
-            let (key, value) = entry?;
-            if unpack(value.value())?.is_none() {
-                keys.push(key.value().to_owned());
-            }
-        }
-        keys
-    };
-    let mut table = txn.open_table(EPHEMERAL)?;
-    for key in &expired {
-        table.remove(key.as_str())?;
-    }
-    drop(table);
-    purged += expired.len() as u64;
-
-    let pending: Vec<String> = expired_ids::<PendingEnrollment>(txn, PENDING, |p| p.expires_at)?;
-    let mut table = txn.open_table(PENDING)?;
-    for id in &pending {
-        table.remove(id.as_str())?;
-    }
-    drop(table);
-    purged += pending.len() as u64;
-
-    let browsers: Vec<TrustedBrowser> = {
-        let table = txn.open_table(BROWSERS)?;
-        let mut out = Vec::new();
-        for entry in table.iter()? {
-            let (_, value) = entry?;
-            let browser: TrustedBrowser = decode(value.value())?;
-            if is_expired(browser.expires_at) {
-                out.push(browser);
-            }
-        }
-        out
-    };
-    for browser in &browsers {
-        remove_browser(txn, browser)?;
-    }
-    purged += browsers.len() as u64;
-
-    for hash in expired_ids::<RefreshToken>(txn, REFRESH, |t| t.expires_at)? {
-        remove_refresh(txn, &hash)?;
-        purged += 1;
-    }
-    Ok(purged)
-}
-
-fn expired_ids<T: serde::de::DeserializeOwned>(
-    txn: &WriteTransaction,
-    table: TableDefinition<&str, Json>,
-    expires_at: impl Fn(&T) -> OffsetDateTime,
-) -> StoreResult<Vec<String>> {
-    let table = txn.open_table(table)?;
-    let mut out = Vec::new();
-    for entry in table.iter()? {
-        let (key, value) = entry?;
-        if is_expired(expires_at(&decode::<T>(value.value())?)) {
-            out.push(key.value().to_owned());
-        }
-    }
-    Ok(out)
 }
 
 /// What a rotation found; the transaction commits in every case so that a
@@ -1320,56 +1047,4 @@ impl EmbeddedStore {
         })
         .await
     }
-}
-
-fn decode_count(payload: &[u8]) -> StoreResult<u64> {
-    let bytes: [u8; 8] = payload
-        .try_into()
-        .map_err(|_| StoreError::Corrupt("rate limit counter is not 8 bytes".into()))?;
-    Ok(u64::from_be_bytes(bytes))
-}
-
-fn audit_subject_key(subject: &str, id: u64) -> String {
-    format!("{subject}\0{id:020}")
-}
-
-fn insert_device(txn: &WriteTransaction, device: &Device) -> StoreResult<()> {
-    let mut devices = txn.open_table(DEVICES)?;
-    if devices.get(device.id.as_str())?.is_some() {
-        return Err(StoreError::AlreadyExists { what: "device" });
-    }
-    put_json(&mut devices, &device.id, device)?;
-    txn.open_table(USER_DEVICES)?
-        .insert(pair(&device.uid, &device.id).as_str(), ())?;
-    Ok(())
-}
-
-fn update_device(
-    txn: &WriteTransaction,
-    uid: &str,
-    id: &str,
-    change: impl FnOnce(&mut Device),
-) -> StoreResult<Device> {
-    let mut devices = txn.open_table(DEVICES)?;
-    match get_json::<Device, _>(&devices, id)? {
-        Some(mut device) if device.uid == uid => {
-            change(&mut device);
-            put_json(&mut devices, id, &device)?;
-            Ok(device)
-        }
-        _ => Err(StoreError::NotFound { what: "device" }),
-    }
-}
-
-fn insert_refresh(txn: &WriteTransaction, hash: &str, token: &RefreshToken) -> StoreResult<()> {
-    let mut tokens = txn.open_table(REFRESH)?;
-    if tokens.get(hash)?.is_some() {
-        return Err(StoreError::AlreadyExists {
-            what: "refresh token",
-        });
-    }
-    put_json(&mut tokens, hash, token)?;
-    txn.open_table(REFRESH_FAMILIES)?
-        .insert(pair(&token.family_id, hash).as_str(), ())?;
-    Ok(())
 }
