@@ -1991,7 +1991,7 @@ async fn tokens_from_the_real_token_endpoint_work_and_the_confirming_code_signs_
         assert_eq!(actions[0], "recovery_codes_generated", "{actions:?}");
         assert!(pos("sign_in") < pos("device_enrolled"), "{actions:?}");
         assert!(
-            pos("device_enrolled") < pos("other"),
+            pos("device_enrolled") < pos("enrollment_started"),
             "enrolment start is older: {actions:?}"
         );
     }
@@ -2191,6 +2191,16 @@ async fn the_openapi_document_covers_exactly_the_served_routes() {
                             .all(|p| p["in"] == "path" || p["in"] == "query"),
                         "{method} {template}"
                     );
+                    // Only the search text is a required query parameter.
+                    for p in params.iter().filter(|p| p["in"] == "query") {
+                        let required = p["required"].as_bool().unwrap_or(false);
+                        assert_eq!(
+                            required,
+                            p["name"] == "q",
+                            "{method} {template} {}",
+                            p["name"]
+                        );
+                    }
                     assert!(
                         !doc["paths"][template][method]["security"].is_null(),
                         "{method} {template}"

@@ -83,8 +83,8 @@ pub fn wire_action(action: AuditAction) -> tessera_api::AuditAction {
         AuditAction::SecondFactorFailed => Wire::SecondFactorFailed,
         AuditAction::LockedOut => Wire::AccountLocked,
         AuditAction::SignedOut => Wire::SignOut,
-        AuditAction::EnrollmentStarted
-        | AuditAction::RefreshTokenReused
+        AuditAction::EnrollmentStarted => Wire::EnrollmentStarted,
+        AuditAction::RefreshTokenReused
         | AuditAction::UserCreated
         | AuditAction::UserDisabled
         | AuditAction::UserEnabled => Wire::Other,
@@ -130,6 +130,7 @@ mod tests {
                 Wire::RecoveryCodesGenerated,
             ),
             (AuditAction::LockedOut, Wire::AccountLocked),
+            (AuditAction::EnrollmentStarted, Wire::EnrollmentStarted),
         ] {
             assert_eq!(wire_action(stored), wire, "{stored:?}");
         }

@@ -51,7 +51,7 @@ async fn change_target(
 
 /// Prefix search on uid, email and name.
 #[utoipa::path(get, path = "/api/v1/users", operation_id = "search_users", tag = "help desk", security(("bearer" = [])),
-    params(("q" = String, Query, description = "Beginning of a uid, email or word of the name (case-insensitive)"), ("limit" = Option<u32>, Query, description = "At most this many users, 1 to 50 (default 20)")),
+    params(UserSearchQuery),
     responses(
         (status = 200, description = "Matching users, by uid", body = UserSearchResults),
         (status = 400, description = "Empty query or invalid limit", body = Problem, content_type = "application/problem+json"),
@@ -286,7 +286,7 @@ pub async fn revoke_browsers(
 
 /// A user's security activity, newest first.
 #[utoipa::path(get, path = "/api/v1/users/{uid}/activity", operation_id = "list_user_activity", tag = "help desk", security(("bearer" = [])),
-    params(("uid" = String, Path, description = "The user's uid"), ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page; absent for the newest page"), ("limit" = Option<u32>, Query, description = "Page size, 1 to 200 (default 50)")),
+    params(("uid" = String, Path, description = "The user's uid"), ActivityQuery),
     responses(
         (status = 200, description = "A page of events, newest first", body = ActivityPage),
         (status = 400, description = "Invalid cursor or limit", body = Problem, content_type = "application/problem+json"),

@@ -37,7 +37,7 @@ pub async fn me(State(app): ApiState, caller: Caller) -> ApiResult<Json<Me>> {
 
 /// The user's own security activity, newest first.
 #[utoipa::path(get, path = "/api/v1/me/activity", operation_id = "list_my_activity", tag = "me", security(("bearer" = [])),
-    params(("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page; absent for the newest page"), ("limit" = Option<u32>, Query, description = "Page size, 1 to 200 (default 50)")),
+    params(ActivityQuery),
     responses(
         (status = 200, description = "A page of events, newest first", body = ActivityPage),
         (status = 400, description = "Invalid cursor or limit", body = Problem, content_type = "application/problem+json"),
