@@ -92,3 +92,55 @@ test("the settings open in place and show the provider as editable", async () =>
   assert.equal(await wd.property(field, "value"), ISSUER);
   await shot("sign-in-settings");
 });
+
+/** Clicks the navigation entry named `name` and waits for its heading. */
+async function open(name) {
+  await wd.click(await wd.waitForXPath(`//nav//button[normalize-space()='${name}']`));
+  await wd.waitForXPath(`//main//h1[normalize-space()='${name}']`);
+}
+
+test("signing in through the browser lands on the overview, with who is signed in", async () => {
+  // BROWSER is tests/e2e/fake-browser.mjs: it signs the demo user in on the
+  // provider's pages (password, then a TOTP code) like a person would.
+  await wd.click(await wd.waitForXPath("//button[normalize-space()='Sign in with the browser']"));
+  const who = await wd.waitFor(".who", 60000);
+  assert.equal(await wd.text(who), "Signed in as Demo User");
+  await wd.waitForXPath("//main//h1[normalize-space()='Overview']");
+  const status = await wd.waitFor("[data-testid=twofa-status]");
+  assert.match(await wd.text(status), /^On: [1-9]\d* authenticator app/);
+  await shot("overview");
+});
+
+test("the account's screens show its data from the account API", async () => {
+  await open("Authenticator apps");
+  const firstDevice = await wd.waitFor("table.list tbody th");
+  assert.notEqual(await wd.text(firstDevice), "");
+  await shot("devices");
+
+  await open("Trusted browsers");
+  await wd.waitForXPath("//main//p[@data-testid='browsers-empty'] | //main//table");
+  await shot("browsers");
+
+  await open("Activity");
+  const signIn = await wd.waitForXPath("//main//table//td[normalize-space()='Signed in']");
+  assert.ok(signIn);
+  await shot("activity");
+
+  await open("Settings");
+  await wd.waitFor("main select");
+  await shot("settings");
+});
+
+test("the add-app wizard shows a QR code rendered by Rust and the grouped secret", async () => {
+  await open("Authenticator apps");
+  await wd.click(await wd.waitForXPath("//button[normalize-space()='Add an authenticator app']"));
+  const name = await wd.waitFor("#device-name");
+  await wd.cmd("POST", `/element/${name}/value`, { text: "E2E phone" });
+  await wd.click(await wd.waitForXPath("//button[normalize-space()='Next']"));
+  const qr = await wd.waitFor("img.qr");
+  assert.match(await wd.property(qr, "src"), /^data:image\/png;base64,/);
+  assert.ok((await wd.property(qr, "naturalWidth")) > 100, "the QR code image decodes");
+  const secret = await wd.text(await wd.waitFor("[data-testid=secret]"));
+  assert.match(secret, /^([A-Z2-7]{4} ?)+$/);
+  await shot("add-app-qr");
+});

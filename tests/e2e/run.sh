@@ -1,33 +1,56 @@
 #!/usr/bin/env bash
-# Desktop end-to-end tests: builds the front end and the app (embedded
-# assets), then runs app.test.mjs under Xvfb inside a private D-Bus session
-# with an unlocked gnome-keyring, HOME and XDG_* in a throw-away directory.
+# Desktop end-to-end tests: builds the front end, the app (embedded assets)
+# and the provider; starts the provider in demo mode on a free loopback port;
+# then runs app.test.mjs under Xvfb inside a private D-Bus session with an
+# unlocked gnome-keyring, HOME and XDG_* in a throw-away directory, and
+# BROWSER set to fake-browser.mjs (signs the demo user in over HTTP).
 # Screenshots land in artifacts/e2e/. Needs: xvfb-run, dbus-run-session,
 # gnome-keyring-daemon, WebKitWebDriver (webkit2gtk-driver), tauri-driver
-# (cargo install tauri-driver --locked --version ^2).
+# (cargo install tauri-driver --locked --version ^2), node.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
 (cd ui && npm run build)
 cargo build -p tessera-desktop --features custom-protocol --bin tessera-desktop
+cargo build -p tessera-provider
 
 DRIVER="${TAURI_DRIVER:-$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")}"
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-mkdir -p "$TMP/home" "$TMP/config/tessera" "$TMP/data" "$TMP/cache" "$TMP/run"
+PROVIDER_PID=
+cleanup() {
+  if [ -n "$PROVIDER_PID" ]; then kill "$PROVIDER_PID" 2>/dev/null || true; fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+mkdir -p "$TMP/home" "$TMP/config/tessera" "$TMP/data" "$TMP/cache" "$TMP/run" "$TMP/provider"
 chmod 700 "$TMP/run"
-# The provider the app is configured for; nothing needs to listen there for
-# the sign-in screen tests. A full sign-in test starts the demo provider here.
-ISSUER=${TESSERA_E2E_ISSUER:-http://127.0.0.1:8765}
-printf 'issuer = "%s"\n' "$ISSUER" > "$TMP/config/tessera/config.toml"
+
+# The demo provider, on a free port, its store in the temp dir.
+PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+"$ROOT/target/debug/tessera-provider" --demo --port "$PORT" --data-dir "$TMP/provider" > "$TMP/provider.out" 2>&1 &
+PROVIDER_PID=$!
+for _ in $(seq 100); do
+  grep -q '^help-desk user TOTP:' "$TMP/provider.out" 2>/dev/null && break
+  kill -0 "$PROVIDER_PID" 2>/dev/null || { cat "$TMP/provider.out" >&2; exit 1; }
+  sleep 0.1
+done
+grep -q '^help-desk user TOTP:' "$TMP/provider.out" || { echo "the provider did not start" >&2; exit 1; }
+ISSUER="http://127.0.0.1:$PORT"
+export TESSERA_E2E_USER=demo
+TESSERA_E2E_PASSWORD=$(sed -n 's/^demo user: demo \/ password //p' "$TMP/provider.out")
+TESSERA_E2E_TOTP_SECRET=$(sed -n 's/^demo user TOTP: .*secret=\([A-Z2-7]*\).*/\1/p' "$TMP/provider.out")
+export TESSERA_E2E_PASSWORD TESSERA_E2E_TOTP_SECRET
+
+printf 'issuer = "%s"\nlanguage = "en"\n' "$ISSUER" > "$TMP/config/tessera/config.toml"
 
 export HOME="$TMP/home" XDG_CONFIG_HOME="$TMP/config" XDG_DATA_HOME="$TMP/data" \
   XDG_CACHE_HOME="$TMP/cache" XDG_RUNTIME_DIR="$TMP/run"
 export TESSERA_APP="$ROOT/target/debug/tessera-desktop" TESSERA_E2E_ISSUER="$ISSUER"
 export ARTIFACTS="$ROOT/artifacts/e2e" TAURI_DRIVER="$DRIVER"
-# No browser may really open during the tests.
-export BROWSER=true
+export BROWSER="node $ROOT/tests/e2e/fake-browser.mjs"
+export TESSERA_E2E_BROWSER_LOG="$ROOT/artifacts/e2e/browser.log"
+mkdir -p "$ARTIFACTS" && : > "$TESSERA_E2E_BROWSER_LOG"
 # WebKitGTK draws nothing into screenshots under Xvfb with its DMA-BUF renderer.
 export WEBKIT_DISABLE_DMABUF_RENDERER=1
 

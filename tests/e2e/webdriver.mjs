@@ -39,19 +39,28 @@ export class WebDriver {
   }
 
   /** The first element matching a CSS selector, waiting up to `ms`. */
-  async waitFor(css, ms = 20000) {
+  waitFor(css, ms = 20000) {
+    return this.waitForLocator("css selector", css, ms);
+  }
+
+  /** The first element matching an XPath expression, waiting up to `ms`. */
+  waitForXPath(xpath, ms = 20000) {
+    return this.waitForLocator("xpath", xpath, ms);
+  }
+
+  async waitForLocator(using, value, ms) {
     const until = Date.now() + ms;
     let last;
     while (Date.now() < until) {
       try {
-        const el = await this.cmd("POST", "/element", { using: "css selector", value: css });
+        const el = await this.cmd("POST", "/element", { using, value });
         return Object.values(el)[0];
       } catch (e) {
         last = e;
         await new Promise((r) => setTimeout(r, 250));
       }
     }
-    throw new Error(`no element ${css} after ${ms} ms: ${last}`);
+    throw new Error(`no element ${value} after ${ms} ms: ${last}`);
   }
 
   text(id) {
