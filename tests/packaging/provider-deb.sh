@@ -198,6 +198,15 @@ else
 fi
 for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 
+# --- upgrade (reinstall over itself: postinst runs with the old version) -----------
+printf '# local edit %s, kept across upgrades\n' "$$" >>"$CONFIG"
+chmod 0600 "$CONFIG" # a mode user tessera cannot read: postinst puts it right
+check "dpkg -i over the installed package (upgrade path) succeeds" dpkg -i "$DEB"
+check "after upgrade: the admin's edit of $CONFIG is kept" grep -qx "# local edit $$, kept across upgrades" "$CONFIG"
+check "after upgrade: $CONFIG is root:tessera 0640 again" \
+  test "$(stat -c '%U:%G %a' "$CONFIG")" = "root:tessera 640"
+check "after upgrade: exactly one tessera user" test "$(getent passwd | grep -c '^tessera:')" -eq 1
+
 # --- remove, then purge ---------------------------------------------------------
 # What the service would have created, so that purge has something to delete.
 install -d -o tessera -g tessera -m 0700 /var/lib/tessera
