@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the desktop app's .deb on this machine with dpkg, checks what it
 # installed (binary, desktop entry in French and English, hicolor icons, package
-# metadata), runs the installed binary without a display (--version), then
+# metadata), runs the installed binary without a display (--version) and on a
+# virtual one (its window opens), then
 # removes and purges it and checks that nothing is left. Also reads the .rpm
 # built alongside (name, version, requirements, same files as the .deb).
 #
 # Needs root, and the installers built first:
 #   bash scripts/package && bash tests/packaging/deb.sh [path/to.deb]
-# desktop-file-validate (Debian package desktop-file-utils) is required.
+# Required tools: desktop-file-validate (desktop-file-utils), xvfb-run (xvfb),
+# xwininfo (x11-utils), dbus-run-session (dbus).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PKG=tessera
@@ -19,6 +21,9 @@ require "running as root (dpkg -i)" test "$(id -u)" -eq 0
 DEB=${1:-$(ls -t "$BUNDLE"/deb/*.deb 2>/dev/null | head -n1 || true)}
 require "a built .deb (run: bash scripts/package)" test -f "${DEB:-/nonexistent}"
 require "desktop-file-validate on PATH (apt install desktop-file-utils)" bash -c "command -v desktop-file-validate >/dev/null"
+for tool in xvfb-run xwininfo dbus-run-session; do
+  require "$tool on PATH (apt install xvfb x11-utils dbus)" bash -c "command -v $tool >/dev/null"
+done
 echo "package: ${DEB#"$ROOT"/}"
 
 work=$(mktemp -d)
@@ -86,6 +91,18 @@ check "tessera-desktop --version prints its version ($version_out)" \
   test "$version_out" = "tessera-desktop $deb_version"
 short_out=$(env -u DISPLAY -u WAYLAND_DISPLAY timeout 20 /usr/bin/tessera-desktop -V 2>&1 || true)
 check "tessera-desktop -V prints the same" test "$short_out" = "$version_out"
+
+# The installed app, with the installed libraries and its embedded front end,
+# opens its main window (title and size from tauri.conf.json) on a virtual
+# display, in a private D-Bus session and a throw-away HOME.
+mkdir -p "$work/home" "$work/config" "$work/run" && chmod 700 "$work/run"
+window=$(env HOME="$work/home" XDG_CONFIG_HOME="$work/config" XDG_RUNTIME_DIR="$work/run" \
+  BROWSER=true WEBKIT_DISABLE_COMPOSITING_MODE=1 PROBE_LOG="$work/app.log" \
+  timeout 120 dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" \
+  bash "$ROOT/tests/packaging/window-probe.sh" /usr/bin/tessera-desktop 2>/dev/null | grep '"Tessera": ' || true)
+echo "window:${window:- none}"
+check "the installed app opens its 960x680 \"Tessera\" window under Xvfb" \
+  grep -q '"Tessera": ("tessera-desktop" .*960x680' <<<"$window"
 
 # --- remove, then purge ----------------------------------------------------------------
 mapfile -t files < <(dpkg-query -L "$PKG" | while read -r f; do [ -f "$f" ] && echo "$f"; done)
