@@ -38,6 +38,17 @@ impl OAuthError {
     pub fn invalid_client(d: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "invalid_client", d)
     }
+    /// A body that could not be read (too large, cut off): answered as an
+    /// OAuth error with the rejection's status (413 for too large).
+    pub fn unreadable_body(rejection: &axum::extract::rejection::BytesRejection) -> Self {
+        let status = rejection.status();
+        let description = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "the request body is too large"
+        } else {
+            "the request body could not be read"
+        };
+        Self::new(status, "invalid_request", description)
+    }
     pub fn invalid_token(d: impl Into<String>) -> Self {
         OAuthError {
             bearer: true,

@@ -706,6 +706,18 @@ async fn malformed_input_gets_a_clear_error_and_never_breaks_the_server() {
                 .unwrap();
             assert_eq!(resp.status(), StatusCode::GONE, "{query}");
         }
+        // Too large: still an OAuth error in JSON, with 413.
+        for path in ["/token", "/revoke"] {
+            let resp = http
+                .post(format!("{issuer}{path}"))
+                .body(vec![b'a'; 70_000])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(body["error"], "invalid_request", "{path}");
+        }
         // Still serving.
         let resp = http
             .get(format!("{issuer}/.well-known/openid-configuration"))

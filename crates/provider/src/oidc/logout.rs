@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
@@ -31,9 +32,13 @@ pub async fn logout(
     method: Method,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let lang = Lang::from_headers(&headers);
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) => return error_page(lang, rejection.status(), lang.texts().bad_request),
+    };
     let raw = if method == Method::POST {
         body.to_vec()
     } else {

@@ -4,6 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
@@ -16,7 +17,15 @@ use crate::state::{AppState, Provider};
 use crate::tokens::{ACCESS_TOKEN_TYP, AccessClaims};
 use crate::web::Params;
 
-pub async fn revoke(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn revoke(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) => return OAuthError::unreadable_body(&rejection).into_response(),
+    };
     match handle(&app, &headers, &body).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => e.into_response(),

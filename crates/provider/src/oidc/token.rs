@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -20,7 +21,15 @@ use crate::store::{AuditAction, Client, RefreshToken, StoreError, User};
 use crate::tokens::{self, Grant};
 use crate::web::Params;
 
-pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn token(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) => return OAuthError::unreadable_body(&rejection).into_response(),
+    };
     match handle(&app, &headers, &body).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),

@@ -14,6 +14,7 @@ mod second_factor;
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -280,10 +281,14 @@ pub async fn submit(
     State(app): State<crate::state::AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let lang = Lang::from_headers(&headers);
     let t = lang.texts();
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) => return error_page(lang, rejection.status(), t.bad_request),
+    };
     let Ok(form) = Params::parse(&body) else {
         return error_page(lang, StatusCode::BAD_REQUEST, t.bad_request);
     };
