@@ -12,6 +12,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createServer } from "node:net";
 import { WebDriver } from "./webdriver.mjs";
+import { totp } from "./totp.mjs";
 
 const APP = process.env.TESSERA_APP;
 const ISSUER = process.env.TESSERA_E2E_ISSUER;
@@ -143,4 +144,34 @@ test("the add-app wizard shows a QR code rendered by Rust and the grouped secret
   const secret = await wd.text(await wd.waitFor("[data-testid=secret]"));
   assert.match(secret, /^([A-Z2-7]{4} ?)+$/);
   await shot("add-app-qr");
+
+  // The code the new app would show, from the secret on screen.
+  await wd.click(await wd.waitForXPath("//button[normalize-space()='Next']"));
+  const code = await wd.waitFor("#device-code");
+  await wd.cmd("POST", `/element/${code}/value`, { text: totp(secret.replace(/\s/g, "")) });
+  await wd.click(await wd.waitForXPath("//button[normalize-space()='Confirm']"));
+  await wd.waitForXPath("//main//h2[normalize-space()='All set']");
+  await shot("add-app-done");
+  await wd.click(await wd.waitForXPath("//button[normalize-space()='Back to the list']"));
+  await wd.waitForXPath("//main//table//th[normalize-space()='E2E phone']");
+});
+
+test("deleting an app asks first, then removes it at the provider", async () => {
+  await wd.click(await wd.waitForXPath("//button[@aria-label='Delete E2E phone']"));
+  await shot("delete-confirmation");
+  await wd.click(await wd.waitForXPath("//form[contains(@class,'confirm')]//button[normalize-space()='Delete E2E phone']"));
+  await wd.waitForXPath("//p[@role='status'][normalize-space()='E2E phone was deleted.']");
+  // And the list from the provider no longer has it.
+  await open("Overview");
+  await open("Authenticator apps");
+  await wd.waitFor("table.list tbody th");
+  const names = await wd.execute("return [...document.querySelectorAll('table.list tbody th')].map(t => t.textContent);");
+  assert.ok(!names.includes("E2E phone"), `still listed: ${names}`);
+});
+
+test("signing out returns to the sign-in screen", async () => {
+  await open("Settings");
+  await wd.click(await wd.waitForXPath("//main//section//button[normalize-space()='Sign out']"));
+  await wd.waitForXPath("//main//h1[normalize-space()='Sign in']");
+  await shot("signed-out");
 });

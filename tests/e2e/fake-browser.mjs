@@ -7,32 +7,13 @@
 //
 // Usage: fake-browser.mjs <authorization URL>
 // Env: TESSERA_E2E_USER, TESSERA_E2E_PASSWORD, TESSERA_E2E_TOTP_SECRET (base32).
-import { createHmac } from "node:crypto";
 import { appendFileSync } from "node:fs";
+import { totp } from "./totp.mjs";
 
 const LOG = process.env.TESSERA_E2E_BROWSER_LOG;
 // Codes and states are single-use and short-lived, but artefacts are kept: redact them.
 const redact = (m) => String(m).replace(/([?&](code|state|nonce|code_challenge)=)[^&\s]+/g, "$1…");
 const log = (m) => LOG && appendFileSync(LOG, `${new Date().toISOString()} ${redact(m)}\n`);
-
-function base32(s) {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = "";
-  for (const c of s.replace(/=+$/, "").toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
-  const bytes = [];
-  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
-  return Buffer.from(bytes);
-}
-
-/** RFC 6238 TOTP, SHA-1, 6 digits, 30 s. */
-function totp(secret, at = Date.now()) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
-  const mac = createHmac("sha1", base32(secret)).update(counter).digest();
-  const offset = mac[mac.length - 1] & 0xf;
-  const n = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
-  return String(n).padStart(6, "0");
-}
 
 const jar = new Map();
 function remember(res) {
