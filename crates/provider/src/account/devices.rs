@@ -142,7 +142,8 @@ pub async fn confirm_enrollment(
     let uid = caller.uid();
     let limits = &app.config.rate_limit;
     let failures_key = format!("account:confirm-failures:{uid}");
-    if app.store.rate_limit_count(&failures_key).await? >= limits.account_failures {
+    let failures = app.store.rate_limit_count(&failures_key).await?;
+    if failures >= limits.account_failures {
         return Err(rate_limited(&app, &failures_key, "Too many wrong codes").await);
     }
     let now = OffsetDateTime::now_utc();
@@ -171,10 +172,12 @@ pub async fn confirm_enrollment(
             "The code does not match; type the 6-digit code your authenticator app shows now.",
         ));
     }
-    app.store.rate_limit_reset(&failures_key).await?;
+    if failures > 0 {
+        app.store.rate_limit_reset(&failures_key).await?;
+    }
 
     // Serialised per user so that "first device" is decided once.
-    let _guard = api.lock_user(uid).await;
+    let guard = api.lock_user(uid).await;
     let first_device = app.store.list_devices(uid).await?.is_empty();
     // A first device's recovery codes are stored BEFORE the device: if the
     // store fails in between, the user has no device and unseen codes
@@ -190,6 +193,7 @@ pub async fn confirm_enrollment(
         Err(StoreError::NotFound { .. }) => return Err(missing_enrollment(&id, now)),
         Err(e) => return Err(e.into()),
     };
+    drop(guard);
     audit::record(
         &app,
         Change::new(&caller, AuditAction::EnrollmentConfirmed, uid)
