@@ -10,7 +10,7 @@ export ROOT
 APT_BUILD=(build-essential pkg-config libssl-dev libdbus-1-dev libwebkit2gtk-4.1-dev
   libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev libxdo-dev file curl)
 APT_RUN=(xvfb xauth dbus-x11 gnome-keyring)
-APT_TEST=(redis-server webkit2gtk-driver chromium)
+APT_TEST=(redis-server webkit2gtk-driver chromium desktop-file-utils x11-utils)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -54,12 +54,13 @@ ensure_npm() {
   done
 }
 
-# `cargo install` of a pinned tool, only when that version is not there yet.
+# `cargo install` of a pinned tool, only when that version is not installed yet
+# (read from cargo's own record: not every tool answers --version).
 ensure_cargo_tool() {
-  local crate=$1 version=$2 bin=$3
-  if ! "$bin" --version 2>/dev/null | grep -q "$version"; then
+  local crate=$1 version=$2
+  if ! cargo install --list | grep -q "^$crate v$version:"; then
     log "installing $crate $version"
-    cargo install --locked "$crate" --version "$version"
+    cargo install --locked "$crate" --version "=$version"
   fi
 }
 
