@@ -8,7 +8,8 @@
 #
 # Needs root, and the installers built first:
 #   bash scripts/package && bash tests/packaging/deb.sh [path/to.deb]
-# Required tools: desktop-file-validate (desktop-file-utils), xvfb-run (xvfb),
+# Required tools: desktop-file-validate (desktop-file-utils), appstreamcli
+# (appstream), xvfb-run (xvfb),
 # xwininfo (x11-utils), dbus-run-session (dbus).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -21,6 +22,7 @@ require "running as root (dpkg -i)" test "$(id -u)" -eq 0
 DEB=${1:-$(ls -t "$BUNDLE"/deb/*.deb 2>/dev/null | head -n1 || true)}
 require "a built .deb (run: bash scripts/package)" test -f "${DEB:-/nonexistent}"
 require "desktop-file-validate on PATH (apt install desktop-file-utils)" bash -c "command -v desktop-file-validate >/dev/null"
+require "appstreamcli on PATH (apt install appstream)" bash -c "command -v appstreamcli >/dev/null"
 for tool in xvfb-run xwininfo dbus-run-session; do
   require "$tool on PATH (apt install xvfb x11-utils dbus)" bash -c "command -v $tool >/dev/null"
 done
@@ -74,6 +76,18 @@ check "entry has categories" test -n "$(entry Categories)"
 icon=$(entry Icon)
 check "entry Icon=$icon names an installed hicolor icon" \
   bash -c 'ls "$1"/*/apps/"$2".png >/dev/null 2>&1' _ "$HICOLOR" "$icon"
+
+METAINFO=/usr/share/metainfo/org.tessera.desktop.metainfo.xml
+check "AppStream metadata $METAINFO installed" test -f "$METAINFO"
+as_out=$(appstreamcli validate --no-net "$METAINFO" 2>&1) && as_rc=0 || as_rc=$?
+[ "$as_rc" -eq 0 ] || printf '%s\n' "$as_out"
+check "appstreamcli validate accepts it" test "$as_rc" -eq 0
+check "AppStream metadata launches the installed desktop entry" \
+  grep -qF "<launchable type=\"desktop-id\">$(basename "$DESKTOP")</launchable>" "$METAINFO"
+check "AppStream metadata has a French summary and description" \
+  bash -c 'grep -q "<summary xml:lang=\"fr\">" "$1" && grep -q "<p xml:lang=\"fr\">" "$1"' _ "$METAINFO"
+newest_release=$(sed -n 's/.*<release version="\([^"]*\)".*/\1/p' "$METAINFO" | head -n1)
+check "AppStream newest release ($newest_release) is the package version" test "$newest_release" = "$deb_version"
 
 # Each icon's pixel size matches its hicolor directory (WxH or WxH@2 = 2x).
 png_size() { python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(24); sys.exit(1) if d[:8]!=b"\x89PNG\r\n\x1a\n" else print("%dx%d" % struct.unpack(">II", d[16:24]))' "$1"; }
