@@ -108,4 +108,11 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except Exception as e:  # say what broke where the test can read it
+        import traceback
+        params = json.load(open(sys.argv[1]))
+        with open(params.get("log") or "/dev/stderr", "a") as log:
+            traceback.print_exc(file=log)
+        sys.exit(1)
