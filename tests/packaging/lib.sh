@@ -1,7 +1,9 @@
+# shellcheck shell=bash
 # Shared by the packaging tests: PASS/FAIL bookkeeping and the summary line.
 # Sourced, not executed.
 set -euo pipefail
 
+# shellcheck disable=SC2034 # used by the tests that source this file
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PASSED=0
 FAILED=0
