@@ -1602,6 +1602,42 @@ mod redis_only {
         assert_eq!(none.err().unwrap().code(), "invalid");
     }
 
+    /// `rediss://` with the organisation's CA works; without trusting that
+    /// CA the connection is refused (the certificate is really checked).
+    #[tokio::test]
+    async fn connects_over_tls_checking_the_certificate() {
+        let issued = rcgen::generate_simple_self_signed(vec![
+            "127.0.0.1".to_owned(),
+            "localhost".to_owned(),
+        ])
+        .unwrap();
+        let cert = issued.cert.pem();
+        let server = support::RedisServer::start_tls(&cert, &issued.signing_key.serialize_pem());
+        let store = tessera_provider::store::RedisStore::connect_with_ca(
+            &server.tls_url(),
+            cert.as_bytes(),
+            "t:",
+        )
+        .await
+        .unwrap();
+        store
+            .create_device(&device("alice", "d1", "Phone"))
+            .await
+            .unwrap();
+        assert_eq!(ids(&store.list_devices("alice").await.unwrap()), ["d1"]);
+
+        let untrusted = tessera_provider::store::RedisStore::connect(&server.tls_url(), "t:").await;
+        assert_eq!(untrusted.err().unwrap().code(), "unavailable");
+        let other = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let wrong_ca = tessera_provider::store::RedisStore::connect_with_ca(
+            &server.tls_url(),
+            other.cert.pem().as_bytes(),
+            "t:",
+        )
+        .await;
+        assert_eq!(wrong_ca.err().unwrap().code(), "unavailable");
+    }
+
     #[tokio::test]
     async fn connecting_to_a_stopped_server_is_unavailable() {
         let mut server = support::RedisServer::start();

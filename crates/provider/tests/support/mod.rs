@@ -31,6 +31,9 @@ enum Role {
     Replica(u16),
     /// Sentinel monitoring the primary on this port under this name.
     Sentinel(u16, String),
+    /// A primary also serving TLS on this port with the certificate and
+    /// key (PEM) written in its directory.
+    Tls(u16),
 }
 
 impl RedisServer {
@@ -64,7 +67,29 @@ impl RedisServer {
         Self::start_as(Role::Sentinel(primary.port, service.to_owned()))
     }
 
+    /// A primary that also serves TLS (`tls_url()`) with this certificate
+    /// and key (PEM); clients need not present certificates.
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> RedisServer {
+        let dir = tempfile::tempdir().expect("temporary directory for TLS files");
+        std::fs::write(dir.path().join("tls.crt"), cert_pem).unwrap();
+        std::fs::write(dir.path().join("tls.key"), key_pem).unwrap();
+        Self::start_in(Role::Tls(free_port()), dir)
+    }
+
+    /// `rediss://127.0.0.1:<tls port>/` of a server started by `start_tls`.
+    pub fn tls_url(&self) -> String {
+        match self.role {
+            Role::Tls(port) => format!("rediss://127.0.0.1:{port}/"),
+            _ => panic!("not a TLS server"),
+        }
+    }
+
     fn start_as(role: Role) -> RedisServer {
+        let dir = tempfile::tempdir().expect("temporary directory for redis-server");
+        Self::start_in(role, dir)
+    }
+
+    fn start_in(role: Role, dir: tempfile::TempDir) -> RedisServer {
         let binary = PathBuf::from(
             std::env::var_os("TESSERA_REDIS_SERVER")
                 .unwrap_or_else(|| "/usr/bin/redis-server".into()),
@@ -75,7 +100,6 @@ impl RedisServer {
              TESSERA_REDIS_SERVER to the binary); Redis tests fail rather than skip",
             binary.display()
         );
-        let dir = tempfile::tempdir().expect("temporary directory for redis-server");
         let mut server = RedisServer {
             binary,
             port: 0,
@@ -176,6 +200,18 @@ impl RedisServer {
                     .arg(self.dir.path());
                 if let Role::Replica(primary) = role {
                     command.args(["--replicaof", "127.0.0.1", &primary.to_string()]);
+                }
+                if let Role::Tls(tls_port) = role {
+                    let file = |name: &str| self.dir.path().join(name);
+                    command
+                        .args(["--tls-port", &tls_port.to_string()])
+                        .arg("--tls-cert-file")
+                        .arg(file("tls.crt"))
+                        .arg("--tls-key-file")
+                        .arg(file("tls.key"))
+                        .arg("--tls-ca-cert-file")
+                        .arg(file("tls.crt"))
+                        .args(["--tls-auth-clients", "no"]);
                 }
             }
         }

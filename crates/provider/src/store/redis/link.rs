@@ -39,9 +39,20 @@ fn manager_config() -> ConnectionManagerConfig {
 }
 
 impl RedisLink {
-    pub(super) async fn direct(url: &str) -> Result<Self, StoreError> {
-        let client = ::redis::Client::open(url)
-            .map_err(|err| StoreError::Invalid(format!("Redis URL {url:?}: {err}")))?;
+    /// `url` is `redis://` or `rediss://` (TLS); a TLS server's certificate
+    /// is checked against `ca_pem` when given, else the system's roots.
+    pub(super) async fn direct(url: &str, ca_pem: Option<&[u8]>) -> Result<Self, StoreError> {
+        let client = match ca_pem {
+            None => ::redis::Client::open(url),
+            Some(ca) => ::redis::Client::build_with_tls(
+                url,
+                ::redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(ca.to_vec()),
+                },
+            ),
+        }
+        .map_err(|err| StoreError::Invalid(format!("Redis URL {url:?}: {err}")))?;
         let manager = ConnectionManager::new_with_config(client, manager_config())
             .await
             .map_err(map_error)?;
@@ -59,7 +70,7 @@ impl RedisLink {
         }
         let client = SentinelClient::build(
             sentinels.to_vec(),
-            service.to_owned(),
+            service,
             None,
             SentinelServerType::Master,
         )

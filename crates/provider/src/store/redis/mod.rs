@@ -67,14 +67,23 @@ pub struct RedisStore {
 }
 
 impl RedisStore {
-    /// Connects to `url` (`redis://[:password@]host:port/db`; `rediss://`
-    /// TLS is not compiled in) with every key under `prefix` (e.g.
-    /// `tessera:`). The connection is re-established by itself after Redis
-    /// restarts; while Redis is down, operations fail fast with
-    /// [`StoreError::Unavailable`].
+    /// Connects to `url` (`redis://[:password@]host:port/db`, or
+    /// `rediss://` for TLS checked against the system's roots) with every
+    /// key under `prefix` (e.g. `tessera:`). The connection is re-established
+    /// by itself after Redis restarts; while Redis is down, operations fail
+    /// fast with [`StoreError::Unavailable`].
     pub async fn connect(url: &str, prefix: &str) -> StoreResult<Self> {
         Ok(RedisStore {
-            link: RedisLink::direct(url).await?,
+            link: RedisLink::direct(url, None).await?,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    /// Like [`Self::connect`] for a `rediss://` URL whose server certificate
+    /// is issued by the CA in `ca_pem` (an organisation's private CA).
+    pub async fn connect_with_ca(url: &str, ca_pem: &[u8], prefix: &str) -> StoreResult<Self> {
+        Ok(RedisStore {
+            link: RedisLink::direct(url, Some(ca_pem)).await?,
             prefix: prefix.to_owned(),
         })
     }
