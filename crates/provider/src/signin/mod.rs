@@ -9,57 +9,33 @@
 //! may send `otp` together with the password.
 
 mod complete;
+mod first_factor;
 mod second_factor;
+mod transaction;
 
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use serde::{Deserialize, Serialize};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use crate::audit::{self, Origin};
-use crate::crypto::{ct_eq, random_token, token_hash};
+use crate::crypto::{ct_eq, token_hash};
 use crate::i18n::Lang;
 use crate::oidc::authorize::{AuthRequest, fresh_enough};
-use crate::oidc::redirect::{error_redirect, see_other};
+use crate::oidc::redirect::error_redirect;
 use crate::pages::{EnrolView, SignInPage, error_page, render};
 use crate::state::Provider;
-use crate::store::{AuditAction, SignInTransaction, StoreError, User};
-use crate::web::{self, Params, SESSION_COOKIE, SIGNIN_COOKIE, cookie, set_cookie};
-use crate::{password, policy, totp, trusted};
+use crate::store::{AuditAction, StoreError, User};
+use crate::web::{self, Params, SESSION_COOKIE, cookie};
+use crate::{policy, totp, trusted};
 
 pub use complete::Completion;
-
-/// What the transaction remembers between form posts.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Txn {
-    pub csrf: String,
-    /// Hash of the browser-binding cookie.
-    pub binding_hash: String,
-    pub request: AuthRequest,
-    pub stage: Stage,
-    #[serde(with = "time::serde::rfc3339")]
-    pub expires_at: OffsetDateTime,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "stage", rename_all = "snake_case")]
-pub enum Stage {
-    Password,
-    /// Password known good (now or by the browser session): a code is due.
-    SecondFactor {
-        uid: String,
-    },
-    /// No device yet: the confirming code enrols it and signs in.
-    Enrol {
-        uid: String,
-        pending_id: String,
-    },
-}
+pub use transaction::{Stage, Txn};
+use transaction::{load, start_transaction};
 
 /// Entry from the authorization endpoint with a validated request.
 pub async fn begin(
@@ -125,62 +101,6 @@ fn interaction_required(app: &Provider, request: &AuthRequest) -> Response {
         request.state.as_deref(),
         &app.issuer,
     )
-}
-
-async fn start_transaction(
-    app: &Provider,
-    request: AuthRequest,
-    stage: Stage,
-    headers: &HeaderMap,
-    now: OffsetDateTime,
-) -> Result<Response, StoreError> {
-    // One binding cookie per browser, shared by concurrent sign-ins.
-    let binding = cookie(headers, SIGNIN_COOKIE).unwrap_or_else(|| random_token(32));
-    let tx = random_token(32);
-    let lifetime = app.config.tokens.sign_in_secs;
-    let txn = Txn {
-        csrf: random_token(32),
-        binding_hash: token_hash(&binding),
-        request,
-        stage,
-        expires_at: now + Duration::seconds(lifetime as i64),
-    };
-    save(app, &tx, &txn).await?;
-    let mut resp = see_other(&format!("/signin?tx={tx}"));
-    resp.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(SIGNIN_COOKIE, &binding, Some(lifetime), app.secure_cookies),
-    );
-    Ok(resp)
-}
-
-async fn save(app: &Provider, tx: &str, txn: &Txn) -> Result<(), StoreError> {
-    let payload = serde_json::to_value(txn).map_err(StoreError::corrupt)?;
-    app.store
-        .put_transaction(
-            &token_hash(tx),
-            &SignInTransaction {
-                payload,
-                expires_at: txn.expires_at,
-            },
-        )
-        .await
-}
-
-/// The transaction named by `tx` if this browser owns it.
-async fn load(app: &Provider, tx: &str, headers: &HeaderMap) -> Result<Option<Txn>, StoreError> {
-    if tx.is_empty() || tx.len() > 100 {
-        return Ok(None);
-    }
-    let Some(stored) = app.store.get_transaction(&token_hash(tx)).await? else {
-        return Ok(None);
-    };
-    let Ok(txn) = serde_json::from_value::<Txn>(stored.payload) else {
-        return Ok(None);
-    };
-    let bound =
-        cookie(headers, SIGNIN_COOKIE).is_some_and(|b| ct_eq(&token_hash(&b), &txn.binding_hash));
-    Ok(bound.then_some(txn))
 }
 
 pub(crate) async fn active_user(app: &Provider, uid: &str) -> Result<Option<User>, StoreError> {
@@ -396,121 +316,6 @@ impl Step<'_> {
                 )
                 .await
             }
-        }
-    }
-
-    async fn password(mut self, now: OffsetDateTime) -> Result<Response, StoreError> {
-        let t = self.lang.texts();
-        let (Some(username), Some(pw)) = (self.form.get("username"), self.form.get("password"))
-        else {
-            return self
-                .again(t.missing_fields.to_owned(), StatusCode::BAD_REQUEST)
-                .await;
-        };
-        let username = username.trim().to_owned();
-        let pw = secrecy::SecretString::from(pw.to_owned());
-        let mut user = self.app.store.get_user(&username).await?;
-        if user.is_none() && username.contains('@') {
-            user = self.app.store.get_user_by_email(&username).await?;
-        }
-        let verified = match &user {
-            Some(u) => password::verify(
-                secrecy::ExposeSecret::expose_secret(&pw),
-                &u.password_hash.0,
-            ),
-            None => {
-                password::verify_dummy(secrecy::ExposeSecret::expose_secret(&pw));
-                false
-            }
-        };
-        let user = match (user, verified) {
-            (Some(u), true) => u,
-            (u, _) => {
-                let account = u
-                    .as_ref()
-                    .map(|u| u.uid.clone())
-                    .unwrap_or_else(|| username.clone());
-                if let Some(u) = &u {
-                    let details = [("client_id", self.txn.request.client_id.as_str())];
-                    audit::record(
-                        &*self.app.store,
-                        &self.origin,
-                        AuditAction::SignInFailed,
-                        &u.uid,
-                        None,
-                        &details,
-                    )
-                    .await;
-                }
-                // Keep what was typed so the user can correct the password.
-                self.txn.request.login_hint = Some(username.chars().take(256).collect());
-                return self
-                    .failed(
-                        Some(&account),
-                        t.wrong_credentials,
-                        StatusCode::UNAUTHORIZED,
-                    )
-                    .await;
-            }
-        };
-        // Typed as an email, the account's lock is still the uid's.
-        if user.uid != username
-            && let Err(locked) = self
-                .app
-                .config
-                .rate_limit
-                .check(&*self.app.store, Some(&user.uid), &self.origin.ip)
-                .await?
-        {
-            let msg = t.too_many_attempts(locked.minutes);
-            return self.again(msg, StatusCode::TOO_MANY_REQUESTS).await;
-        }
-        if user.disabled {
-            return self
-                .again(t.account_disabled.to_owned(), StatusCode::FORBIDDEN)
-                .await;
-        }
-        let request = self.txn.request.clone();
-        if !needs_mfa(self.app, &request, &user) {
-            let done = Completion::fresh(user.uid.clone(), &["pwd"]).replacing(self.headers);
-            return complete::finish(
-                self.app,
-                Some(self.tx),
-                &request,
-                done,
-                &self.origin,
-                Vec::new(),
-            )
-            .await;
-        }
-        if let Some(resp) = complete::via_trusted_browser(
-            self.app,
-            Some(self.tx),
-            &request,
-            &user,
-            self.headers,
-            &self.origin,
-            now,
-        )
-        .await?
-        {
-            return Ok(resp);
-        }
-        self.txn.stage =
-            second_factor::stage_for(self.app, &user, self.lang, &self.origin, now).await?;
-        save(self.app, self.tx, &self.txn).await?;
-        // A client that sent the code along with the password goes on at once.
-        if self.form.get("otp").is_some() {
-            return Box::pin(self.run_stage_again(now)).await;
-        }
-        Ok(see_other(&format!("/signin?tx={}", self.tx)))
-    }
-
-    async fn run_stage_again(self, now: OffsetDateTime) -> Result<Response, StoreError> {
-        match self.txn.stage.clone() {
-            Stage::SecondFactor { uid } => self.second_factor(&uid, now).await,
-            Stage::Enrol { uid, pending_id } => self.enrol(&uid, &pending_id, now).await,
-            Stage::Password => Ok(see_other(&format!("/signin?tx={}", self.tx))),
         }
     }
 

@@ -1,0 +1,130 @@
+//! The first factor (password): who is signing in, and whether a second factor follows.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use time::OffsetDateTime;
+
+use super::complete::{self, Completion};
+use super::transaction::{Stage, save};
+use super::{Step, needs_mfa, second_factor};
+use crate::audit;
+use crate::oidc::redirect::see_other;
+use crate::password;
+use crate::store::{AuditAction, StoreError};
+
+impl Step<'_> {
+    pub(super) async fn password(mut self, now: OffsetDateTime) -> Result<Response, StoreError> {
+        let t = self.lang.texts();
+        let (Some(username), Some(pw)) = (self.form.get("username"), self.form.get("password"))
+        else {
+            return self
+                .again(t.missing_fields.to_owned(), StatusCode::BAD_REQUEST)
+                .await;
+        };
+        let username = username.trim().to_owned();
+        let pw = secrecy::SecretString::from(pw.to_owned());
+        let mut user = self.app.store.get_user(&username).await?;
+        if user.is_none() && username.contains('@') {
+            user = self.app.store.get_user_by_email(&username).await?;
+        }
+        let verified = match &user {
+            Some(u) => password::verify(
+                secrecy::ExposeSecret::expose_secret(&pw),
+                &u.password_hash.0,
+            ),
+            None => {
+                password::verify_dummy(secrecy::ExposeSecret::expose_secret(&pw));
+                false
+            }
+        };
+        let user = match (user, verified) {
+            (Some(u), true) => u,
+            (u, _) => {
+                let account = u
+                    .as_ref()
+                    .map(|u| u.uid.clone())
+                    .unwrap_or_else(|| username.clone());
+                if let Some(u) = &u {
+                    let details = [("client_id", self.txn.request.client_id.as_str())];
+                    audit::record(
+                        &*self.app.store,
+                        &self.origin,
+                        AuditAction::SignInFailed,
+                        &u.uid,
+                        None,
+                        &details,
+                    )
+                    .await;
+                }
+                // Keep what was typed so the user can correct the password.
+                self.txn.request.login_hint = Some(username.chars().take(256).collect());
+                return self
+                    .failed(
+                        Some(&account),
+                        t.wrong_credentials,
+                        StatusCode::UNAUTHORIZED,
+                    )
+                    .await;
+            }
+        };
+        // Typed as an email, the account's lock is still the uid's.
+        if user.uid != username
+            && let Err(locked) = self
+                .app
+                .config
+                .rate_limit
+                .check(&*self.app.store, Some(&user.uid), &self.origin.ip)
+                .await?
+        {
+            let msg = t.too_many_attempts(locked.minutes);
+            return self.again(msg, StatusCode::TOO_MANY_REQUESTS).await;
+        }
+        if user.disabled {
+            return self
+                .again(t.account_disabled.to_owned(), StatusCode::FORBIDDEN)
+                .await;
+        }
+        let request = self.txn.request.clone();
+        if !needs_mfa(self.app, &request, &user) {
+            let done = Completion::fresh(user.uid.clone(), &["pwd"]).replacing(self.headers);
+            return complete::finish(
+                self.app,
+                Some(self.tx),
+                &request,
+                done,
+                &self.origin,
+                Vec::new(),
+            )
+            .await;
+        }
+        if let Some(resp) = complete::via_trusted_browser(
+            self.app,
+            Some(self.tx),
+            &request,
+            &user,
+            self.headers,
+            &self.origin,
+            now,
+        )
+        .await?
+        {
+            return Ok(resp);
+        }
+        self.txn.stage =
+            second_factor::stage_for(self.app, &user, self.lang, &self.origin, now).await?;
+        save(self.app, self.tx, &self.txn).await?;
+        // A client that sent the code along with the password goes on at once.
+        if self.form.get("otp").is_some() {
+            return Box::pin(self.run_stage_again(now)).await;
+        }
+        Ok(see_other(&format!("/signin?tx={}", self.tx)))
+    }
+
+    async fn run_stage_again(self, now: OffsetDateTime) -> Result<Response, StoreError> {
+        match self.txn.stage.clone() {
+            Stage::SecondFactor { uid } => self.second_factor(&uid, now).await,
+            Stage::Enrol { uid, pending_id } => self.enrol(&uid, &pending_id, now).await,
+            Stage::Password => Ok(see_other(&format!("/signin?tx={}", self.tx))),
+        }
+    }
+}
