@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Serialize;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
@@ -286,12 +286,6 @@ impl Client {
     /// Re-runs the sign-in with the step-up's requirements.
     pub(crate) async fn step_up(&self, step_up: &StepUp) -> Result<()> {
         self.run_login(Some(step_up)).await.map(|_| ())
-    }
-
-    /// The access token as a plain string, for callers that must hand it to
-    /// another HTTP stack. Prefer the typed account API methods.
-    pub async fn bearer(&self) -> Result<String> {
-        Ok(self.access_token(false).await?.expose_secret().to_owned())
     }
 }
 
