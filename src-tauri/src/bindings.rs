@@ -107,4 +107,71 @@ mod tests {
             );
         }
     }
+
+    /// The web view names every audit action and explains every error code
+    /// the client core can produce, in both languages.
+    #[test]
+    fn the_ui_catalogue_covers_every_audit_action_and_error_code() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/src/i18n/");
+        for file in ["en.ts", "fr.ts"] {
+            let catalogue = std::fs::read_to_string(format!("{dir}{file}")).unwrap();
+            for action in tessera_api::AuditAction::ALL {
+                let key = format!("\"event.{}\"", action.as_str());
+                assert!(catalogue.contains(&key), "{file} lacks {key}");
+            }
+            let codes = [
+                "config",
+                "discovery",
+                "no_acceptable_acr",
+                "acr_refused",
+                "access_denied",
+                "provider_error",
+                "state_mismatch",
+                "issuer_mismatch",
+                "invalid_callback",
+                "browser_unavailable",
+                "timeout",
+                "cancelled",
+                "token_exchange",
+                "invalid_id_token",
+                "not_signed_in",
+                "session_expired",
+                "keyring",
+                "network",
+                "server_error",
+                "bad_request",
+                "internal",
+                "io",
+                "not_found",
+            ];
+            use tessera_api::ErrorCode::*;
+            let api_codes = [
+                BadRequest,
+                Unauthorized,
+                Forbidden,
+                NotFound,
+                Conflict,
+                StepUpRequired,
+                LastFactor,
+                InvalidCode,
+                EnrollmentExpired,
+                RateLimited,
+                Unavailable,
+                Internal,
+            ];
+            // Exhaustive on purpose: a new API code fails to compile here
+            // until the list above (and the catalogue) has it.
+            for c in api_codes {
+                match c {
+                    BadRequest | Unauthorized | Forbidden | NotFound | Conflict
+                    | StepUpRequired | LastFactor | InvalidCode | EnrollmentExpired
+                    | RateLimited | Unavailable | Internal => {}
+                }
+            }
+            for code in codes.into_iter().chain(api_codes.map(|c| c.as_str())) {
+                let key = format!("\"error.{code}\"");
+                assert!(catalogue.contains(&key), "{file} lacks {key}");
+            }
+        }
+    }
 }

@@ -460,3 +460,55 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     file.write_all(text.as_bytes())?;
     file.sync_all()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_client::tokens::MemoryTokenStore;
+
+    fn state(dir: &std::path::Path) -> AppState {
+        let system = dir.join("system.toml");
+        std::fs::write(&system, "issuer = \"https://id.example.org\"\n").unwrap();
+        let sources = Sources {
+            system_file: Some(system),
+            ..Sources::default()
+        };
+        AppState::new(
+            sources,
+            Some(Arc::new(MemoryTokenStore::default())),
+            Some(dir.to_owned()),
+        )
+    }
+
+    #[test]
+    fn recovery_codes_are_saved_to_a_private_file_with_every_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = state(dir.path());
+        let codes: Vec<SecretText> = ["aaaa-1111", "bbbb-2222"].map(SecretText::from).to_vec();
+        s.keep_codes(Some(&codes));
+        let path = tauri::async_runtime::block_on(s.recovery_codes_save()).unwrap();
+        assert_eq!(std::path::Path::new(&path), dir.path().join(RECOVERY_FILE));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("aaaa-1111\n") && text.contains("bbbb-2222\n"),
+            "{text}"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+    }
+
+    #[test]
+    fn signing_out_forgets_the_codes_kept_for_saving() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = state(dir.path());
+        s.keep_codes(Some(&vec![SecretText::from("cccc-3333")]));
+        tauri::async_runtime::block_on(s.sign_out()).unwrap();
+        let err = tauri::async_runtime::block_on(s.recovery_codes_save()).unwrap_err();
+        assert_eq!(err.code, "not_found");
+        assert!(!dir.path().join(RECOVERY_FILE).exists());
+    }
+}

@@ -83,7 +83,9 @@ export type AuditAction =
 /**  Too many failures: the account is locked for a while. */
 "account_locked" | 
 /**  A recovery code was used to sign in. */
-"recovery_code_used" | "sign_out" | "device_enrolled" | "device_renamed" | "device_removed" | 
+"recovery_code_used" | "sign_out" | 
+/**  An enrolment was started (nothing stored as a device yet). */
+"enrollment_started" | "device_enrolled" | "device_renamed" | "device_removed" | 
 /**  Every device of the user removed by the help desk. */
 "devices_reset" | "recovery_codes_generated" | "trusted_browser_added" | "trusted_browser_revoked" | 
 /**  Every trusted browser of the user revoked at once. */

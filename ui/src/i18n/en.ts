@@ -175,6 +175,7 @@ export const en = {
   "event.account_locked": "Account locked for a while",
   "event.recovery_code_used": "Recovery code used",
   "event.sign_out": "Signed out",
+  "event.enrollment_started": "Authenticator app set-up started",
   "event.device_enrolled": "Authenticator app added",
   "event.device_renamed": "Authenticator app renamed",
   "event.device_removed": "Authenticator app removed",

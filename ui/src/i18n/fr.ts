@@ -176,6 +176,7 @@ export const fr: Messages = {
   "event.account_locked": "Compte bloqué temporairement",
   "event.recovery_code_used": "Code de secours utilisé",
   "event.sign_out": "Déconnexion",
+  "event.enrollment_started": "Ajout d’une application d’authentification commencé",
   "event.device_enrolled": "Application d’authentification ajoutée",
   "event.device_renamed": "Application d’authentification renommée",
   "event.device_removed": "Application d’authentification supprimée",
