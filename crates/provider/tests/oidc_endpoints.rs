@@ -727,3 +727,33 @@ async fn malformed_input_gets_a_clear_error_and_never_breaks_the_server() {
         assert_eq!(resp.status(), StatusCode::OK);
     }
 }
+
+#[tokio::test]
+async fn an_authorization_code_expires() {
+    for env in each_env(|c| c.tokens.auth_code_secs = 1).await {
+        let issuer = env.issuer();
+        let mut app = Authenticator::new(&env.demo_secret());
+        let browser = signed_in_without_exchange(&env, &mut app).await;
+        let req = AuthRequest::new();
+        let code = code_from_session(&env, &browser, &req).await;
+        // Outlive the one-second lifetime (both stores expire on read).
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        let (status, err) = exchange(issuer, &req, &code).await;
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+            "{}",
+            env.store_name
+        );
+    }
+}
+
+/// Signs the demo user in, leaving the code unused (it may already have expired).
+async fn signed_in_without_exchange(env: &Env, app: &mut Authenticator) -> Browser {
+    let browser = Browser::new(env.issuer());
+    let code = app.fresh_code().await;
+    let url = AuthRequest::new().url(env.issuer(), &[]);
+    let step = env.demo_sign_in(&browser, &url, Some(&code)).await;
+    assert!(step.callback().contains_key("code"), "{}", env.store_name);
+    browser
+}

@@ -708,3 +708,29 @@ async fn pages_speak_french_or_english_by_accept_language() {
         );
     }
 }
+
+#[tokio::test]
+async fn failures_from_one_address_lock_it_whatever_the_account() {
+    for env in each_env(|c| {
+        c.rate_limit.ip_failures = 3;
+        c.rate_limit.account_failures = 100;
+    })
+    .await
+    {
+        let issuer = env.issuer();
+        let url = AuthRequest::new().url(issuer, &[]);
+        for (i, user) in ["a1", "a2", "a3"].iter().enumerate() {
+            let step = sign_in(&Browser::new(issuer), &url, user, "wrong", None, false).await;
+            let expected = if i < 2 {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::TOO_MANY_REQUESTS
+            };
+            assert_eq!(*step.page().0, expected, "{} {user}", env.store_name);
+        }
+        // Another account from the same address, with the right password: locked too.
+        let step = env.demo_sign_in(&Browser::new(issuer), &url, None).await;
+        assert_eq!(*step.page().0, StatusCode::TOO_MANY_REQUESTS);
+        assert!(step.html().contains("Too many attempts"));
+    }
+}
