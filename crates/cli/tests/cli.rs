@@ -188,9 +188,74 @@ async fn full_session_on_the_real_keyring() {
     assert_eq!(confirmed["device"]["name"], "Phone");
     assert!(child.wait().await.unwrap().success());
 
+    // The same for people: a QR code drawn in the terminal and the key in
+    // groups of four, then the code typed at the prompt.
+    let mut child = cli
+        .command(&["devices", "add", "Tablet"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut qr_lines = 0;
+    let key = loop {
+        let line = stdout
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the enrolment screen");
+        if line.chars().any(|c| matches!(c, '█' | '▀' | '▄')) {
+            qr_lines += 1;
+        }
+        if line.starts_with("Scan this code") {
+            break stdout.next_line().await.unwrap().expect("the key line");
+        }
+    };
+    assert!(qr_lines > 10, "a QR code is drawn ({qr_lines} lines)");
+    let groups: Vec<&str> = key.split_whitespace().collect();
+    assert!(
+        groups.len() > 1 && groups[..groups.len() - 1].iter().all(|g| g.len() == 4),
+        "{key:?}"
+    );
+    let bytes = totp_rs::Secret::Encoded(groups.concat())
+        .to_bytes()
+        .unwrap();
+    let code = totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        bytes,
+        None,
+        String::new(),
+    )
+    .generate_current()
+    .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{code}\n").as_bytes())
+        .await
+        .unwrap();
+    drop(stdin);
+    let mut rest = Vec::new();
+    while let Some(line) = stdout.next_line().await.unwrap() {
+        rest.push(line);
+    }
+    let status = child.wait().await.unwrap();
+    assert!(status.success(), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.starts_with("Added: Tablet")),
+        "{rest:?}"
+    );
+
     let out = cli.run(&["devices", "list"]).await;
     assert!(out.status.success());
-    assert!(text(&out.stdout).contains("Phone"), "{}", text(&out.stdout));
+    let listed = text(&out.stdout);
+    assert!(
+        listed.contains("Phone") && listed.contains("Tablet"),
+        "{listed}"
+    );
 
     let out = cli.run(&["devices", "remove", "no-such-device"]).await;
     assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
