@@ -179,6 +179,17 @@ impl Client {
             open_browser: &*open_browser,
         };
         let tokens = oidc::login(run, &meta).await?;
+        // A step-up proves the session's own user again; another account
+        // signing in in the browser must not take the session over.
+        if step_up.is_some()
+            && let Some(current) = self.current().await?.as_ref()
+            && current.subject != tokens.subject
+        {
+            return Err(ClientError::WrongUser {
+                expected: current.subject.clone(),
+                got: tokens.subject,
+            });
+        }
         let info = SessionInfo::from(&tokens);
         self.save(tokens).await?;
         Ok(info)

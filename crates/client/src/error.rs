@@ -62,6 +62,11 @@ pub enum ClientError {
     TokenExchange(String),
     #[error("the provider's ID token is not valid: {0}")]
     IdToken(String),
+    /// A step-up sign-in was completed by another account than the session's.
+    #[error(
+        "you signed in again as {got}, but this session belongs to {expected}; nothing was changed"
+    )]
+    WrongUser { expected: String, got: String },
     #[error("you are not signed in")]
     NotSignedIn,
     #[error("your session has ended; sign in again")]
@@ -124,6 +129,7 @@ impl ClientError {
             ClientError::Cancelled => "cancelled",
             ClientError::TokenExchange(_) => "token_exchange",
             ClientError::IdToken(_) => "invalid_id_token",
+            ClientError::WrongUser { .. } => "wrong_user",
             ClientError::NotSignedIn => "not_signed_in",
             ClientError::SessionExpired => "session_expired",
             ClientError::Keyring(_) => "keyring",
@@ -194,6 +200,10 @@ impl ClientError {
             ClientError::IdToken(r) => {
                 format!("Le jeton d'identité du fournisseur est invalide : {r}")
             }
+            ClientError::WrongUser { expected, got } => format!(
+                "Vous vous êtes reconnecté en tant que {got}, mais cette session appartient à \
+                 {expected} ; rien n'a été modifié"
+            ),
             ClientError::NotSignedIn => "Vous n'êtes pas connecté".to_owned(),
             ClientError::SessionExpired => {
                 "Votre session a pris fin ; connectez-vous à nouveau".to_owned()
@@ -324,6 +334,10 @@ mod tests {
             ClientError::StateMismatch,
             ClientError::NotSignedIn,
             ClientError::SessionExpired,
+            ClientError::WrongUser {
+                expected: "alice".into(),
+                got: "bob".into(),
+            },
             ClientError::Keyring("no secret service".into()),
             ClientError::InvalidInput {
                 field: "reason",

@@ -217,3 +217,33 @@ async fn help_desk_routes_with_reasons_and_roles() {
     assert_eq!(reset.actor, "helpdesk");
     assert_eq!(reset.subject, "demo");
 }
+
+#[tokio::test]
+async fn a_step_up_by_another_account_changes_nothing() {
+    let env = env_with(|c| c.step_up_max_age_secs = 3).await;
+    let store = Arc::new(MemoryTokenStore::default());
+    let (client, log) = env.client("demo", store.clone(), |_| {});
+    client
+        .login()
+        .await
+        .unwrap_or_else(|e| panic!("login: {e}\n{}", log_of(&log)));
+    // From now on the browser signs in as the help desk.
+    let (other, _) = env.browser_spec("helpdesk");
+    client.on_open_browser(move |url| tessera_client::browser::open_with_browser_var(&other, url));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    let err = client.regenerate_recovery_codes().await.unwrap_err();
+    match &err {
+        ClientError::WrongUser { expected, got } => {
+            assert_eq!((expected.as_str(), got.as_str()), ("demo", "helpdesk"))
+        }
+        other => panic!("{other:?}"),
+    }
+    use tessera_client::TokenStore;
+    assert_eq!(
+        store.load().unwrap().unwrap().subject,
+        "demo",
+        "the session still belongs to demo"
+    );
+    assert_eq!(client.session().await.unwrap().unwrap().subject, "demo");
+}
