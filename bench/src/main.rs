@@ -1,0 +1,336 @@
+//! `tessera-bench`: measures the provider on this machine and writes
+//! BENCHMARKS.md (DESIGN §8). Every figure is compared with a floor or a
+//! peer measured in the same run, so the ratios mean something on any
+//! machine. Run through `bash scripts/bench` (release build); never part of
+//! the tests.
+//!
+//! ```text
+//! tessera-bench [--out BENCHMARKS.md] [--quick] [--command "bash scripts/bench"]
+//! ```
+
+mod load;
+mod report;
+mod server;
+mod signin;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tessera_api::paths;
+
+use load::{Stats, closed_loop};
+use report::{Figures, Measure};
+use server::{PASSWORD, RedisProcess, Server, StoreKind};
+
+struct Options {
+    out: String,
+    command: String,
+    warmup: Duration,
+    measure: Duration,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        out: "BENCHMARKS.md".into(),
+        command: "bash scripts/bench".into(),
+        warmup: Duration::from_secs(2),
+        measure: Duration::from_secs(8),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--out" => o.out = args.next().expect("--out PATH"),
+            "--command" => o.command = args.next().expect("--command TEXT"),
+            "--quick" => {
+                o.warmup = Duration::from_millis(500);
+                o.measure = Duration::from_secs(2);
+            }
+            "-h" | "--help" => {
+                println!(
+                    "tessera-bench [--out BENCHMARKS.md] [--quick] [--command TEXT]\n\
+                     Measures sign-in, account API reads, refresh and userinfo against\n\
+                     floors and peers measured in the same run; writes the report."
+                );
+                std::process::exit(0);
+            }
+            other => {
+                eprintln!("unknown argument {other:?} (see --help)");
+                std::process::exit(2);
+            }
+        }
+    }
+    o
+}
+
+fn runtime(threads: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn http(pool: usize) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(pool)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("HTTP client")
+}
+
+/// The floor of a sign-in: Argon2id verifications of the provider's own
+/// parameters, on every core, nothing else running.
+fn argon2_floor(measure: Duration, threads: usize) -> Measure {
+    let phc = tessera_provider::password::hash(PASSWORD);
+    let count = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + measure;
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            let (phc, count) = (&phc, count.clone());
+            s.spawn(move || {
+                while Instant::now() < deadline {
+                    assert!(tessera_provider::password::verify(PASSWORD, phc));
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    let secs = started.elapsed().as_secs_f64();
+    Measure::rate_only(count.load(Ordering::Relaxed) as f64 / secs)
+}
+
+fn main() {
+    let o = options();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let server_rt = runtime(cores);
+    let client_rt = runtime(cores);
+    let redis = RedisProcess::start();
+    let mut figures = Figures {
+        load_at_start: report::load_average(),
+        ..Figures::default()
+    };
+    let (warmup, measure) = (o.warmup, o.measure);
+
+    // Full sign-in on each store: distinct users, since a code is accepted
+    // once per device and step. The floor is measured right before and right
+    // after each sign-in run and averaged, so that other work on a shared
+    // machine weighs on both sides of the ratio alike.
+    let mut floors = Vec::new();
+    for kind in [StoreKind::Embedded, StoreKind::Redis] {
+        eprintln!("argon2 floor…");
+        let before = argon2_floor(measure, cores);
+        eprintln!("sign-in ({})…", kind.name());
+        let url = redis.url();
+        let srv = server_rt.block_on(Server::start(kind, Some(&url)));
+        let expected = (before.rate * (warmup + measure).as_secs_f64() * 2.0) as usize;
+        let users = Arc::new(server_rt.block_on(srv.add_users("signin", expected.max(200), 1)));
+        let next = Arc::new(AtomicUsize::new(0));
+        let client = http(64);
+        let issuer = srv.issuer.clone();
+        let concurrency = 4 * cores;
+        let stats = client_rt.block_on(closed_loop(concurrency, warmup, measure, move |_, _| {
+            let (users, next, client, issuer) =
+                (users.clone(), next.clone(), client.clone(), issuer.clone());
+            async move {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(u) = users.get(i) else {
+                    return Err("done: no unused user left".into());
+                };
+                signin::sign_in(&client, &issuer, &u.uid, PASSWORD, &u.secret)
+                    .await
+                    .map(|_| ())
+            }
+        }));
+        report_errors("sign-in", &stats);
+        let m = Measure::from_stats(&stats, concurrency);
+        drop(srv);
+        eprintln!("argon2 floor…");
+        let after = argon2_floor(measure, cores);
+        let floor = Measure::rate_only((before.rate + after.rate) / 2.0);
+        floors.push(floor.rate);
+        match kind {
+            StoreKind::Embedded => (figures.signin_embedded, figures.floor_embedded) = (m, floor),
+            StoreKind::Redis => (figures.signin_redis, figures.floor_redis) = (m, floor),
+        }
+    }
+    figures.argon2_floor = Measure::rate_only(floors.iter().sum::<f64>() / floors.len() as f64);
+
+    eprintln!("redis-benchmark…");
+    figures.redis_get = report::redis_benchmark(redis.port, 200, 200_000);
+
+    // The bare HTTP round trip of this client and server (a route that does
+    // nothing), as the context of the account API figures.
+    {
+        eprintln!("GET /healthz…");
+        let url = redis.url();
+        let srv = server_rt.block_on(Server::start(StoreKind::Embedded, Some(&url)));
+        let client = http(256);
+        let url = format!("{}/healthz", srv.issuer);
+        let stats = client_rt.block_on(closed_loop(200, warmup, measure, move |_, _| {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                let resp = client.get(&url).send().await.map_err(|e| e.to_string())?;
+                let status = resp.status();
+                resp.bytes().await.map_err(|e| e.to_string())?;
+                if status.is_success() {
+                    Ok(())
+                } else {
+                    Err(format!("{status}"))
+                }
+            }
+        }));
+        report_errors("healthz", &stats);
+        figures.healthz = Measure::from_stats(&stats, 200);
+        drop(srv);
+    }
+
+    // Account API reads: 200 clients, each its own user (two devices) and token.
+    for kind in [StoreKind::Redis, StoreKind::Embedded] {
+        eprintln!("GET /api/v1/me/devices ({})…", kind.name());
+        let url = redis.url();
+        let srv = server_rt.block_on(Server::start(kind, Some(&url)));
+        let users = server_rt.block_on(srv.add_users("reader", 200, 2));
+        let tokens: Vec<String> = users
+            .iter()
+            .map(|u| server_rt.block_on(srv.mint_access_token(&u.uid)))
+            .collect();
+        let tokens = Arc::new(tokens);
+        let client = http(256);
+        let url = format!("{}{}", srv.issuer, paths::MY_DEVICES);
+        let stats = client_rt.block_on(closed_loop(200, warmup, measure, move |w, _| {
+            let (client, url, tokens) = (client.clone(), url.clone(), tokens.clone());
+            async move {
+                let resp = client
+                    .get(&url)
+                    .bearer_auth(&tokens[w])
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let status = resp.status();
+                let body = resp.bytes().await.map_err(|e| e.to_string())?;
+                if status.is_success() && body.starts_with(b"[{") {
+                    Ok(())
+                } else {
+                    Err(format!("{status}"))
+                }
+            }
+        }));
+        report_errors("devices", &stats);
+        let m = Measure::from_stats(&stats, 200);
+        match kind {
+            StoreKind::Redis => figures.devices_redis = m,
+            StoreKind::Embedded => figures.devices_embedded = m,
+        }
+        drop(srv);
+    }
+
+    // Refresh-token grant and userinfo, after real sign-ins.
+    for kind in [StoreKind::Embedded, StoreKind::Redis] {
+        eprintln!("refresh and userinfo ({})…", kind.name());
+        let url = redis.url();
+        let srv = server_rt.block_on(Server::start(kind, Some(&url)));
+        let clients = 4 * cores;
+        let users = server_rt.block_on(srv.add_users("rp", clients, 1));
+        let client = http(64);
+        let issuer = srv.issuer.clone();
+        let signed: Vec<serde_json::Value> = users
+            .iter()
+            .map(|u| {
+                client_rt
+                    .block_on(signin::sign_in(
+                        &client, &issuer, &u.uid, PASSWORD, &u.secret,
+                    ))
+                    .expect("sign-in for the refresh benchmark")
+            })
+            .collect();
+        let refresh_tokens: Arc<Vec<std::sync::Mutex<String>>> = Arc::new(
+            signed
+                .iter()
+                .map(|t| std::sync::Mutex::new(t["refresh_token"].as_str().unwrap().to_owned()))
+                .collect(),
+        );
+        let access: Arc<Vec<String>> = Arc::new(
+            signed
+                .iter()
+                .map(|t| t["access_token"].as_str().unwrap().to_owned())
+                .collect(),
+        );
+        let (c2, i2) = (client.clone(), issuer.clone());
+        let stats = client_rt.block_on(closed_loop(clients, warmup, measure, move |w, _| {
+            let (client, issuer, tokens) = (c2.clone(), i2.clone(), refresh_tokens.clone());
+            async move {
+                let current = tokens[w].lock().unwrap().clone();
+                let body = signin::token(
+                    &client,
+                    &issuer,
+                    &[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", &current),
+                        ("client_id", signin::CLIENT_ID),
+                    ],
+                )
+                .await
+                .map_err(|e| format!("stop: {e}"))?;
+                let next = body["refresh_token"]
+                    .as_str()
+                    .ok_or("stop: no refresh token")?;
+                *tokens[w].lock().unwrap() = next.to_owned();
+                Ok(())
+            }
+        }));
+        report_errors("refresh", &stats);
+        let refresh = Measure::from_stats(&stats, clients);
+        let url = format!("{issuer}/userinfo");
+        let stats = client_rt.block_on(closed_loop(clients, warmup, measure, move |w, _| {
+            let (client, url, access) = (client.clone(), url.clone(), access.clone());
+            async move {
+                let resp = client
+                    .get(&url)
+                    .bearer_auth(&access[w])
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let status = resp.status();
+                let body = resp.bytes().await.map_err(|e| e.to_string())?;
+                if status.is_success() && body.starts_with(b"{") {
+                    Ok(())
+                } else {
+                    Err(format!("{status}"))
+                }
+            }
+        }));
+        report_errors("userinfo", &stats);
+        let userinfo = Measure::from_stats(&stats, clients);
+        match kind {
+            StoreKind::Embedded => {
+                figures.refresh_embedded = refresh;
+                figures.userinfo_embedded = userinfo;
+            }
+            StoreKind::Redis => {
+                figures.refresh_redis = refresh;
+                figures.userinfo_redis = userinfo;
+            }
+        }
+        drop(srv);
+    }
+    drop(server_rt);
+
+    let previous = std::fs::read_to_string(&o.out).ok();
+    let text = report::render(&figures, &o.command, previous.as_deref(), measure, cores);
+    std::fs::write(&o.out, &text).unwrap_or_else(|e| panic!("cannot write {}: {e}", o.out));
+    println!("{text}");
+    eprintln!("wrote {}", o.out);
+}
+
+fn report_errors(what: &str, stats: &Stats) {
+    if stats.errors > 0 {
+        eprintln!(
+            "{what}: {} errors, first: {}",
+            stats.errors,
+            stats.first_error.as_deref().unwrap_or("?")
+        );
+    }
+}
