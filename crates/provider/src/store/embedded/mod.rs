@@ -85,20 +85,13 @@ impl EmbeddedStore {
     }
 
     /// Runs `f` in a write transaction on the blocking pool; commits when it
-    /// returns `Ok`, aborts (drops) otherwise.
+    /// returns `Ok` (waiting for the disk), aborts (drops) otherwise.
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> StoreResult<T> + Send + 'static,
     {
-        let db = self.db.clone();
-        blocking(move || {
-            let txn = db.begin_write()?;
-            let out = f(&txn)?;
-            txn.commit()?;
-            Ok(out)
-        })
-        .await
+        self.transact(Durability::Immediate, f).await
     }
 
     /// Like [`Self::write`] but without waiting for the disk: for writes
@@ -112,10 +105,18 @@ impl EmbeddedStore {
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> StoreResult<T> + Send + 'static,
     {
+        self.transact(Durability::None, f).await
+    }
+
+    async fn transact<T, F>(&self, durability: Durability, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> StoreResult<T> + Send + 'static,
+    {
         let db = self.db.clone();
         blocking(move || {
             let mut txn = db.begin_write()?;
-            txn.set_durability(Durability::None)
+            txn.set_durability(durability)
                 .map_err(|err| StoreError::Unavailable(format!("embedded store: {err}")))?;
             let out = f(&txn)?;
             txn.commit()?;
