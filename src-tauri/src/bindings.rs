@@ -1,7 +1,7 @@
 //! The command list, shared by Tauri's invoke handler and the generator of
 //! the typed front-end bindings (`ui/src/bindings.ts`).
 //!
-//! Regenerate with `cargo run -p tessera-desktop --bin export-bindings`; the
+//! Regenerate with `cargo run -p tessera-desktop --example export-bindings`; the
 //! test below fails when the committed file is stale.
 
 use specta_typescript::Typescript;
@@ -73,7 +73,7 @@ mod tests {
         let committed = std::fs::read_to_string(BINDINGS_PATH).unwrap_or_default();
         assert!(
             fresh == committed,
-            "ui/src/bindings.ts is stale: run `cargo run -p tessera-desktop --bin export-bindings`"
+            "ui/src/bindings.ts is stale: run `cargo run -p tessera-desktop --example export-bindings`"
         );
     }
 

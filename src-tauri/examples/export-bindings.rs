@@ -1,4 +1,7 @@
 //! Regenerates `ui/src/bindings.ts` from the Rust commands.
+//!
+//! An example rather than a binary so that installers never ship it (the
+//! Tauri bundler packs every binary of the crate).
 
 fn main() {
     let path = std::path::Path::new(tessera_desktop_lib::bindings::BINDINGS_PATH);
