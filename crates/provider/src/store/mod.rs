@@ -9,6 +9,12 @@
 //! Time: records carry absolute instants (`expires_at`); the store compares
 //! them with the current time when reading, so an expired record is never
 //! returned even before it is purged. Short-lived keys take a TTL instead.
+//!
+//! Errors: [`StoreError`] with a stable code. `Unavailable` means the backing
+//! store cannot be reached (Redis down): callers answer 503 and nothing was
+//! changed by the failed call itself. `Invalid` is bad input (empty or
+//! over-long key, control characters, absurd TTL, already expired record),
+//! refused before anything is written.
 
 pub mod embedded;
 mod error;
