@@ -8,7 +8,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createServer } from "node:net";
 import { WebDriver } from "./webdriver.mjs";
@@ -174,4 +174,35 @@ test("signing out returns to the sign-in screen", async () => {
   await wd.click(await wd.waitForXPath("//main//section//button[normalize-space()='Sign out']"));
   await wd.waitForXPath("//main//h1[normalize-space()='Sign in']");
   await shot("signed-out");
+});
+
+/** Which demo account the fake browser signs in as next. */
+async function useAccount(uid) {
+  const path = process.env.TESSERA_E2E_ACCOUNTS;
+  const file = JSON.parse(await readFile(path, "utf8"));
+  await writeFile(path, JSON.stringify({ ...file, use: uid }));
+}
+
+test("the help desk finds a user and removes a device with a reason", async () => {
+  await useAccount("helpdesk");
+  await wd.click(await wd.waitForXPath("//button[normalize-space()='Sign in with the browser']"));
+  assert.equal(await wd.text(await wd.waitFor(".who", 60000)), "Signed in as Help Desk");
+  await open("Help desk");
+  const search = await wd.waitFor("#hd-query");
+  await wd.cmd("POST", `/element/${search}/value`, { text: "dem" });
+  await wd.click(await wd.waitForXPath("//form[@role='search']//button"));
+  await wd.click(await wd.waitForXPath("//button[normalize-space()='Demo User (demo)']"));
+  await wd.waitForXPath("//main//h1[normalize-space()='Demo User (demo)']");
+  const device = await wd.text(await wd.waitFor("table.list tbody th"));
+  await shot("helpdesk-user");
+
+  await wd.click(await wd.waitForXPath(`//button[@aria-label='Remove ${device}']`));
+  const reason = await wd.waitFor("form.confirm textarea");
+  await wd.cmd("POST", `/element/${reason}/value`, { text: "E2E: phone lost, ticket 1" });
+  await shot("helpdesk-reason");
+  await wd.click(await wd.waitForXPath("//button[normalize-space()='Confirm with this reason']"));
+  await wd.waitForXPath(`//p[@role='status'][normalize-space()='${device} was removed.']`);
+  // The audit trail, read back through the help-desk activity, carries the reason.
+  await wd.waitForXPath("//section[@aria-labelledby='hd-activity']//td[contains(., 'E2E: phone lost, ticket 1')]");
+  await shot("helpdesk-removed");
 });

@@ -6,8 +6,9 @@
 // callback — what a person would do in a real browser.
 //
 // Usage: fake-browser.mjs <authorization URL>
-// Env: TESSERA_E2E_USER, TESSERA_E2E_PASSWORD, TESSERA_E2E_TOTP_SECRET (base32).
-import { appendFileSync } from "node:fs";
+// Env: TESSERA_E2E_ACCOUNTS, a JSON file {"use": uid, "accounts": {uid:
+// {"password", "totp_secret"}}} — the tests switch accounts by rewriting "use".
+import { appendFileSync, readFileSync } from "node:fs";
 import { totp } from "./totp.mjs";
 
 const LOG = process.env.TESSERA_E2E_BROWSER_LOG;
@@ -55,10 +56,13 @@ async function submit(page, fields) {
 
 try {
   const [, , authorize] = process.argv;
+  const { use, accounts } = JSON.parse(readFileSync(process.env.TESSERA_E2E_ACCOUNTS, "utf8"));
+  const account = accounts[use];
+  log(`signing in as ${use}`);
   let page = await go(authorize);
-  page = await submit(page, { username: process.env.TESSERA_E2E_USER, password: process.env.TESSERA_E2E_PASSWORD });
+  page = await submit(page, { username: use, password: account.password });
   if (!page.body.includes('name="otp"')) throw new Error(`no code asked after the password: ${page.res.status}`);
-  page = await submit(page, { otp: totp(process.env.TESSERA_E2E_TOTP_SECRET) });
+  page = await submit(page, { otp: totp(account.totp_secret) });
   log(`ended at ${page.url} with ${page.res.status}`);
   if (!new URL(page.url).pathname.endsWith("/callback")) throw new Error(`did not reach the callback: ${page.url}`);
 } catch (e) {

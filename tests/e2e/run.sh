@@ -37,10 +37,17 @@ for _ in $(seq 100); do
 done
 grep -q '^help-desk user TOTP:' "$TMP/provider.out" || { echo "the provider did not start" >&2; exit 1; }
 ISSUER="http://127.0.0.1:$PORT"
-export TESSERA_E2E_USER=demo
-TESSERA_E2E_PASSWORD=$(sed -n 's/^demo user: demo \/ password //p' "$TMP/provider.out")
-TESSERA_E2E_TOTP_SECRET=$(sed -n 's/^demo user TOTP: .*secret=\([A-Z2-7]*\).*/\1/p' "$TMP/provider.out")
-export TESSERA_E2E_PASSWORD TESSERA_E2E_TOTP_SECRET
+# The demo accounts, for fake-browser.mjs (the tests pick one with "use").
+export TESSERA_E2E_ACCOUNTS="$TMP/accounts.json"
+node -e '
+  const out = require("fs").readFileSync(process.argv[1], "utf8");
+  const account = (label) => ({
+    password: out.match(new RegExp(`^${label}: \\S+ / password (\\S+)$`, "m"))[1],
+    totp_secret: out.match(new RegExp(`^${label} TOTP: .*secret=([A-Z2-7]+)`, "m"))[1],
+  });
+  const accounts = { demo: account("demo user"), helpdesk: account("help-desk user") };
+  require("fs").writeFileSync(process.argv[2], JSON.stringify({ use: "demo", accounts }), { mode: 0o600 });
+' "$TMP/provider.out" "$TESSERA_E2E_ACCOUNTS"
 
 printf 'issuer = "%s"\nlanguage = "en"\n' "$ISSUER" > "$TMP/config/tessera/config.toml"
 

@@ -52,6 +52,8 @@ test("removing a device requires a reason, which is sent with the change", async
   await waitFor(() => expect(calls("helpdesk_device_remove")).toHaveLength(1));
   expect(calls("helpdesk_device_remove")[0].args).toMatchObject({ uid: "bob", id: "dev-2", reason: "Phone stolen, ticket 17" });
   expect(await screen.findByText("Tablet was removed.")).toBeInTheDocument();
+  // The activity on the same page is read again, so the change shows there.
+  await waitFor(() => expect(calls("helpdesk_activity").length).toBeGreaterThanOrEqual(2));
 });
 
 test("reset and revoke-all carry the reason too", async () => {

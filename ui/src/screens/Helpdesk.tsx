@@ -82,6 +82,8 @@ function HelpdeskUser({ user, onBack }: { user: UserSummary; onBack: () => void 
   const [browsers, setBrowsers] = useState<TrustedBrowser[] | null>(null);
   const [pending, setPending] = useState<Pending>(null);
   const [status, setStatus] = useState<string | null>(null);
+  // Bumped after each change so the activity list reloads and shows it.
+  const [changes, setChanges] = useState(0);
   const who = t("helpdesk.user", { name: user.name, uid: user.uid });
   // Stable, so that the activity list does not refetch on every render.
   const fetchActivity = useCallback((cursor: string | null) => ipc.helpdeskActivity(user.uid, cursor), [user.uid]);
@@ -103,7 +105,10 @@ function HelpdeskUser({ user, onBack }: { user: UserSummary; onBack: () => void 
       return true;
     });
     setPending(null);
-    if (ok) setStatus(done);
+    if (ok) {
+      setStatus(done);
+      setChanges((n) => n + 1);
+    }
     void load();
   };
 
@@ -232,7 +237,7 @@ function HelpdeskUser({ user, onBack }: { user: UserSummary; onBack: () => void 
 
       <section aria-labelledby="hd-activity" className="card">
         <h2 id="hd-activity">{t("helpdesk.activity")}</h2>
-        <ActivityList fetchPage={fetchActivity} label={t("helpdesk.activity")} />
+        <ActivityList key={changes} fetchPage={fetchActivity} label={t("helpdesk.activity")} />
       </section>
     </>
   );
