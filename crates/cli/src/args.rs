@@ -81,8 +81,20 @@ pub enum Command {
     /// Help-desk tools (role `helpdesk`).
     #[command(subcommand)]
     Helpdesk(HelpdeskCommand),
-    /// Show the effective configuration and where each setting comes from.
-    Config,
+    /// Show the effective configuration and where each setting comes from,
+    /// or change a setting in your own configuration file.
+    Config {
+        #[command(subcommand)]
+        action: Option<ConfigAction>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Set a setting in your file, e.g. `tessera config set issuer https://id.example.org`.
+    Set { key: String, value: String },
+    /// Remove a setting from your file (back to the default).
+    Unset { key: String },
 }
 
 #[derive(Debug, Subcommand)]

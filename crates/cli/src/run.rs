@@ -8,7 +8,7 @@ use tessera_client::config::{Layer, Sources};
 use tessera_client::{Client, ClientError, Config, Lang, LoginProgress, qr};
 
 use crate::args::{
-    BrowsersCommand, Cli, Command, DevicesCommand, HelpdeskCommand, RecoveryCommand,
+    BrowsersCommand, Cli, Command, ConfigAction, DevicesCommand, HelpdeskCommand, RecoveryCommand,
 };
 use crate::output;
 
@@ -25,9 +25,14 @@ pub async fn run(cli: Cli) -> Outcome {
         login_timeout_secs: s.login_timeout_secs,
     };
     let system_lang = Lang::from_system();
-    let config = Sources::platform(flags)
-        .and_then(|src| Config::load(&src))
-        .map_err(|e| (ClientError::from(e), system_lang))?;
+    let sources = Sources::platform(flags).map_err(|e| (ClientError::from(e), system_lang))?;
+    if let Command::Config {
+        action: Some(action),
+    } = &cli.command
+    {
+        return change_setting(&sources, action, cli.json).map_err(|e| (e, system_lang));
+    }
+    let config = Config::load(&sources).map_err(|e| (ClientError::from(e), system_lang))?;
     let lang = config.lang();
     for (setting, origin) in &config.ignored {
         eprintln!(
@@ -39,7 +44,7 @@ pub async fn run(cli: Cli) -> Outcome {
             setting.key()
         );
     }
-    if let Command::Config = cli.command {
+    if let Command::Config { .. } = cli.command {
         show_config(&config, cli.json);
         return Ok(());
     }
@@ -110,7 +115,7 @@ async fn command(
     lang: Lang,
 ) -> Result<(), ClientError> {
     match command {
-        Command::Config => unreachable!("handled before a client exists"),
+        Command::Config { .. } => unreachable!("handled before a client exists"),
         Command::Login => {
             let info = client.login().await?;
             if json {
@@ -448,4 +453,35 @@ fn show_config(config: &Config, json: bool) {
             ""
         );
     }
+}
+
+/// `tessera config set|unset`: works before any issuer is configured.
+fn change_setting(sources: &Sources, action: &ConfigAction, json: bool) -> Result<(), ClientError> {
+    use tessera_client::Setting;
+    let (key, value) = match action {
+        ConfigAction::Set { key, value } => (key, Some(value.as_str())),
+        ConfigAction::Unset { key } => (key, None),
+    };
+    let setting = Setting::ALL
+        .into_iter()
+        .find(|s| s.key() == key)
+        .ok_or_else(|| ClientError::InvalidInput {
+            field: "setting",
+            reason: format!(
+                "unknown setting `{key}` (one of {})",
+                Setting::ALL.map(|s| s.key()).join(", ")
+            ),
+        })?;
+    sources.set_user_setting(setting, value)?;
+    let file = sources
+        .user_file
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    if json {
+        output::json(&json!({ "setting": setting.key(), "value": value, "file": file }));
+    } else {
+        println!("{} → {file}", setting.key());
+    }
+    Ok(())
 }

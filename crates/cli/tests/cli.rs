@@ -87,6 +87,46 @@ async fn usage_and_configuration_errors_have_their_exit_codes() {
     );
     assert!(text(&out.stderr).contains("--reason"));
 
+    // `config set` works before any issuer is configured, and checks values.
+    let fresh = Cli {
+        issuer: String::new(),
+        browser: "true".into(),
+        dir: dir.path().into(),
+    };
+    let mut c = fresh.command(&["config", "set", "issuer", "http://plain.example"]);
+    c.env_remove("TESSERA_ISSUER");
+    let out = c.output().await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "http is refused for a remote issuer"
+    );
+    assert!(text(&out.stderr).contains("https"), "{}", text(&out.stderr));
+    let mut c = fresh.command(&["config", "set", "issuer", "https://id.example.org"]);
+    c.env_remove("TESSERA_ISSUER");
+    assert!(c.output().await.unwrap().status.success());
+    let mut c = fresh.command(&["--json", "config"]);
+    c.env_remove("TESSERA_ISSUER");
+    let out = c.output().await.unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let issuer = shown["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["setting"] == "issuer")
+        .unwrap();
+    assert_eq!(issuer["value"], "https://id.example.org");
+    assert_eq!(issuer["managed"], false);
+    let mut c = fresh.command(&["config", "set", "colour", "blue"]);
+    c.env_remove("TESSERA_ISSUER");
+    let out = c.output().await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("unknown setting `colour`"),
+        "{}",
+        text(&out.stderr)
+    );
+
     let out = cli.run(&["--help"]).await;
     assert!(text(&out.stdout).contains("4  refused"));
 }
