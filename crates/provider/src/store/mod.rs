@@ -11,8 +11,9 @@
 //! returned even before it is purged. Short-lived keys take a TTL instead.
 //!
 //! Errors: [`StoreError`] with a stable code. `Unavailable` means the backing
-//! store cannot be reached (Redis down): callers answer 503 and nothing was
-//! changed by the failed call itself. `Invalid` is bad input (empty or
+//! store cannot be reached (Redis down): callers answer 503. Each call is
+//! atomic, so it was applied entirely or not at all (a connection cut after
+//! Redis ran it leaves it applied). `Invalid` is bad input (empty or
 //! over-long key, control characters, absurd TTL, already expired record),
 //! refused before anything is written.
 
