@@ -86,8 +86,12 @@ function Root() {
         <Shell
           me={phase.me}
           settings={phase.settings}
-          onSettings={(settings) => setPhase({ ...phase, settings })}
-          onSignedOut={(notice) => setPhase({ kind: "signedOut", settings: phase.settings, notice })}
+          // Functional updates: a save and a sign-out may follow each other
+          // before React renders again.
+          onSettings={(settings) => setPhase((p) => (p.kind === "signedIn" ? { ...p, settings } : p))}
+          onSignedOut={(notice) =>
+            setPhase((p) => (p.kind === "signedIn" ? { kind: "signedOut", settings: p.settings, notice } : p))
+          }
         />
       );
   }

@@ -52,3 +52,13 @@ test("a failed sign-out says so and keeps the session", async () => {
   await waitFor(() => expect(screen.getByText(/The system keyring could not be used/)).toBeInTheDocument());
   expect(screen.getByRole("heading", { level: 1, name: "Settings" })).toBeInTheDocument();
 });
+
+test("changing the provider while signed in asks to sign in with the new one", async () => {
+  const { user } = await openSettings();
+  const field = screen.getByLabelText("Provider address (issuer)");
+  await user.clear(field);
+  await user.type(field, "https://login.example.net");
+  await user.click(screen.getByRole("button", { name: "Save" }));
+  expect(await screen.findByRole("heading", { level: 1, name: "Sign in" })).toBeInTheDocument();
+  expect(screen.getByTestId("provider")).toHaveTextContent("https://login.example.net");
+});

@@ -31,7 +31,14 @@ export function Settings() {
   return (
     <>
       <FocusHeading>{t("settings.title")}</FocusHeading>
-      <SettingsForm settings={settings} onSaved={setSettings} />
+      <SettingsForm
+        settings={settings}
+        onSaved={(next) => {
+          setSettings(next);
+          // The session belongs to the old provider: sign in again with the new one.
+          if (next.issuer !== settings.issuer) signedOut(null);
+        }}
+      />
       <section aria-labelledby="signout-heading" className="card">
         <h2 id="signout-heading">{t("settings.signOut")}</h2>
         <button type="button" className="danger" disabled={busy} onClick={() => void signOut()}>
