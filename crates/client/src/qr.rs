@@ -148,6 +148,38 @@ mod tests {
         }
     }
 
+    /// Decodes a QR code from a luminance image with an independent reader.
+    fn decode(width: usize, height: usize, dark_at: impl Fn(usize, usize) -> bool) -> String {
+        let mut img = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| {
+            if dark_at(x, y) { 0 } else { 255 }
+        });
+        let grids = img.detect_grids();
+        assert_eq!(grids.len(), 1, "one QR code in the picture");
+        grids[0].decode().expect("a readable QR code").1
+    }
+
+    #[test]
+    fn png_decodes_back_to_the_uri() {
+        let bytes = png(URI, 4).unwrap();
+        let img = image::load_from_memory(&bytes).unwrap().to_luma8();
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        assert_eq!(
+            decode(w, h, |x, y| img.get_pixel(x as u32, y as u32)[0] < 128),
+            URI
+        );
+    }
+
+    #[test]
+    fn terminal_drawing_decodes_back_to_the_uri() {
+        for invert in [false, true] {
+            let m = unrender(&terminal(URI, invert).unwrap(), invert);
+            // Each module as a 3×3 pixel block, as a camera would see it.
+            let side = m[0].len() * 3;
+            let got = decode(side, m.len() * 3, |x, y| m[y / 3][x / 3]);
+            assert_eq!(got, URI, "invert={invert}");
+        }
+    }
+
     #[test]
     fn secret_in_groups_of_four() {
         assert_eq!(group_secret("JBSWY3DPEHPK3PXP"), "JBSW Y3DP EHPK 3PXP");
