@@ -734,3 +734,47 @@ async fn failures_from_one_address_lock_it_whatever_the_account() {
         assert!(step.html().contains("Too many attempts"));
     }
 }
+
+#[tokio::test]
+async fn one_post_with_password_and_code_completes_the_sign_in() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let password = env.demo_password();
+        let mut app = Authenticator::new(&env.demo_secret());
+        let browser = Browser::new(issuer);
+        let req = AuthRequest::new();
+        let page = browser
+            .get(&req.url(issuer, &[("claims", MFA_CLAIMS)]))
+            .await;
+        let code = app.fresh_code().await;
+        let fields = [
+            ("username", "demo"),
+            ("password", password.as_str()),
+            ("otp", code.as_str()),
+        ];
+        let done = browser.submit(&page, &fields).await;
+        let (status, tokens) = exchange(issuer, &req, &done.callback()["code"]).await;
+        assert_eq!(status, StatusCode::OK, "{}", env.store_name);
+        assert_eq!(
+            claims(tokens["id_token"].as_str().unwrap())["amr"],
+            serde_json::json!(["pwd", "otp", "mfa"])
+        );
+        // A wrong code in the same post: the password is taken, the code form says why.
+        let other = Browser::new(issuer);
+        let page = other.get(&AuthRequest::new().url(issuer, &[])).await;
+        let fields = [
+            ("username", "demo"),
+            ("password", password.as_str()),
+            ("otp", "000000"),
+        ];
+        let wrong = other.submit(&page, &fields).await;
+        let (status, html) = wrong.page();
+        assert_eq!(*status, StatusCode::UNAUTHORIZED);
+        assert!(
+            html.contains("not valid")
+                && html.contains("name=\"otp\"")
+                && !html.contains("name=\"password\""),
+            "{html}"
+        );
+    }
+}
