@@ -112,7 +112,7 @@ check "tessera-desktop -V prints the same" test "$short_out" = "$version_out"
 mkdir -p "$work/home" "$work/config" "$work/run" && chmod 700 "$work/run"
 window=$(env HOME="$work/home" XDG_CONFIG_HOME="$work/config" XDG_RUNTIME_DIR="$work/run" \
   BROWSER=true WEBKIT_DISABLE_COMPOSITING_MODE=1 PROBE_LOG="$work/app.log" \
-  timeout 120 dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" \
+  timeout 180 dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" \
   bash "$ROOT/tests/packaging/window-probe.sh" /usr/bin/tessera-desktop 2>/dev/null | grep '"Tessera": ' || true)
 echo "window:${window:- none}"
 check "the installed app opens its 960x680 \"Tessera\" window under Xvfb" \

@@ -106,7 +106,7 @@ check "tessera-provider --help lists the serve, user and client commands" \
 redis_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$REDIS_SERVER" --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 300); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 require "redis-server answers on port $redis_port" bash -c "redis-cli -p $redis_port ping | grep -qx PONG"
 
 # Starts the installed provider the way the unit does, as user tessera, with
@@ -124,7 +124,7 @@ start_provider() {
     $cmd) >"$work/$name.out" 2>"$work/$name.err" &
   pids+=($!)
   provider_address=
-  for _ in $(seq 300); do
+  for _ in $(seq 600); do
     provider_address=$(sed -n 's/^Tessera provider listening on \(.*\)$/\1/p' "$work/$name.out")
     [ -n "$provider_address" ] && break
     kill -0 "${pids[-1]}" 2>/dev/null || break
@@ -169,7 +169,7 @@ printf 'port %s\nbind 127.0.0.1\ndir %s\nsentinel monitor %s 127.0.0.1 %s 1\n' \
   "$sentinel_port" "$work" "${service:-tessera}" "$redis_port" >"$work/sentinel.conf"
 "$REDIS_SERVER" "$work/sentinel.conf" --sentinel >"$work/sentinel.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do
+for _ in $(seq 300); do
   redis-cli -p "$sentinel_port" sentinel get-master-addr-by-name "${service:-tessera}" 2>/dev/null | grep -qx "$redis_port" && break
   sleep 0.1
 done

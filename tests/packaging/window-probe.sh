@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs "$@" (a GUI program) on the current X display, waits up to 30 s for a
+# Runs "$@" (a GUI program) on the current X display, waits up to 60 s for a
 # top-level window titled "Tessera", prints xwininfo's line for it, then stops
 # the program. Exits 1 when no such window appeared. Used by deb.sh inside
 # xvfb-run and a private D-Bus session.
@@ -7,7 +7,7 @@ set -euo pipefail
 "$@" >"${PROBE_LOG:-/dev/null}" 2>&1 &
 pid=$!
 found=
-for _ in $(seq 150); do
+for _ in $(seq 300); do
   found=$(xwininfo -root -tree 2>/dev/null | grep '"Tessera": ' || true)
   [ -n "$found" ] && break
   kill -0 "$pid" 2>/dev/null || break
