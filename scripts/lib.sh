@@ -10,7 +10,7 @@ export ROOT
 APT_BUILD=(build-essential pkg-config libssl-dev libdbus-1-dev libwebkit2gtk-4.1-dev
   libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev libxdo-dev file curl)
 APT_RUN=(xvfb xauth dbus-x11 gnome-keyring)
-APT_TEST=(redis-server webkit2gtk-driver chromium desktop-file-utils x11-utils appstream systemd)
+APT_TEST=(redis-server webkit2gtk-driver chromium desktop-file-utils x11-utils appstream systemd openssl python3)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
