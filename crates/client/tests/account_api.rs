@@ -128,7 +128,9 @@ async fn self_service_routes_end_to_end() {
 
 #[tokio::test]
 async fn step_up_re_runs_the_sign_in_and_retries_once() {
-    let env = env_with(|c| c.step_up_max_age_secs = 3).await;
+    // Ten seconds leave a loaded machine ample time between the new sign-in
+    // and the retried call.
+    let env = env_with(|c| c.step_up_max_age_secs = 10).await;
     let (client, log) = env.client("demo", Arc::new(MemoryTokenStore::default()), |_| {});
     let progress = record_progress(&client);
     client
@@ -138,7 +140,7 @@ async fn step_up_re_runs_the_sign_in_and_retries_once() {
     assert_eq!(dones(&progress), 1);
 
     // Let the sign-in grow older than the step-up age (not a timing assertion).
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_secs(12)).await;
     let codes = client
         .regenerate_recovery_codes()
         .await
