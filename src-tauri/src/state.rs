@@ -5,7 +5,6 @@
 //! Every method is a thin call into the client core; errors become
 //! `ErrorPayload`s in the user's language.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -16,8 +15,7 @@ use tessera_api::{
     TrustedBrowser, UserSearchResults,
 };
 use tessera_client::client::{SessionInfo, SignOutReport};
-use tessera_client::config::{DEFAULT_CLIENT_ID, DEFAULT_LOGIN_TIMEOUT_SECS, default_account_api};
-use tessera_client::issuer::Issuer;
+use tessera_client::config::DEFAULT_CLIENT_ID;
 use tessera_client::oidc::LoginProgress;
 use tessera_client::tokens::TokenStore;
 use tessera_client::{
@@ -162,45 +160,30 @@ impl AppState {
 
     pub async fn set_settings(&self, update: SettingsUpdate) -> CommandResult<SettingsView> {
         let lang = self.lang();
-        let (config, loaded) = self.editable_config();
+        // What is in force now, if a configuration loads at all (before a
+        // provider is configured, none does and both values are written).
+        let current = match &*self.client.read().expect("client lock") {
+            Ok(c) => Some((
+                c.config().issuer.as_str().to_owned(),
+                c.config().language_setting,
+            )),
+            Err(_) => None,
+        };
         let write = |setting, value| {
-            config
+            self.sources
                 .set_user_setting(setting, value)
                 .map_err(|e| from_config(e, lang))
         };
         if let Some(issuer) = update.issuer.as_deref().map(str::trim)
-            && (!loaded || issuer != config.issuer.as_str())
+            && current.as_ref().is_none_or(|(i, _)| i != issuer)
         {
             write(Setting::Issuer, Some(issuer))?;
         }
-        if !loaded || config.language_setting != update.language {
+        if current.as_ref().is_none_or(|(_, l)| *l != update.language) {
             write(Setting::Language, update.language.map(Lang::as_str))?;
         }
         self.reload();
         self.settings().await
-    }
-
-    /// The configuration to write the user's file through, and whether it is
-    /// the loaded one. Before a provider is configured there is none, so one
-    /// with the files' paths (and nothing managed) stands in.
-    fn editable_config(&self) -> (Config, bool) {
-        if let Ok(c) = &*self.client.read().expect("client lock") {
-            return (c.config().clone(), true);
-        }
-        let issuer = Issuer::parse("http://127.0.0.1").expect("a loopback issuer is valid");
-        let stand_in = Config {
-            account_api: default_account_api(&issuer),
-            issuer,
-            client_id: DEFAULT_CLIENT_ID.to_owned(),
-            accepted_acr: policy::default_accepted_acr(),
-            language_setting: None,
-            login_timeout: std::time::Duration::from_secs(DEFAULT_LOGIN_TIMEOUT_SECS),
-            origins: BTreeMap::new(),
-            ignored: Vec::new(),
-            system_file: self.sources.system_file.clone(),
-            user_file: self.sources.user_file.clone(),
-        };
-        (stand_in, false)
     }
 
     // --- session --------------------------------------------------------
