@@ -420,7 +420,10 @@ mod tests {
         c.validate().unwrap();
         let d = Config::default();
         assert_eq!(c.acr, d.acr);
-        assert_eq!((c.port, c.store, c.mfa.global), (d.port, d.store, d.mfa.global));
+        assert_eq!(
+            (c.port, c.store, c.mfa.global),
+            (d.port, d.store, d.mfa.global)
+        );
         assert_eq!(c.redis_prefix, d.redis_prefix);
         assert_eq!(c.tokens.refresh_token_secs, d.tokens.refresh_token_secs);
         assert_eq!(c.tokens.session_secs, d.tokens.session_secs);
