@@ -11,24 +11,47 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
-(cd ui && npm run build)
-cargo build -p tessera-desktop --features custom-protocol --bin tessera-desktop
+# The app under test: TESSERA_APP when given (scripts/test passes the release
+# binary scripts/package built), else a debug build with the front end embedded.
+if [ -z "${TESSERA_APP:-}" ]; then
+  (cd ui && npm run build)
+  cargo build -p tessera-desktop --features custom-protocol --bin tessera-desktop
+  TESSERA_APP="$ROOT/target/debug/tessera-desktop"
+fi
 cargo build -p tessera-provider
+REDIS_SERVER="${TESSERA_REDIS_SERVER:-/usr/bin/redis-server}"
+[ -x "$REDIS_SERVER" ] || { echo "redis-server not found at $REDIS_SERVER (apt install redis-server)" >&2; exit 1; }
 
 DRIVER="${TAURI_DRIVER:-$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")}"
 TMP=$(mktemp -d)
 PROVIDER_PID=
+REDIS_PID=
 cleanup() {
   if [ -n "$PROVIDER_PID" ]; then kill "$PROVIDER_PID" 2>/dev/null || true; fi
+  if [ -n "$REDIS_PID" ]; then kill "$REDIS_PID" 2>/dev/null || true; fi
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 mkdir -p "$TMP/home" "$TMP/config/tessera" "$TMP/data" "$TMP/cache" "$TMP/run" "$TMP/provider"
 chmod 700 "$TMP/run"
 
-# The demo provider, on a free port, its store in the temp dir.
-PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-"$ROOT/target/debug/tessera-provider" --demo --port "$PORT" --data-dir "$TMP/provider" > "$TMP/provider.out" 2>&1 &
+free_port() {
+  node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+# A real redis-server of our own, then the demo provider on the Redis store
+# (what deployments run), both on free loopback ports.
+REDIS_PORT=$(free_port)
+"$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+  --dir "$TMP" > "$TMP/redis.out" 2>&1 &
+REDIS_PID=$!
+for _ in $(seq 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT") 2>/dev/null && break
+  sleep 0.1
+done
+PORT=$(free_port)
+"$ROOT/target/debug/tessera-provider" --demo --port "$PORT" --data-dir "$TMP/provider" \
+  --store redis --redis-url "redis://127.0.0.1:$REDIS_PORT/" > "$TMP/provider.out" 2>&1 &
 PROVIDER_PID=$!
 for _ in $(seq 100); do
   grep -q '^help-desk user TOTP:' "$TMP/provider.out" 2>/dev/null && break
@@ -53,7 +76,7 @@ printf 'issuer = "%s"\nlanguage = "en"\n' "$ISSUER" > "$TMP/config/tessera/confi
 
 export HOME="$TMP/home" XDG_CONFIG_HOME="$TMP/config" XDG_DATA_HOME="$TMP/data" \
   XDG_CACHE_HOME="$TMP/cache" XDG_RUNTIME_DIR="$TMP/run"
-export TESSERA_APP="$ROOT/target/debug/tessera-desktop" TESSERA_E2E_ISSUER="$ISSUER"
+export TESSERA_APP TESSERA_E2E_ISSUER="$ISSUER"
 export ARTIFACTS="$ROOT/artifacts/e2e" TAURI_DRIVER="$DRIVER"
 export BROWSER="node $ROOT/tests/e2e/fake-browser.mjs"
 export TESSERA_E2E_BROWSER_LOG="$ROOT/artifacts/e2e/browser.log"
