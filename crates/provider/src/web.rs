@@ -110,6 +110,25 @@ impl Params {
     }
 }
 
+/// The form body of an OAuth endpoint (token, revocation). An unreadable or
+/// too large body, or a repeated parameter, is refused as an OAuth error.
+#[derive(Debug)]
+pub struct OAuthForm(pub Params);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for OAuthForm {
+    type Rejection = crate::error::OAuthError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        use crate::error::OAuthError;
+        let body = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| OAuthError::unreadable_body(&rejection))?;
+        Params::parse(&body)
+            .map(OAuthForm)
+            .map_err(OAuthError::invalid_request)
+    }
+}
+
 /// Adds the headers every HTML page carries: no caching, no framing, a
 /// strict CSP (no script at all), no referrer.
 pub fn html_page(status: axum::http::StatusCode, body: String) -> Response {

@@ -2,9 +2,7 @@
 //! access token is refused until it expires. Unknown tokens answer 200, as
 //! the RFC requires; another client's token is left alone.
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
@@ -15,26 +13,21 @@ use crate::error::OAuthError;
 use crate::revocation;
 use crate::state::{AppState, Provider};
 use crate::tokens::{ACCESS_TOKEN_TYP, AccessClaims};
-use crate::web::Params;
+use crate::web::{OAuthForm, Params};
 
 pub async fn revoke(
     State(app): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    OAuthForm(form): OAuthForm,
 ) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(rejection) => return OAuthError::unreadable_body(&rejection).into_response(),
-    };
-    match handle(&app, &headers, &body).await {
+    match handle(&app, &headers, &form).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn handle(app: &Provider, headers: &HeaderMap, body: &[u8]) -> Result<(), OAuthError> {
-    let form = Params::parse(body).map_err(OAuthError::invalid_request)?;
-    let client = authenticate(app, headers, &form).await?;
+async fn handle(app: &Provider, headers: &HeaderMap, form: &Params) -> Result<(), OAuthError> {
+    let client = authenticate(app, headers, form).await?;
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;

@@ -3,9 +3,7 @@
 //! token revokes its family).
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -19,29 +17,28 @@ use crate::revocation;
 use crate::state::{AppState, Provider};
 use crate::store::{AuditAction, Client, RefreshToken, StoreError, User};
 use crate::tokens::{self, Grant};
-use crate::web::Params;
+use crate::web::{OAuthForm, Params};
 
 pub async fn token(
     State(app): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    OAuthForm(form): OAuthForm,
 ) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(rejection) => return OAuthError::unreadable_body(&rejection).into_response(),
-    };
-    match handle(&app, &headers, &body).await {
+    match handle(&app, &headers, &form).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
     }
 }
 
-async fn handle(app: &Provider, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
-    let form = Params::parse(body).map_err(OAuthError::invalid_request)?;
-    let client = authenticate(app, headers, &form).await?;
+async fn handle(
+    app: &Provider,
+    headers: &HeaderMap,
+    form: &Params,
+) -> Result<Response, OAuthError> {
+    let client = authenticate(app, headers, form).await?;
     match form.get("grant_type") {
-        Some("authorization_code") => authorization_code(app, &client, &form).await,
-        Some("refresh_token") => refresh(app, &client, &form).await,
+        Some("authorization_code") => authorization_code(app, &client, form).await,
+        Some("refresh_token") => refresh(app, &client, form).await,
         Some(_) => Err(OAuthError::new(
             axum::http::StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
