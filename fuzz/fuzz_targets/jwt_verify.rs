@@ -12,7 +12,10 @@ fn keys() -> &'static (SigningKeys, String) {
     static KEYS: OnceLock<(SigningKeys, String)> = OnceLock::new();
     KEYS.get_or_init(|| {
         let keys = SigningKeys::generate();
-        let token = keys.sign("at+jwt", &serde_json::json!({"sub": "demo", "exp": 4_102_444_800i64}));
+        let token = keys.sign(
+            "at+jwt",
+            &serde_json::json!({"sub": "demo", "exp": 4_102_444_800i64}),
+        );
         (keys, token)
     })
 }
@@ -27,7 +30,10 @@ fuzz_target!(|data: &[u8]| {
     if let Some((&at, rest)) = data.split_first() {
         let mut mutated = token.as_bytes().to_vec();
         let at = usize::from(at) * mutated.len() / 256;
-        mutated.splice(at..(at + rest.len()).min(mutated.len()), rest.iter().copied());
+        mutated.splice(
+            at..(at + rest.len()).min(mutated.len()),
+            rest.iter().copied(),
+        );
         if let Ok(text) = std::str::from_utf8(&mutated)
             && text != token
         {
