@@ -276,7 +276,13 @@ async fn with_a_certificate_the_provider_serves_https_itself() {
     std::fs::write(&key_path, certified.signing_key.serialize_pem()).unwrap();
     let data = dir.path().join("data");
     let mut child = Command::new(BIN)
-        .args(["--port", "0", "--data-dir", data.to_str().unwrap()])
+        .args([
+            "--demo",
+            "--port",
+            "0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ])
         .args([
             "--tls-cert",
             cert_path.to_str().unwrap(),
@@ -319,6 +325,24 @@ async fn with_a_certificate_the_provider_serves_https_itself() {
             .as_str()
             .unwrap()
             .starts_with("https://")
+    );
+    // Over https every cookie is Secure.
+    let no_redirect = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert_pem.as_bytes()).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let authorize = format!(
+        "{issuer}/authorize?response_type=code&client_id=tessera-desktop&scope=openid\
+         &redirect_uri=http%3A%2F%2F127.0.0.1%3A5000%2Fcallback&state=s\
+         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+    );
+    let resp = no_redirect.get(authorize).send().await.unwrap();
+    assert_eq!(resp.status(), reqwest::StatusCode::SEE_OTHER);
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.starts_with("tessera_signin=") && cookie.contains("Secure"),
+        "{cookie}"
     );
     // Plain HTTP on the TLS port gets no answer.
     let plain = issuer.replace("https://", "http://");
