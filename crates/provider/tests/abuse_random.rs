@@ -543,12 +543,6 @@ fn check_answer(
                 return Err(format!("problem without detail: {problem}"));
             }
         }
-        // KNOWN GAP (filed in notes/requests.md by the bench/fault helper):
-        // /token and /revoke take the body as `Bytes`, so a body over the
-        // 64 KiB limit is refused by axum's own plain-text 413, not an OAuth
-        // JSON error. Still a 4xx; drop this arm once those handlers map the
-        // rejection.
-        Kind::OAuth if status == StatusCode::PAYLOAD_TOO_LARGE => {}
         Kind::OAuth if g.method == Method::POST => {
             let error = json.ok_or("refusal without a JSON body")?;
             if !error["error"].is_string() {
