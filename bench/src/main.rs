@@ -9,6 +9,7 @@
 //! ```
 
 mod load;
+mod peer;
 mod report;
 mod server;
 mod signin;
@@ -107,6 +108,12 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let server_rt = runtime(cores);
     let client_rt = runtime(cores);
+    if std::env::var_os("TESSERA_BENCH_PEER_ONLY").is_some() {
+        // Debugging aid: only the oidc-provider peer, printed.
+        let r = peer::measure(&client_rt, 4 * cores, o.warmup, o.measure);
+        println!("{r:?}");
+        return;
+    }
     let redis = RedisProcess::start();
     let mut figures = Figures {
         load_at_start: report::load_average(),
@@ -317,6 +324,19 @@ fn main() {
         drop(srv);
     }
     drop(server_rt);
+
+    eprintln!("oidc-provider (Node) refresh and userinfo…");
+    match peer::measure(&client_rt, 4 * cores, warmup, measure) {
+        Ok((refresh, userinfo)) => {
+            figures.peer_refresh = refresh;
+            figures.peer_userinfo = userinfo;
+        }
+        Err(why) => {
+            eprintln!("oidc-provider not measured: {why}");
+            figures.peer_refresh.missing = Some(why.clone());
+            figures.peer_userinfo.missing = Some(why);
+        }
+    }
 
     let previous = std::fs::read_to_string(&o.out).ok();
     let text = report::render(&figures, &o.command, previous.as_deref(), measure, cores);

@@ -216,3 +216,80 @@ pub async fn token(
         Err(format!("token {status}: {body}"))
     }
 }
+
+/// An authorization-code flow against any provider whose sign-in completes
+/// through redirects alone (the `oidc-provider` peer logs its user in and
+/// grants consent without a page); the token endpoint's JSON.
+pub async fn code_flow_without_pages(
+    http: &reqwest::Client,
+    issuer: &str,
+    authorization_endpoint: &str,
+    token_endpoint: &str,
+    scope: &str,
+) -> Result<Value, String> {
+    let verifier = random();
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(verifier.as_bytes()));
+    let redirect_uri = "http://127.0.0.1/callback";
+    let mut authorize = url::Url::parse(authorization_endpoint).map_err(|e| e.to_string())?;
+    authorize
+        .query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", CLIENT_ID)
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("scope", scope)
+        .append_pair("prompt", "consent")
+        .append_pair("state", &random())
+        .append_pair("nonce", &random())
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    // `http` must carry a path-aware cookie store (the peer scopes its
+    // interaction cookies by path); redirects are followed here.
+    let mut next = authorize;
+    let callback = loop {
+        let resp = http
+            .get(next.clone())
+            .send()
+            .await
+            .map_err(|e| format!("send: {e}"))?;
+        if !resp.status().is_redirection() {
+            return Err(format!(
+                "the peer answered {} instead of redirecting",
+                resp.status()
+            ));
+        }
+        let location = resp
+            .headers()
+            .get(LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .ok_or("redirect without location")?;
+        next = next.join(location).map_err(|e| format!("location: {e}"))?;
+        if !next.as_str().starts_with(issuer) {
+            break next;
+        }
+    };
+    let code = callback
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .ok_or_else(|| format!("callback without code: {callback}"))?;
+    let resp = http
+        .post(token_endpoint)
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect_uri),
+            ("client_id", CLIENT_ID),
+            ("code_verifier", verifier.as_str()),
+        ])
+        .send()
+        .await
+        .map_err(|e| format!("token: {e}"))?;
+    let status = resp.status();
+    let body: Value = resp.json().await.map_err(|e| format!("token body: {e}"))?;
+    if status.is_success() {
+        Ok(body)
+    } else {
+        Err(format!("token {status}: {body}"))
+    }
+}
