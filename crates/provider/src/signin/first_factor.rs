@@ -27,16 +27,8 @@ impl Step<'_> {
         if user.is_none() && username.contains('@') {
             user = self.app.store.get_user_by_email(&username).await?;
         }
-        let verified = match &user {
-            Some(u) => password::verify(
-                secrecy::ExposeSecret::expose_secret(&pw),
-                &u.password_hash.0,
-            ),
-            None => {
-                password::verify_dummy(secrecy::ExposeSecret::expose_secret(&pw));
-                false
-            }
-        };
+        let verified =
+            password::verify_off_thread(pw, user.as_ref().map(|u| u.password_hash.0.clone())).await;
         let user = match (user, verified) {
             (Some(u), true) => u,
             (u, _) => {
