@@ -14,6 +14,31 @@ pub const SESSION_COOKIE: &str = "tessera_session";
 pub const SIGNIN_COOKIE: &str = "tessera_signin";
 pub const TRUSTED_COOKIE: &str = "tessera_trusted";
 
+/// Why `Authorization: Bearer <token>` (RFC 6750 §2.1) could not be read.
+/// Each endpoint family maps this to its own error format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BearerError {
+    /// No header, another scheme, or an empty token: no credentials were sent.
+    Missing,
+    /// A header value that is not visible ASCII.
+    Malformed,
+}
+
+/// The token of `Authorization: Bearer <token>`, the scheme matched
+/// case-insensitively and the token trimmed.
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, BearerError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(BearerError::Missing)?;
+    let value = value.to_str().map_err(|_| BearerError::Malformed)?;
+    let (scheme, token) = value.split_once(' ').ok_or(BearerError::Missing)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(BearerError::Missing);
+    }
+    Ok(token)
+}
+
 /// The value of cookie `name` from the request, if present and non-empty.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers

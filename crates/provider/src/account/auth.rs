@@ -17,8 +17,8 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
 use time::OffsetDateTime;
 
 use super::AccountApi;
@@ -27,6 +27,7 @@ use crate::audit::Origin;
 use crate::state::{AppState, Provider};
 use crate::store::{User, hash_token};
 use crate::tokens::{self, AccessClaims};
+use crate::web::BearerError;
 use crate::{revocation, web};
 
 /// An authenticated request: the token's claims, the user as stored now, and
@@ -190,20 +191,13 @@ async fn require_recent(api: &AccountApi, app: &Provider, caller: &Caller) -> Ap
 
 /// The token of `Authorization: Bearer <token>` (RFC 6750 §2.1).
 fn bearer(headers: &HeaderMap) -> ApiResult<&str> {
-    let missing = || ApiError::unauthorized(None, "A bearer access token is required.");
-    let value = headers.get(header::AUTHORIZATION).ok_or_else(missing)?;
-    let value = value.to_str().map_err(|_| {
-        ApiError::unauthorized(
+    web::bearer_token(headers).map_err(|e| match e {
+        BearerError::Missing => ApiError::unauthorized(None, "A bearer access token is required."),
+        BearerError::Malformed => ApiError::unauthorized(
             Some("invalid_request"),
             "The Authorization header is malformed.",
-        )
-    })?;
-    let (scheme, token) = value.split_once(' ').ok_or_else(missing)?;
-    let token = token.trim();
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-        return Err(missing());
-    }
-    Ok(token)
+        ),
+    })
 }
 
 /// Already-verified access tokens, keyed by the SHA-256 of the whole token
@@ -277,6 +271,7 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header;
 
     #[test]
     fn bearer_header_is_parsed_strictly() {

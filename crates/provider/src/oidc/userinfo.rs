@@ -9,23 +9,18 @@ use serde_json::json;
 use crate::error::OAuthError;
 use crate::state::AppState;
 use crate::tokens;
+use crate::web::{self, BearerError};
 
 /// The token from `Authorization: Bearer …` (RFC 6750 §2.1).
 pub fn bearer(headers: &HeaderMap) -> Result<&str, OAuthError> {
-    let missing = || OAuthError {
-        // RFC 6750 §3.1: no error code when no credentials were sent.
-        error: "invalid_request",
-        ..OAuthError::invalid_token("a bearer access token is required")
-    };
-    let value = headers.get(header::AUTHORIZATION).ok_or_else(missing)?;
-    let value = value
-        .to_str()
-        .map_err(|_| OAuthError::invalid_token("malformed authorization header"))?;
-    let (scheme, token) = value.split_once(' ').ok_or_else(missing)?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(missing());
-    }
-    Ok(token.trim())
+    web::bearer_token(headers).map_err(|e| match e {
+        BearerError::Missing => OAuthError {
+            // RFC 6750 §3.1: no error code when no credentials were sent.
+            error: "invalid_request",
+            ..OAuthError::invalid_token("a bearer access token is required")
+        },
+        BearerError::Malformed => OAuthError::invalid_token("malformed authorization header"),
+    })
 }
 
 pub async fn userinfo(State(app): State<AppState>, headers: HeaderMap) -> Response {
