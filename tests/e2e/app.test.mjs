@@ -4,7 +4,14 @@
 // provider, and runs this inside a D-Bus session with gnome-keyring.
 //
 // Env: TESSERA_APP (the binary), TESSERA_E2E_ISSUER (the configured
-// provider), ARTIFACTS (where screenshots go), TAURI_DRIVER, WEBKIT_DRIVER.
+// provider), TESSERA_E2E_STEP_UP_MAX_AGE (the provider's step-up window, s),
+// TESSERA_E2E_ACCOUNTS and TESSERA_E2E_BROWSER_LOG (shared with
+// fake-browser.mjs), ARTIFACTS (where screenshots go), TAURI_DRIVER,
+// WEBKIT_DRIVER.
+//
+// The tests run in order on one app session and build on each other: the
+// demo user signs in, adds, renames and deletes apps and revokes browsers;
+// then the help-desk user removes and resets the demo user's apps.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -19,6 +26,9 @@ const ISSUER = process.env.TESSERA_E2E_ISSUER;
 const ARTIFACTS = process.env.ARTIFACTS ?? "artifacts/e2e";
 const TAURI_DRIVER = process.env.TAURI_DRIVER ?? "tauri-driver";
 const WEBKIT_DRIVER = process.env.WEBKIT_DRIVER ?? "/usr/bin/WebKitWebDriver";
+const STEP_UP_MAX_AGE = Number(process.env.TESSERA_E2E_STEP_UP_MAX_AGE);
+const BROWSER_LOG = process.env.TESSERA_E2E_BROWSER_LOG;
+const delay = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -51,6 +61,8 @@ let wd;
 before(async () => {
   assert.ok(APP, "TESSERA_APP must name the built app (tests/e2e/run.sh sets it)");
   assert.ok(ISSUER, "TESSERA_E2E_ISSUER must name the configured provider");
+  assert.ok(STEP_UP_MAX_AGE > 0, "TESSERA_E2E_STEP_UP_MAX_AGE must give the provider's step-up window");
+  assert.ok(BROWSER_LOG, "TESSERA_E2E_BROWSER_LOG must name the fake browser's log");
   await mkdir(ARTIFACTS, { recursive: true });
   const port = await freePort();
   const nativePort = await freePort();
@@ -100,12 +112,67 @@ async function open(name) {
   await wd.waitForXPath(`//main//h1[normalize-space()='${name}']`);
 }
 
+/** Leaves the screen `name` and comes back, so that it reloads from the provider. */
+async function reopen(name) {
+  await open("Overview");
+  await open(name);
+}
+
+/** The times of the fake browser's completed sign-ins as `uid`, oldest first. */
+async function signIns(uid) {
+  const lines = (await readFile(BROWSER_LOG, "utf8")).split("\n");
+  return lines.filter((l) => l.endsWith(` signed in as ${uid}`)).map((l) => new Date(l.slice(0, l.indexOf(" "))));
+}
+
+/** Waits (up to `ms`) until the fake browser has completed `count` sign-ins as `uid`. */
+async function signInsReach(uid, count, ms = 10000) {
+  const until = Date.now() + ms;
+  let seen = [];
+  while (Date.now() < until) {
+    seen = await signIns(uid);
+    if (seen.length >= count) return seen;
+    await delay(200);
+  }
+  return seen;
+}
+
+/** The text of each element matching a CSS selector. */
+function texts(css) {
+  return wd.execute("return [...document.querySelectorAll(arguments[0])].map(e => e.textContent);", [css]);
+}
+
+/** Runs the add-app wizard for `name`, typing the code computed from the secret shown. */
+async function addApp(name, shots = {}) {
+  await open("Authenticator apps");
+  await wd.click(await wd.waitForXPath("//button[normalize-space()='Add an authenticator app']"));
+  const field = await wd.waitFor("#device-name");
+  await wd.cmd("POST", `/element/${field}/value`, { text: name });
+  await wd.click(await wd.waitForXPath("//button[normalize-space()='Next']"));
+  const qr = await wd.waitFor("img.qr");
+  assert.match(await wd.property(qr, "src"), /^data:image\/png;base64,/);
+  assert.ok((await wd.property(qr, "naturalWidth")) > 100, "the QR code image decodes");
+  const secret = await wd.text(await wd.waitFor("[data-testid=secret]"));
+  assert.match(secret, /^([A-Z2-7]{4} ?)+$/);
+  if (shots.qr) await shot(shots.qr);
+
+  // The code the new app would show, from the secret on screen.
+  await wd.click(await wd.waitForXPath("//button[normalize-space()='Next']"));
+  const code = await wd.waitFor("#device-code");
+  await wd.cmd("POST", `/element/${code}/value`, { text: totp(secret.replace(/\s/g, "")) });
+  await wd.click(await wd.waitForXPath("//button[normalize-space()='Confirm']"));
+  await wd.waitForXPath("//main//h2[normalize-space()='All set']");
+  if (shots.done) await shot(shots.done);
+  await wd.click(await wd.waitForXPath("//button[normalize-space()='Back to the list']"));
+  await wd.waitForXPath(`//main//table//th[normalize-space()='${name}']`);
+}
+
 test("signing in through the browser lands on the overview, with who is signed in", async () => {
   // BROWSER is tests/e2e/fake-browser.mjs: it signs the demo user in on the
   // provider's pages (password, then a TOTP code) like a person would.
   await wd.click(await wd.waitForXPath("//button[normalize-space()='Sign in with the browser']"));
   const who = await wd.waitFor(".who", 60000);
   assert.equal(await wd.text(who), "Signed in as Demo User");
+  assert.equal((await signIns("demo")).length, 1, "the fake browser signed the demo user in once");
   await wd.waitForXPath("//main//h1[normalize-space()='Overview']");
   const status = await wd.waitFor("[data-testid=twofa-status]");
   assert.match(await wd.text(status), /^On: [1-9]\d* authenticator app/);
@@ -118,8 +185,9 @@ test("the account's screens show its data from the account API", async () => {
   assert.notEqual(await wd.text(firstDevice), "");
   await shot("devices");
 
+  // The fake browser ticked "trust this browser" on the code form.
   await open("Trusted browsers");
-  await wd.waitForXPath("//main//p[@data-testid='browsers-empty'] | //main//table");
+  await wd.waitForXPath("//main//table//th[normalize-space()='Firefox on Linux']");
   await shot("browsers");
 
   await open("Activity");
@@ -133,40 +201,104 @@ test("the account's screens show its data from the account API", async () => {
 });
 
 test("the add-app wizard shows a QR code rendered by Rust and the grouped secret", async () => {
-  await open("Authenticator apps");
-  await wd.click(await wd.waitForXPath("//button[normalize-space()='Add an authenticator app']"));
-  const name = await wd.waitFor("#device-name");
-  await wd.cmd("POST", `/element/${name}/value`, { text: "E2E phone" });
-  await wd.click(await wd.waitForXPath("//button[normalize-space()='Next']"));
-  const qr = await wd.waitFor("img.qr");
-  assert.match(await wd.property(qr, "src"), /^data:image\/png;base64,/);
-  assert.ok((await wd.property(qr, "naturalWidth")) > 100, "the QR code image decodes");
-  const secret = await wd.text(await wd.waitFor("[data-testid=secret]"));
-  assert.match(secret, /^([A-Z2-7]{4} ?)+$/);
-  await shot("add-app-qr");
-
-  // The code the new app would show, from the secret on screen.
-  await wd.click(await wd.waitForXPath("//button[normalize-space()='Next']"));
-  const code = await wd.waitFor("#device-code");
-  await wd.cmd("POST", `/element/${code}/value`, { text: totp(secret.replace(/\s/g, "")) });
-  await wd.click(await wd.waitForXPath("//button[normalize-space()='Confirm']"));
-  await wd.waitForXPath("//main//h2[normalize-space()='All set']");
-  await shot("add-app-done");
-  await wd.click(await wd.waitForXPath("//button[normalize-space()='Back to the list']"));
-  await wd.waitForXPath("//main//table//th[normalize-space()='E2E phone']");
+  await addApp("E2E phone", { qr: "add-app-qr", done: "add-app-done" });
 });
 
-test("deleting an app asks first, then removes it at the provider", async () => {
-  await wd.click(await wd.waitForXPath("//button[@aria-label='Delete E2E phone']"));
-  await shot("delete-confirmation");
-  await wd.click(await wd.waitForXPath("//form[contains(@class,'confirm')]//button[normalize-space()='Delete E2E phone']"));
-  await wd.waitForXPath("//p[@role='status'][normalize-space()='E2E phone was deleted.']");
-  // And the list from the provider no longer has it.
-  await open("Overview");
+test("renaming an app shows the new name, also when the list comes back from the provider", async () => {
   await open("Authenticator apps");
-  await wd.waitFor("table.list tbody th");
-  const names = await wd.execute("return [...document.querySelectorAll('table.list tbody th')].map(t => t.textContent);");
-  assert.ok(!names.includes("E2E phone"), `still listed: ${names}`);
+  await wd.click(await wd.waitForXPath("//button[@aria-label='Rename E2E phone']"));
+  const field = await wd.waitFor("main table input[id^='rename-']");
+  assert.equal(await wd.property(field, "value"), "E2E phone");
+  await wd.cmd("POST", `/element/${field}/clear`, {});
+  await wd.cmd("POST", `/element/${field}/value`, { text: "E2E tablet" });
+  assert.equal(await wd.property(field, "value"), "E2E tablet");
+  await shot("device-rename");
+  await wd.click(await wd.waitForXPath("//main//table//form//button[normalize-space()='Save']"));
+  await wd.waitForXPath("//p[@role='status'][normalize-space()='Renamed to E2E tablet.']");
+  await wd.waitForXPath("//main//table//th[normalize-space()='E2E tablet']");
+  await shot("device-renamed");
+
+  await reopen("Authenticator apps");
+  await wd.waitForXPath("//main//table//th[normalize-space()='E2E tablet']");
+  const names = await texts("main table.list tbody th");
+  assert.ok(!names.includes("E2E phone"), `the old name is still listed: ${names}`);
+});
+
+test("a second app is added the same way (the help desk removes it later)", async () => {
+  await addApp("E2E spare");
+  const names = await texts("main table.list tbody th");
+  assert.ok(names.includes("E2E tablet") && names.includes("E2E spare"), `listed: ${names}`);
+});
+
+test("deleting an app asks first; with a sign-in older than the step-up window, the app signs in again, then the provider removes it", async () => {
+  // Let the provider's step-up window (RFC 9470) pass since the last sign-in:
+  // the delete is then refused with step_up_required, and the app must run a
+  // new sign-in in the browser by itself and retry.
+  const before = await signIns("demo");
+  assert.ok(before.length >= 1, "the demo user signed in through the fake browser");
+  const ready = before.at(-1).getTime() + (STEP_UP_MAX_AGE + 2) * 1000;
+  if (ready > Date.now()) await delay(ready - Date.now());
+
+  await open("Authenticator apps");
+  await wd.click(await wd.waitForXPath("//button[@aria-label='Delete E2E tablet']"));
+  await shot("delete-confirmation");
+  await wd.click(await wd.waitForXPath("//form[contains(@class,'confirm')]//button[normalize-space()='Delete E2E tablet']"));
+  // A step-up sign-in may wait up to 30 s for a fresh TOTP window.
+  await wd.waitForXPath("//p[@role='status'][normalize-space()='E2E tablet was deleted.']", 90000);
+  const after = await signInsReach("demo", before.length + 1);
+  assert.equal(after.length, before.length + 1, "the delete went through exactly one new sign-in (the step-up)");
+  assert.ok(after.at(-1) > before.at(-1));
+  await shot("delete-done");
+  // And the list from the provider no longer has it; the other apps stay.
+  await reopen("Authenticator apps");
+  await wd.waitForXPath("//main//table//th[normalize-space()='E2E spare']");
+  const names = await texts("main table.list tbody th");
+  assert.ok(!names.includes("E2E tablet"), `still listed: ${names}`);
+});
+
+test("the trusted browsers of each sign-in are listed; revoking one, then all, removes them at the provider", async () => {
+  const rows = async () => (await texts("main table.list tbody th")).length;
+  await open("Trusted browsers");
+  await wd.waitForXPath("//main//table//th[normalize-space()='Firefox on Linux']");
+  // One per sign-in so far: the first one and the step-up.
+  const signedIn = (await signIns("demo")).length;
+  const listed = await rows();
+  assert.equal(listed, signedIn, `one trusted browser per sign-in (${signedIn}), listed ${listed}`);
+  assert.ok(listed >= 2);
+  await shot("browsers-trusted");
+
+  await wd.click(await wd.waitForXPath("(//main//table//button[@aria-label='Revoke Firefox on Linux'])[1]"));
+  await wd.waitForXPath("//p[@role='status'][normalize-space()='Firefox on Linux is no longer trusted.']", 90000);
+  // A step-up the revocation needed (on a slow machine) trusts one more browser.
+  const extra = (await signIns("demo")).length - signedIn;
+  assert.equal(await rows(), listed - 1);
+  await shot("browser-revoked");
+  await reopen("Trusted browsers");
+  await wd.waitForXPath("//main//table//th[normalize-space()='Firefox on Linux']");
+  assert.equal(await rows(), listed - 1 + extra, "the provider lists one browser less");
+
+  await wd.click(await wd.waitForXPath("//main//button[normalize-space()='Revoke all']"));
+  await shot("browsers-revoke-all-confirmation");
+  await wd.click(await wd.waitForXPath("//form[contains(@class,'confirm')]//button[normalize-space()='Revoke all browsers']"));
+  await wd.waitForXPath("//p[@role='status'][normalize-space()='No browser is trusted any more.']", 90000);
+  await reopen("Trusted browsers");
+  await wd.waitFor("main [data-testid=browsers-empty]");
+  await shot("browsers-none");
+});
+
+test("the activity screen shows each change, as the provider recorded it", async () => {
+  await open("Activity");
+  for (const what of [
+    "Browser trusted",
+    "Authenticator app added",
+    "Authenticator app renamed",
+    "Authenticator app removed",
+    "Trusted browser revoked",
+    "All trusted browsers revoked",
+  ]) {
+    await wd.waitForXPath(`//main//table//td[starts-with(normalize-space(), '${what}')]`);
+  }
+  await shot("activity-changes");
 });
 
 test("signing out returns to the sign-in screen", async () => {
@@ -193,16 +325,46 @@ test("the help desk finds a user and removes a device with a reason", async () =
   await wd.click(await wd.waitForXPath("//form[@role='search']//button"));
   await wd.click(await wd.waitForXPath("//button[normalize-space()='Demo User (demo)']"));
   await wd.waitForXPath("//main//h1[normalize-space()='Demo User (demo)']");
-  const device = await wd.text(await wd.waitFor("table.list tbody th"));
+  await wd.waitForXPath("//section[@aria-labelledby='hd-devices']//th[normalize-space()='E2E spare']");
   await shot("helpdesk-user");
 
-  await wd.click(await wd.waitForXPath(`//button[@aria-label='Remove ${device}']`));
+  await wd.click(await wd.waitForXPath("//button[@aria-label='Remove E2E spare']"));
   const reason = await wd.waitFor("form.confirm textarea");
   await wd.cmd("POST", `/element/${reason}/value`, { text: "E2E: phone lost, ticket 1" });
   await shot("helpdesk-reason");
   await wd.click(await wd.waitForXPath("//button[normalize-space()='Confirm with this reason']"));
-  await wd.waitForXPath(`//p[@role='status'][normalize-space()='${device} was removed.']`);
+  await wd.waitForXPath("//p[@role='status'][normalize-space()='E2E spare was removed.']", 90000);
   // The audit trail, read back through the help-desk activity, carries the reason.
   await wd.waitForXPath("//section[@aria-labelledby='hd-activity']//td[contains(., 'E2E: phone lost, ticket 1')]");
+  const left = await texts("section[aria-labelledby=hd-devices] tbody th");
+  assert.ok(left.length >= 1 && !left.includes("E2E spare"), `listed: ${left}`);
   await shot("helpdesk-removed");
+});
+
+test("the help desk resets all of a user's apps, only with a reason, and the reset shows in that user's activity", async () => {
+  const devices = "//section[@aria-labelledby='hd-devices']";
+  const remaining = await texts("section[aria-labelledby=hd-devices] tbody th");
+  assert.ok(remaining.length >= 1, "the demo user still has an app to reset");
+  await wd.click(await wd.waitForXPath(`${devices}//button[normalize-space()='Reset all authenticator apps']`));
+  await wd.waitForXPath("//form[contains(@class,'confirm')]//p[normalize-space()='Remove every authenticator app of Demo User (demo)? They will set one up again at their next sign-in.']");
+  // No reason, no reset: the form says why and nothing is sent.
+  await wd.click(await wd.waitForXPath("//button[normalize-space()='Confirm with this reason']"));
+  await wd.waitForXPath("//form[contains(@class,'confirm')]//textarea[@aria-invalid='true']");
+  await wd.waitForXPath("//form[contains(@class,'confirm')]//*[normalize-space()='Give a reason: every help-desk change is recorded with one.']");
+  assert.deepEqual(await texts("section[aria-labelledby=hd-devices] tbody th"), remaining);
+  await shot("helpdesk-reset-no-reason");
+
+  const reason = await wd.waitFor("form.confirm textarea");
+  await wd.cmd("POST", `/element/${reason}/value`, { text: "E2E: new phone, ticket 2" });
+  await wd.click(await wd.waitForXPath("//button[normalize-space()='Confirm with this reason']"));
+  await wd.waitForXPath("//p[@role='status'][normalize-space()='The authenticator apps of Demo User (demo) were reset.']", 90000);
+  // The list, reloaded from the provider, is empty.
+  await wd.waitForXPath(`${devices}//p[normalize-space()='No authenticator app is registered.']`);
+  // The demo user's activity, read through the help-desk view, has the reset
+  // with who did it and why.
+  const entry = await wd.waitForXPath(
+    "//section[@aria-labelledby='hd-activity']//td[starts-with(normalize-space(), 'Authenticator apps reset')][contains(., 'E2E: new phone, ticket 2')]",
+  );
+  assert.match(await wd.text(entry), /by helpdesk/);
+  await shot("helpdesk-reset");
 });

@@ -1,15 +1,29 @@
 #!/usr/bin/env node
 // A stand-in for the system browser, named in BROWSER during the e2e tests:
 // it signs the demo user in on the provider's HTML pages with plain HTTP
-// (the form fields DESIGN §4 names: username, password, otp), keeping the
-// provider's cookies, and follows the redirect to the app's loopback
-// callback — what a person would do in a real browser.
+// (the form fields DESIGN §4 names: username, password, otp, trust_browser),
+// keeping the provider's cookies, and follows the redirect to the app's
+// loopback callback — what a person would do in a real browser.
+//
+// Like a person at their own computer, it ticks "trust this browser" on the
+// code form, so the provider records a trusted browser at each sign-in. Each
+// run is a fresh browser (no cookie survives it), so the provider never
+// recognises one and always asks for the code.
+//
+// The provider refuses a code already used (replay): before typing one, the
+// fake browser waits for the next 30-s window if the last code it typed for
+// this account came from the current one (kept in <accounts file>.steps).
 //
 // Usage: fake-browser.mjs <authorization URL>
 // Env: TESSERA_E2E_ACCOUNTS, a JSON file {"use": uid, "accounts": {uid:
 // {"password", "totp_secret"}}} — the tests switch accounts by rewriting "use".
-import { appendFileSync, readFileSync } from "node:fs";
-import { totp } from "./totp.mjs";
+// TESSERA_E2E_BROWSER_LOG: where each request and outcome is logged; each
+// successful sign-in ends with the line "signed in as <uid>".
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { STEP_SECS, totp } from "./totp.mjs";
+
+// The provider names trusted browsers from this ("Firefox on Linux").
+const USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0 tessera-e2e";
 
 const LOG = process.env.TESSERA_E2E_BROWSER_LOG;
 // Codes and states are single-use and short-lived, but artefacts are kept: redact them.
@@ -30,7 +44,11 @@ const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
 async function go(url, init = {}) {
   for (let hops = 0; hops < 10; hops++) {
     log(`${init.method ?? "GET"} ${url}`);
-    const res = await fetch(url, { ...init, redirect: "manual", headers: { ...init.headers, cookie: cookie() } });
+    const res = await fetch(url, {
+      ...init,
+      redirect: "manual",
+      headers: { ...init.headers, cookie: cookie(), "user-agent": USER_AGENT },
+    });
     remember(res);
     const next = res.headers.get("location");
     if (res.status >= 300 && res.status < 400 && next) {
@@ -54,6 +72,25 @@ async function submit(page, fields) {
   });
 }
 
+/** The TOTP time step of `at` (ms). */
+const stepOf = (at) => Math.floor(at / 1000 / STEP_SECS);
+
+/** The last TOTP step used per account, shared by every fake-browser run. */
+const stepsFile = `${process.env.TESSERA_E2E_ACCOUNTS}.steps`;
+const usedSteps = () => (existsSync(stepsFile) ? JSON.parse(readFileSync(stepsFile, "utf8")) : {});
+
+/** A code of a window not used yet for `uid`, waiting for the next one if needed. */
+async function freshCode(uid, secret) {
+  const last = usedSteps()[uid];
+  if (last !== undefined && stepOf(Date.now()) <= last) {
+    const until = (last + 1) * STEP_SECS * 1000 + 200;
+    log(`waiting ${Math.ceil((until - Date.now()) / 1000)} s for a TOTP window not used yet by ${uid}`);
+    await new Promise((r) => setTimeout(r, until - Date.now()));
+  }
+  const now = Date.now();
+  return { code: totp(secret, now), step: stepOf(now) };
+}
+
 try {
   const [, , authorize] = process.argv;
   const { use, accounts } = JSON.parse(readFileSync(process.env.TESSERA_E2E_ACCOUNTS, "utf8"));
@@ -62,9 +99,13 @@ try {
   let page = await go(authorize);
   page = await submit(page, { username: use, password: account.password });
   if (!page.body.includes('name="otp"')) throw new Error(`no code asked after the password: ${page.res.status}`);
-  page = await submit(page, { otp: totp(account.totp_secret) });
+  if (!page.body.includes('name="trust_browser"')) throw new Error("the code form offers no \"trust this browser\"");
+  const { code, step } = await freshCode(use, account.totp_secret);
+  page = await submit(page, { otp: code, trust_browser: "on" });
   log(`ended at ${page.url} with ${page.res.status}`);
   if (!new URL(page.url).pathname.endsWith("/callback")) throw new Error(`did not reach the callback: ${page.url}`);
+  writeFileSync(stepsFile, JSON.stringify({ ...usedSteps(), [use]: step }));
+  log(`signed in as ${use}`);
 } catch (e) {
   log(`failed: ${e.stack ?? e}`);
   process.exit(1);

@@ -3,7 +3,8 @@
 # and the provider; starts the provider in demo mode on a free loopback port;
 # then runs app.test.mjs under Xvfb inside a private D-Bus session with an
 # unlocked gnome-keyring, HOME and XDG_* in a throw-away directory, and
-# BROWSER set to fake-browser.mjs (signs the demo user in over HTTP).
+# BROWSER set to fake-browser.mjs (signs the demo user in over HTTP). The
+# provider runs with a 30-s step-up window (see STEP_UP_MAX_AGE).
 # Screenshots land in artifacts/e2e/. Needs: xvfb-run, dbus-run-session,
 # gnome-keyring-daemon, WebKitWebDriver (webkit2gtk-driver), tauri-driver
 # (cargo install tauri-driver --locked --version ^2), node.
@@ -50,8 +51,15 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 PORT=$(free_port)
-"$ROOT/target/debug/tessera-provider" --demo --port "$PORT" --data-dir "$TMP/provider" \
-  --store redis --redis-url "redis://127.0.0.1:$REDIS_PORT/" > "$TMP/provider.out" 2>&1 &
+# A short step-up window, so the tests can make the provider ask for a new
+# sign-in (RFC 9470) without waiting ten minutes. At least one TOTP step
+# (30 s): a step-up then always falls in a later TOTP window than the
+# sign-in it replaces, and the user's code is never a replay.
+STEP_UP_MAX_AGE=30
+printf 'step_up_max_age_secs = %s\n' "$STEP_UP_MAX_AGE" > "$TMP/provider.toml"
+"$ROOT/target/debug/tessera-provider" --demo --config "$TMP/provider.toml" --port "$PORT" \
+  --data-dir "$TMP/provider" --store redis --redis-url "redis://127.0.0.1:$REDIS_PORT/" \
+  > "$TMP/provider.out" 2>&1 &
 PROVIDER_PID=$!
 for _ in $(seq 100); do
   grep -q '^help-desk user TOTP:' "$TMP/provider.out" 2>/dev/null && break
@@ -76,7 +84,7 @@ printf 'issuer = "%s"\nlanguage = "en"\n' "$ISSUER" > "$TMP/config/tessera/confi
 
 export HOME="$TMP/home" XDG_CONFIG_HOME="$TMP/config" XDG_DATA_HOME="$TMP/data" \
   XDG_CACHE_HOME="$TMP/cache" XDG_RUNTIME_DIR="$TMP/run"
-export TESSERA_APP TESSERA_E2E_ISSUER="$ISSUER"
+export TESSERA_APP TESSERA_E2E_ISSUER="$ISSUER" TESSERA_E2E_STEP_UP_MAX_AGE="$STEP_UP_MAX_AGE"
 export ARTIFACTS="$ROOT/artifacts/e2e" TAURI_DRIVER="$DRIVER"
 export BROWSER="node $ROOT/tests/e2e/fake-browser.mjs"
 export TESSERA_E2E_BROWSER_LOG="$ROOT/artifacts/e2e/browser.log"
@@ -84,6 +92,9 @@ mkdir -p "$ARTIFACTS" && : > "$TESSERA_E2E_BROWSER_LOG"
 # WebKitGTK draws nothing into screenshots under Xvfb with its DMA-BUF renderer.
 export WEBKIT_DISABLE_DMABUF_RENDERER=1
 
+# The suite takes about 40 s, 30 of them waiting for the step-up window to
+# pass; the rest is headroom for a loaded machine (a fake-browser sign-in may
+# also wait up to 30 s for a TOTP window not used yet).
 timeout "${E2E_TIMEOUT:-240}" dbus-run-session -- bash -c '
   printf %s tessera-e2e | gnome-keyring-daemon --unlock --components=secrets >/dev/null
   exec xvfb-run -a -s "-screen 0 1280x800x24" node --test-reporter=spec tests/e2e/app.test.mjs'

@@ -10,10 +10,13 @@ function base32(s) {
   return Buffer.from(bytes);
 }
 
+/** Seconds per TOTP window. */
+export const STEP_SECS = 30;
+
 /** RFC 6238 TOTP, SHA-1, 6 digits, 30 s, of a base32 secret. */
 export function totp(secret, at = Date.now()) {
   const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / STEP_SECS)));
   const mac = createHmac("sha1", base32(secret)).update(counter).digest();
   const offset = mac[mac.length - 1] & 0xf;
   const n = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
