@@ -20,6 +20,8 @@ pub struct Provider {
     pub secret_key: SecretKey,
     /// Cookies get `Secure` unless the issuer is plain http (loopback only).
     pub secure_cookies: bool,
+    /// Bearer access tokens already verified (userinfo, account API).
+    pub verified_tokens: crate::tokens::VerifiedAccessTokens,
 }
 
 impl std::fmt::Debug for Provider {
@@ -83,6 +85,7 @@ impl Provider {
             store,
             keys,
             secret_key,
+            verified_tokens: Default::default(),
         })
     }
 }

@@ -1,15 +1,17 @@
 //! Issuing and checking the provider's JWTs: ID tokens (OIDC Core §2) and
 //! access tokens (RFC 9068, audience = the account API).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::crypto::random_token;
 use crate::error::OAuthError;
 use crate::jwt::at_hash;
-use crate::revocation;
 use crate::state::Provider;
-use crate::store::User;
+use crate::store::{User, hash_token};
 
 /// What a token is issued for: from an authorization code or a refresh token.
 #[derive(Debug, Clone)]
@@ -110,9 +112,26 @@ pub fn add_profile_claims(claims: &mut serde_json::Value, user: &User, scope: &s
     }
 }
 
-/// Checks an access token presented as a bearer token: signature, type,
-/// issuer, audience, expiry, revocation. The user's state is the caller's.
-pub async fn verify_access_token(app: &Provider, token: &str) -> Result<AccessClaims, OAuthError> {
+/// Checks a bearer access token and loads its subject: signature, type,
+/// issuer, audience and expiry (skipped when the token was verified before,
+/// see [`VerifiedAccessTokens`]), then revocation and the user as stored now,
+/// in one store read. Whether a disabled user may proceed is the caller's
+/// decision; a deleted one is `None`.
+pub async fn authenticate_bearer(
+    app: &Provider,
+    token: &str,
+) -> Result<(AccessClaims, Option<User>), OAuthError> {
+    let key = hash_token(token.as_bytes());
+    let claims = app.verified_tokens.claims(app, &key, token)?;
+    let subject = app.store.bearer_subject(&claims.sub, &claims.jti).await?;
+    if subject.token_revoked {
+        app.verified_tokens.forget(&key);
+        return Err(OAuthError::invalid_token("the token has been revoked"));
+    }
+    Ok((claims, subject.user))
+}
+
+fn verify_access_token(app: &Provider, token: &str) -> Result<AccessClaims, OAuthError> {
     let value = app
         .keys
         .verify(token, Some(ACCESS_TOKEN_TYP))
@@ -129,11 +148,55 @@ pub async fn verify_access_token(app: &Provider, token: &str) -> Result<AccessCl
             "the token is not meant for this audience",
         ));
     }
-    if claims.exp <= OffsetDateTime::now_utc().unix_timestamp() {
-        return Err(OAuthError::invalid_token("the token has expired"));
-    }
-    if revocation::is_access_token_revoked(app, &claims.jti).await? {
-        return Err(OAuthError::invalid_token("the token has been revoked"));
-    }
     Ok(claims)
+}
+
+/// Access tokens whose signature and claims were already verified, keyed by
+/// the SHA-256 of the whole token and dropped at the token's expiry (what
+/// DESIGN §8 allows): a hit saves the ES256 verification, which is most of
+/// an account API read's CPU. Expiry is still checked on every use, and
+/// revocation and the user are always read from the store.
+#[derive(Debug, Default)]
+pub struct VerifiedAccessTokens {
+    entries: Mutex<HashMap<String, AccessClaims>>,
+}
+
+/// Beyond this many entries the cache drops expired ones, then everything.
+const VERIFIED_TOKENS_MAX: usize = 20_000;
+
+impl VerifiedAccessTokens {
+    /// The unexpired claims of the token whose hash is `key`.
+    fn claims(&self, app: &Provider, key: &str, token: &str) -> Result<AccessClaims, OAuthError> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let cached = self.lock().get(key).cloned();
+        let claims = match cached {
+            Some(claims) => claims,
+            None => {
+                let claims = verify_access_token(app, token)?;
+                let mut entries = self.lock();
+                if entries.len() >= VERIFIED_TOKENS_MAX {
+                    entries.retain(|_, c| c.exp > now);
+                    if entries.len() >= VERIFIED_TOKENS_MAX {
+                        entries.clear();
+                    }
+                }
+                entries.insert(key.to_owned(), claims.clone());
+                claims
+            }
+        };
+        if claims.exp <= now {
+            self.forget(key);
+            return Err(OAuthError::invalid_token("the token has expired"));
+        }
+        Ok(claims)
+    }
+
+    fn forget(&self, key: &str) {
+        self.lock().remove(key);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, AccessClaims>> {
+        // A panic while holding the lock cannot leave the map inconsistent.
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }

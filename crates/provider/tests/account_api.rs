@@ -477,6 +477,16 @@ async fn revoked_tokens_and_disabled_accounts_are_refused_even_after_a_cached_su
     for env in each_env().await {
         let token = env.fresh("alice").await;
         env.get(paths::ME, &[], &token).await.ok(200);
+        // userinfo shares the cache of verified tokens.
+        let userinfo = || {
+            env.http
+                .get(format!("{}/userinfo", env.issuer()))
+                .bearer_auth(&token)
+                .send()
+        };
+        let r = userinfo().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.json::<Value>().await.unwrap()["sub"], "alice");
         // Revoked through the provider's RFC 7009 endpoint, as a client would.
         let (status, body) = rp::post_form(
             env.issuer(),
@@ -495,6 +505,13 @@ async fn revoked_tokens_and_disabled_accounts_are_refused_even_after_a_cached_su
             r.body["detail"].as_str().unwrap().contains("revoked"),
             "{}",
             env.name
+        );
+        let r = userinfo().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let challenge = r.headers()[WWW_AUTHENTICATE].to_str().unwrap();
+        assert!(
+            challenge.contains(r#"error="invalid_token""#),
+            "{challenge}"
         );
 
         let bob = env.fresh("bob").await;

@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tessera_provider::store::{
-    AuditAction, AuthCodeGrant, BrowserSession, Client, Device, DeviceDeletion, EncryptedSecret,
-    NewAuditEvent, PasswordHash, PendingEnrollment, RefreshToken, SignInTransaction, Store,
-    StoreError, TrustedBrowser, User, hash_token,
+    AuditAction, AuthCodeGrant, BearerSubject, BrowserSession, Client, Device, DeviceDeletion,
+    EncryptedSecret, NewAuditEvent, PasswordHash, PendingEnrollment, RefreshToken,
+    SignInTransaction, Store, StoreError, TrustedBrowser, User, hash_token,
 };
 use time::OffsetDateTime;
 
@@ -644,6 +644,22 @@ mod cases {
             .unwrap();
         assert!(store.is_access_token_revoked("jti-1").await.unwrap());
         assert!(!store.is_access_token_revoked("jti-2").await.unwrap());
+        // The combined read of bearer authentication agrees with both lookups.
+        store
+            .create_user(&user("dora", "dora@example.org", "Dora"))
+            .await
+            .unwrap();
+        let subject = store.bearer_subject("dora", "jti-1").await.unwrap();
+        assert!(subject.token_revoked);
+        assert_eq!(subject.user.map(|u| u.uid).as_deref(), Some("dora"));
+        let subject = store.bearer_subject("nobody", "jti-2").await.unwrap();
+        assert_eq!(
+            subject,
+            BearerSubject {
+                token_revoked: false,
+                user: None
+            }
+        );
         // An already expired token needs no revocation record.
         store
             .revoke_access_token("jti-old", now() - time::Duration::seconds(5))
@@ -658,6 +674,13 @@ mod cases {
         tokio::time::sleep(PAST_SHORT_TTL).await;
         assert_eq!(store.redeemed_code_family(&code).await.unwrap(), None);
         assert!(!store.is_access_token_revoked("jti-1").await.unwrap());
+        assert!(
+            !store
+                .bearer_subject("dora", "jti-1")
+                .await
+                .unwrap()
+                .token_revoked
+        );
         assert!(store.is_access_token_revoked("jti-long").await.unwrap());
     }
 

@@ -12,9 +12,7 @@
 //! from the token), so removing a role or disabling an account takes effect
 //! at once.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
@@ -25,10 +23,10 @@ use super::AccountApi;
 use super::problem::{ApiError, ApiResult};
 use crate::audit::Origin;
 use crate::state::{AppState, Provider};
-use crate::store::{User, hash_token};
+use crate::store::User;
 use crate::tokens::{self, AccessClaims};
+use crate::web;
 use crate::web::BearerError;
-use crate::{revocation, web};
 
 /// An authenticated request: the token's claims, the user as stored now, and
 /// where the request comes from (for the audit trail).
@@ -83,9 +81,8 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> ApiResult<Caller> {
-        let api = api(parts)?;
         let token = bearer(&parts.headers)?;
-        let (claims, user) = api.tokens.authenticate(app, token).await?;
+        let (claims, user) = tokens::authenticate_bearer(app, token).await?;
         let user = match user {
             Some(u) if !u.disabled => u,
             _ => {
@@ -198,74 +195,6 @@ fn bearer(headers: &HeaderMap) -> ApiResult<&str> {
             "The Authorization header is malformed.",
         ),
     })
-}
-
-/// Already-verified access tokens, keyed by the SHA-256 of the whole token
-/// and dropped at the token's expiry. A hit saves the signature check only:
-/// expiry and revocation are still checked on every request.
-#[derive(Debug, Default)]
-pub struct TokenCache {
-    entries: Mutex<HashMap<String, AccessClaims>>,
-}
-
-/// Beyond this many entries the cache drops expired ones, then everything.
-const TOKEN_CACHE_MAX: usize = 20_000;
-
-impl TokenCache {
-    /// Verifies `token` and loads its subject from the store. On a cache hit
-    /// the revocation check and the user lookup go to the store together
-    /// (one round trip's latency on Redis).
-    pub async fn authenticate(
-        &self,
-        app: &Provider,
-        token: &str,
-    ) -> ApiResult<(AccessClaims, Option<User>)> {
-        let key = hash_token(token.as_bytes());
-        let now = OffsetDateTime::now_utc().unix_timestamp();
-        let cached = self
-            .entries
-            .lock()
-            .expect("token cache lock")
-            .get(&key)
-            .cloned();
-        match cached {
-            Some(claims) if claims.exp > now => {
-                let (revoked, user) = tokio::join!(
-                    revocation::is_access_token_revoked(app, &claims.jti),
-                    app.store.get_user(&claims.sub)
-                );
-                if revoked? {
-                    self.entries.lock().expect("token cache lock").remove(&key);
-                    return Err(ApiError::unauthorized(
-                        Some("invalid_token"),
-                        "The token has been revoked.",
-                    ));
-                }
-                Ok((claims, user?))
-            }
-            Some(_) => {
-                self.entries.lock().expect("token cache lock").remove(&key);
-                Err(ApiError::unauthorized(
-                    Some("invalid_token"),
-                    "The token has expired.",
-                ))
-            }
-            None => {
-                // Signature, type, issuer, audience, expiry and revocation.
-                let claims = tokens::verify_access_token(app, token).await?;
-                let user = app.store.get_user(&claims.sub).await?;
-                let mut entries = self.entries.lock().expect("token cache lock");
-                if entries.len() >= TOKEN_CACHE_MAX {
-                    entries.retain(|_, c| c.exp > now);
-                    if entries.len() >= TOKEN_CACHE_MAX {
-                        entries.clear();
-                    }
-                }
-                entries.insert(key, claims.clone());
-                Ok((claims, user))
-            }
-        }
-    }
 }
 
 #[cfg(test)]

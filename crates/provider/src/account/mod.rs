@@ -53,7 +53,6 @@ impl AccountSettings {
 #[derive(Debug)]
 pub struct AccountApi {
     pub settings: AccountSettings,
-    pub tokens: auth::TokenCache,
     user_locks: Vec<tokio::sync::Mutex<()>>,
 }
 
@@ -63,7 +62,6 @@ impl AccountApi {
     pub fn new(settings: AccountSettings) -> Self {
         AccountApi {
             settings,
-            tokens: auth::TokenCache::default(),
             user_locks: (0..USER_LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),

@@ -26,8 +26,8 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, OAuthError> {
 pub async fn userinfo(State(app): State<AppState>, headers: HeaderMap) -> Response {
     let result = async {
         let token = bearer(&headers)?;
-        let claims = tokens::verify_access_token(&app, token).await?;
-        let user = match app.store.get_user(&claims.sub).await? {
+        let (claims, user) = tokens::authenticate_bearer(&app, token).await?;
+        let user = match user {
             Some(u) if !u.disabled => u,
             _ => {
                 return Err(OAuthError::invalid_token(

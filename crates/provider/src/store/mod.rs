@@ -32,8 +32,8 @@ pub use self::redis::RedisStore;
 pub use embedded::EmbeddedStore;
 pub use error::{StoreError, StoreResult};
 pub use records::{
-    AuditAction, AuditEvent, AuthCodeGrant, BrowserSession, Client, Device, DeviceDeletion,
-    EncryptedSecret, NewAuditEvent, PasswordHash, PendingEnrollment, RefreshToken,
+    AuditAction, AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, Device,
+    DeviceDeletion, EncryptedSecret, NewAuditEvent, PasswordHash, PendingEnrollment, RefreshToken,
     SignInTransaction, TrustedBrowser, User, hash_token,
 };
 
@@ -209,6 +209,10 @@ pub trait Store: Send + Sync + 'static {
     /// expiry; an already expired token needs no record and none is kept).
     async fn revoke_access_token(&self, jti: &str, expires_at: OffsetDateTime) -> StoreResult<()>;
     async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
+    /// Whether the access token `jti` is revoked, and the user `uid`, in one
+    /// read (one round trip on Redis): every bearer-authenticated request
+    /// makes this call, so it is the floor of the account API's latency.
+    async fn bearer_subject(&self, uid: &str, jti: &str) -> StoreResult<BearerSubject>;
 
     // ----- browser sessions and sign-in transactions -----
 

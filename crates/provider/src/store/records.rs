@@ -305,6 +305,16 @@ pub struct AuditEvent {
     pub event: NewAuditEvent,
 }
 
+/// What checking a bearer access token needs from the store, read together
+/// by [`super::Store::bearer_subject`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BearerSubject {
+    /// Whether the token's `jti` was revoked (RFC 7009).
+    pub token_revoked: bool,
+    /// The token's subject as stored now (`None`: deleted).
+    pub user: Option<User>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,9 +23,9 @@ use super::shared::{
     unix_ms,
 };
 use super::{
-    AuditEvent, AuthCodeGrant, BrowserSession, Client, Device, DeviceDeletion, NewAuditEvent,
-    PendingEnrollment, RefreshToken, SignInTransaction, Store, StoreError, StoreResult,
-    TrustedBrowser, User,
+    AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, Device, DeviceDeletion,
+    NewAuditEvent, PendingEnrollment, RefreshToken, SignInTransaction, Store, StoreError,
+    StoreResult, TrustedBrowser, User,
 };
 
 /// How often the background task purges expired records.
@@ -812,6 +812,18 @@ impl Store for EmbeddedStore {
         let key = ephemeral_key("revoked-at", jti);
         self.read(move |txn| Ok(ephemeral_get(&txn.open_table(EPHEMERAL)?, &key)?.is_some()))
             .await
+    }
+
+    async fn bearer_subject(&self, uid: &str, jti: &str) -> StoreResult<BearerSubject> {
+        let uid = uid.to_owned();
+        let key = ephemeral_key("revoked-at", jti);
+        self.read(move |txn| {
+            Ok(BearerSubject {
+                token_revoked: ephemeral_get(&txn.open_table(EPHEMERAL)?, &key)?.is_some(),
+                user: get_json(&txn.open_table(USERS)?, &uid)?,
+            })
+        })
+        .await
     }
 
     // ----- sessions and transactions -----

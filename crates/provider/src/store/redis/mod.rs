@@ -52,9 +52,9 @@ use super::shared::{
     search_terms, ttl_until,
 };
 use super::{
-    AuditEvent, AuthCodeGrant, BrowserSession, Client, Device, DeviceDeletion, NewAuditEvent,
-    PendingEnrollment, RefreshToken, SignInTransaction, Store, StoreError, StoreResult,
-    TrustedBrowser, User,
+    AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, Device, DeviceDeletion,
+    NewAuditEvent, PendingEnrollment, RefreshToken, SignInTransaction, Store, StoreError,
+    StoreResult, TrustedBrowser, User,
 };
 
 /// Attempts of a compare-and-set before giving up with `Conflict`.
@@ -903,6 +903,22 @@ impl Store for RedisStore {
             .query(cmd("EXISTS").arg(self.key("revoked-at", jti)))
             .await?;
         Ok(exists == 1)
+    }
+
+    async fn bearer_subject(&self, uid: &str, jti: &str) -> StoreResult<BearerSubject> {
+        let mut conn = self.link.connection().await?;
+        let (user, revoked): (Option<Vec<u8>>, u64) = ::redis::pipe()
+            .cmd("GET")
+            .arg(self.key("user", uid))
+            .cmd("EXISTS")
+            .arg(self.key("revoked-at", jti))
+            .query_async(&mut conn)
+            .await
+            .map_err(|err| self.link.failed(err))?;
+        Ok(BearerSubject {
+            token_revoked: revoked == 1,
+            user: user.map(|bytes| decode(&bytes)).transpose()?,
+        })
     }
 
     // ----- sessions and transactions -----
