@@ -41,6 +41,7 @@ pub mod browsers;
 pub mod devices;
 pub mod helpdesk;
 pub mod me;
+pub mod otpauth;
 pub mod paths;
 pub mod problem;
 pub mod secret;
@@ -53,6 +54,7 @@ pub use devices::{
 };
 pub use helpdesk::{HelpdeskChange, ReasonError, UserSearchQuery, UserSearchResults, UserSummary};
 pub use me::{Me, ROLE_HELPDESK};
+pub use otpauth::{OtpAlgorithm, OtpauthError, OtpauthUri};
 pub use problem::{ErrorCode, PROBLEM_JSON, Problem};
 pub use secret::SecretText;
 

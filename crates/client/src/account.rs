@@ -7,8 +7,8 @@ use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use tessera_api::{
     ActivityPage, Device, DeviceRename, EnrollmentConfirm, EnrollmentConfirmed, EnrollmentStart,
-    EnrollmentStarted, HelpdeskChange, Me, Problem, RecoveryCodes, Removed, SecretText,
-    TrustedBrowser, UserSearchResults, normalize_device_name, paths,
+    EnrollmentStarted, HelpdeskChange, Me, OtpauthUri, Problem, RecoveryCodes, Removed, SecretText,
+    TrustedBrowser, UserSearchResults, normalize_device_name, otpauth, paths,
 };
 
 use crate::client::Client;
@@ -72,6 +72,29 @@ fn totp_code(raw: &str) -> Result<SecretText> {
         });
     }
     Ok(SecretText::new(code))
+}
+
+/// An enrolment is shown only when its QR code and the secret printed beside
+/// it are the same key, read the same way by every authenticator app: a user
+/// who scans one and types the other must not end up with a wrong code.
+fn checked_enrollment(started: EnrollmentStarted) -> Result<EnrollmentStarted> {
+    let bad = |why: String| ClientError::BadEnrollment(why);
+    let uri = OtpauthUri::parse(started.otpauth_uri.expose()).map_err(|e| bad(e.to_string()))?;
+    let printed = otpauth::normalize_secret(started.secret.expose())
+        .map_err(|_| bad("the printed secret is not a valid base32 key".into()))?;
+    // Both values come from the same answer: there is no timing oracle here.
+    if uri.secret != printed {
+        return Err(bad(
+            "the QR code's secret differs from the printed secret".into()
+        ));
+    }
+    if !uri.is_universal() {
+        return Err(bad(
+            "it asks for codes other than 6 digits, SHA1, every 30 seconds, which some apps ignore"
+                .into(),
+        ));
+    }
+    Ok(started)
 }
 
 fn paging(call: &mut Call, cursor: Option<&str>, limit: Option<u32>) {
@@ -177,8 +200,10 @@ impl Client {
         let body = EnrollmentStart {
             name: device_name(name)?,
         };
-        self.json(Call::new(Method::POST, paths::MY_DEVICES, to_json(&body)))
-            .await
+        let started = self
+            .json(Call::new(Method::POST, paths::MY_DEVICES, to_json(&body)))
+            .await?;
+        checked_enrollment(started)
     }
 
     /// `POST /api/v1/me/devices/enrollments/{id}/confirm`
@@ -385,5 +410,51 @@ mod tests {
             reason("lost phone").unwrap(),
             serde_json::json!({"reason": "lost phone"})
         );
+    }
+
+    fn started(secret: &str, uri: &str) -> EnrollmentStarted {
+        EnrollmentStarted {
+            enrollment_id: "e1".into(),
+            name: "Phone".into(),
+            secret: SecretText::new(secret),
+            otpauth_uri: SecretText::new(uri),
+            expires_at: time::OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn an_enrolment_is_shown_only_when_its_qr_code_and_secret_agree() {
+        const S: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+        let ok = format!(
+            "otpauth://totp/Tessera:alice?secret={S}&issuer=Tessera&algorithm=SHA1&digits=6&period=30"
+        );
+        assert!(checked_enrollment(started(S, &ok)).is_ok());
+        // Printed lower case with spaces is the same key.
+        assert!(
+            checked_enrollment(started(&crate::qr::group_secret(&S.to_lowercase()), &ok)).is_ok()
+        );
+        let other = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU";
+        let cases = [
+            (started(other, &ok), "differs from the printed secret"),
+            (started(S, "https://example.org/"), "not an otpauth:// URI"),
+            (
+                started("not base32!", &ok),
+                "printed secret is not a valid base32 key",
+            ),
+            (
+                started(S, &ok.replace("digits=6", "digits=8")),
+                "other than 6 digits",
+            ),
+        ];
+        for (enrolment, why) in cases {
+            let err = checked_enrollment(enrolment).unwrap_err();
+            assert_eq!(err.code(), "bad_enrollment");
+            assert!(err.to_string().contains(why), "{err}");
+            assert!(
+                err.message(crate::i18n::Lang::Fr)
+                    .contains("rien n'a été ajouté")
+            );
+            assert!(!err.to_string().contains(S), "no secret in messages");
+        }
     }
 }

@@ -82,6 +82,12 @@ pub enum ClientError {
         code: Option<ErrorCode>,
         detail: String,
     },
+    /// An enrolment the provider started cannot be shown safely (see
+    /// `account::checked_enrollment`); the pending enrolment just expires.
+    #[error(
+        "the provider sent an enrolment that authenticator apps cannot use: {0}; nothing was added"
+    )]
+    BadEnrollment(String),
     /// Input refused before sending anything.
     #[error("invalid {field}: {reason}")]
     InvalidInput { field: &'static str, reason: String },
@@ -136,6 +142,7 @@ impl ClientError {
             ClientError::Network { .. } => "network",
             ClientError::Api { code: Some(c), .. } => c.as_str(),
             ClientError::Api { code: None, .. } => "server_error",
+            ClientError::BadEnrollment(_) => "bad_enrollment",
             ClientError::InvalidInput { .. } => "bad_request",
             ClientError::Internal(_) => "internal",
         }
@@ -218,6 +225,10 @@ impl ClientError {
                 Some(m) => m.to_owned(),
                 None => detail.clone(),
             },
+            ClientError::BadEnrollment(r) => format!(
+                "Le fournisseur a proposé un enrôlement que les applications d'authentification \
+                 ne peuvent pas utiliser : {r} ; rien n'a été ajouté"
+            ),
             ClientError::InvalidInput { field, reason } => {
                 format!("Valeur invalide pour {field} : {reason}")
             }

@@ -117,6 +117,19 @@ mod tests {
     }
 
     #[test]
+    fn enrolment_uris_read_back_as_universal_with_the_printed_secret() {
+        // What clients check before showing a QR code (tessera_api::otpauth).
+        let secret = [7u8; 20];
+        for account in ["alice@example.org", "a:b c+d", "élodie"] {
+            let uri = tessera_api::OtpauthUri::parse(&otpauth_uri(&secret, "Tessera", account))
+                .unwrap_or_else(|e| panic!("{account}: {e}"));
+            assert_eq!(uri.secret, base32(&secret));
+            assert_eq!(uri.issuer.as_deref(), Some("Tessera"));
+            assert!(uri.is_universal());
+        }
+    }
+
+    #[test]
     fn one_step_of_skew_each_way_and_no_more() {
         let now = 1_700_000_000;
         let step = now / STEP_SECS;

@@ -13,6 +13,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::acr::{AcrError, AcrRequest};
+use crate::config::Config;
 use crate::i18n::Lang;
 use crate::oidc::redirect::{error_redirect, redirect_uri_matches};
 use crate::pages::error_page;
@@ -101,7 +102,7 @@ pub async fn authorize(
             &app.issuer,
         )
     };
-    let request = match validate(&app, &client, redirect_uri, &params) {
+    let request = match validate(&app.config, &client, redirect_uri, &params) {
         Ok(r) => r,
         Err((error, description)) => return fail(error, &description),
     };
@@ -115,10 +116,11 @@ pub async fn authorize(
     .await
 }
 
-/// Everything after the client and redirect URI; `Err((error, description))`
-/// is redirected.
-fn validate(
-    app: &AppState,
+/// Everything after the client and redirect URI (which the caller has
+/// checked); `Err((error, description))` is redirected to the client. Pure,
+/// so it can be fuzzed.
+pub fn validate(
+    config: &Config,
     client: &Client,
     redirect_uri: &str,
     params: &Params,
@@ -205,17 +207,16 @@ fn validate(
             )
         })?),
     };
-    let acr =
-        AcrRequest::parse(claims.as_ref(), params.get("acr_values"), &app.config).map_err(|e| {
-            match e {
-                AcrError::BadClaims => ("invalid_request", e.to_string()),
-                AcrError::Unsatisfiable => (
-                    "access_denied",
-                    "none of the requested essential acr values can be satisfied by this provider"
-                        .to_owned(),
-                ),
-            }
-        })?;
+    let acr = AcrRequest::parse(claims.as_ref(), params.get("acr_values"), config).map_err(
+        |e| match e {
+            AcrError::BadClaims => ("invalid_request", e.to_string()),
+            AcrError::Unsatisfiable => (
+                "access_denied",
+                "none of the requested essential acr values can be satisfied by this provider"
+                    .to_owned(),
+            ),
+        },
+    )?;
     let prompts: Vec<&str> = params
         .get("prompt")
         .unwrap_or_default()
