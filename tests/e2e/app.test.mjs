@@ -11,7 +11,9 @@
 //
 // The tests run in order on one app session and build on each other: the
 // demo user signs in, adds, renames and deletes apps and revokes browsers;
-// then the help-desk user removes and resets the demo user's apps.
+// then the help-desk user removes and resets the demo user's apps; last, the
+// demo user signs in again (setting up a new app on the provider's page) and
+// reads the reset in their own activity.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -367,4 +369,21 @@ test("the help desk resets all of a user's apps, only with a reason, and the res
   );
   assert.match(await wd.text(entry), /by helpdesk/);
   await shot("helpdesk-reset");
+});
+
+test("the user, signed in again, sets up a new app on the provider's page and sees the help desk's reset in their activity", async () => {
+  await open("Settings");
+  await wd.click(await wd.waitForXPath("//main//section//button[normalize-space()='Sign out']"));
+  await wd.waitForXPath("//main//h1[normalize-space()='Sign in']");
+  await useAccount("demo");
+  await wd.click(await wd.waitForXPath("//button[normalize-space()='Sign in with the browser']"));
+  assert.equal(await wd.text(await wd.waitFor(".who", 90000)), "Signed in as Demo User");
+  // With no app left, the provider's code form was an enrolment.
+  assert.match(await readFile(BROWSER_LOG, "utf8"), /setting up a new authenticator for demo on the sign-in page/);
+  await open("Activity");
+  const entry = await wd.waitForXPath(
+    "//main//table//td[starts-with(normalize-space(), 'Authenticator apps reset')][contains(., 'E2E: new phone, ticket 2')]",
+  );
+  assert.match(await wd.text(entry), /by helpdesk/);
+  await shot("activity-after-reset");
 });

@@ -10,15 +10,20 @@
 // run is a fresh browser (no cookie survives it), so the provider never
 // recognises one and always asks for the code.
 //
+// An account left without an authenticator sets one up on the code form
+// (the secret shown there becomes the account's, in the accounts file).
+//
 // The provider refuses a code already used (replay): before typing one, the
-// fake browser waits for the next 30-s window if the last code it typed for
-// this account came from the current one (kept in <accounts file>.steps).
+// fake browser waits for the next 30-s window if the last code it typed from
+// this secret came from the current one (kept in <accounts file>.steps, by a
+// hash of the secret).
 //
 // Usage: fake-browser.mjs <authorization URL>
 // Env: TESSERA_E2E_ACCOUNTS, a JSON file {"use": uid, "accounts": {uid:
 // {"password", "totp_secret"}}} — the tests switch accounts by rewriting "use".
 // TESSERA_E2E_BROWSER_LOG: where each request and outcome is logged; each
 // successful sign-in ends with the line "signed in as <uid>".
+import { createHash } from "node:crypto";
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { STEP_SECS, totp } from "./totp.mjs";
 
@@ -75,13 +80,14 @@ async function submit(page, fields) {
 /** The TOTP time step of `at` (ms). */
 const stepOf = (at) => Math.floor(at / 1000 / STEP_SECS);
 
-/** The last TOTP step used per account, shared by every fake-browser run. */
+/** The last TOTP step used per secret, shared by every fake-browser run. */
 const stepsFile = `${process.env.TESSERA_E2E_ACCOUNTS}.steps`;
 const usedSteps = () => (existsSync(stepsFile) ? JSON.parse(readFileSync(stepsFile, "utf8")) : {});
+const secretKey = (secret) => createHash("sha256").update(secret).digest("hex").slice(0, 16);
 
-/** A code of a window not used yet for `uid`, waiting for the next one if needed. */
+/** A code of `uid`'s `secret` from a window not used yet, waiting for the next one if needed. */
 async function freshCode(uid, secret) {
-  const last = usedSteps()[uid];
+  const last = usedSteps()[secretKey(secret)];
   if (last !== undefined && stepOf(Date.now()) <= last) {
     const until = (last + 1) * STEP_SECS * 1000 + 200;
     log(`waiting ${Math.ceil((until - Date.now()) / 1000)} s for a TOTP window not used yet by ${uid}`);
@@ -100,11 +106,22 @@ try {
   page = await submit(page, { username: use, password: account.password });
   if (!page.body.includes('name="otp"')) throw new Error(`no code asked after the password: ${page.res.status}`);
   if (!page.body.includes('name="trust_browser"')) throw new Error("the code form offers no \"trust this browser\"");
-  const { code, step } = await freshCode(use, account.totp_secret);
+  // An account without an authenticator (reset by the help desk) sets one up
+  // on the code form: the secret is on the page; from now on it is the
+  // account's secret.
+  const enrolSecret = page.body.match(/<code id="secret">([A-Z2-7 ]+)<\/code>/)?.[1].replace(/ /g, "");
+  if (enrolSecret) {
+    log(`setting up a new authenticator for ${use} on the sign-in page`);
+    const file = JSON.parse(readFileSync(process.env.TESSERA_E2E_ACCOUNTS, "utf8"));
+    file.accounts[use].totp_secret = enrolSecret;
+    writeFileSync(process.env.TESSERA_E2E_ACCOUNTS, JSON.stringify(file), { mode: 0o600 });
+  }
+  const secret = enrolSecret ?? account.totp_secret;
+  const { code, step } = await freshCode(use, secret);
   page = await submit(page, { otp: code, trust_browser: "on" });
   log(`ended at ${page.url} with ${page.res.status}`);
   if (!new URL(page.url).pathname.endsWith("/callback")) throw new Error(`did not reach the callback: ${page.url}`);
-  writeFileSync(stepsFile, JSON.stringify({ ...usedSteps(), [use]: step }));
+  writeFileSync(stepsFile, JSON.stringify({ ...usedSteps(), [secretKey(secret)]: step }));
   log(`signed in as ${use}`);
 } catch (e) {
   log(`failed: ${e.stack ?? e}`);
