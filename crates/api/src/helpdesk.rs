@@ -77,11 +77,14 @@ impl HelpdeskChange {
     /// other than line breaks are replaced by spaces so the audit trail stays
     /// readable.
     pub fn new(reason: &str) -> Result<Self, ReasonError> {
+        // Replaced first, then trimmed: a control character at either end
+        // must not leave a space there (found by fuzzing: "\u{7f}x" became
+        // " x", which validated again as "x").
         let reason: String = reason
-            .trim()
             .chars()
             .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
             .collect();
+        let reason = reason.trim().to_owned();
         if reason.is_empty() {
             return Err(ReasonError::Empty);
         }

@@ -289,6 +289,12 @@ fn helpdesk_change_requires_a_real_reason() {
     let long = "x".repeat(helpdesk::REASON_MAX_CHARS + 1);
     assert_eq!(HelpdeskChange::new(&long), Err(ReasonError::TooLong));
     assert_eq!(HelpdeskChange::new("a\u{7}b\nc").unwrap().reason, "a b\nc");
+    // Regression (fuzz target account_bodies): a control character at an end
+    // leaves no space there, so validating twice changes nothing.
+    let once = HelpdeskChange::new("\u{7f}[").unwrap();
+    assert_eq!(once.reason, "[");
+    assert_eq!(once.clone().validated(), Ok(once));
+    assert_eq!(HelpdeskChange::new("\u{7}\u{1b}"), Err(ReasonError::Empty));
     let received: HelpdeskChange = serde_json::from_value(json!({"reason": " "})).unwrap();
     assert_eq!(received.validated(), Err(ReasonError::Empty));
     assert!(
