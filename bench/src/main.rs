@@ -6,8 +6,10 @@
 //!
 //! ```text
 //! tessera-bench [--out BENCHMARKS.md] [--quick] [--command "bash scripts/bench"]
+//!               [--desktop-app target/release/tessera-desktop] [--launches 5]
 //! ```
 
+mod desktop;
 mod load;
 mod peer;
 mod report;
@@ -29,6 +31,9 @@ struct Options {
     command: String,
     warmup: Duration,
     measure: Duration,
+    /// The desktop app to launch (a custom-protocol release build).
+    desktop_app: String,
+    launches: usize,
 }
 
 fn options() -> Options {
@@ -37,12 +42,21 @@ fn options() -> Options {
         command: "bash scripts/bench".into(),
         warmup: Duration::from_secs(2),
         measure: Duration::from_secs(8),
+        desktop_app: "target/release/tessera-desktop".into(),
+        launches: 5,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--out" => o.out = args.next().expect("--out PATH"),
             "--command" => o.command = args.next().expect("--command TEXT"),
+            "--desktop-app" => o.desktop_app = args.next().expect("--desktop-app PATH"),
+            "--launches" => {
+                o.launches = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("--launches N")
+            }
             "--quick" => {
                 o.warmup = Duration::from_millis(500);
                 o.measure = Duration::from_secs(2);
@@ -50,8 +64,10 @@ fn options() -> Options {
             "-h" | "--help" => {
                 println!(
                     "tessera-bench [--out BENCHMARKS.md] [--quick] [--command TEXT]\n\
+                     \x20             [--desktop-app PATH] [--launches N]\n\
                      Measures sign-in, account API reads, refresh and userinfo against\n\
-                     floors and peers measured in the same run; writes the report."
+                     floors and peers measured in the same run, and the desktop app's\n\
+                     launch, idle memory and installers; writes the report."
                 );
                 std::process::exit(0);
             }
@@ -320,6 +336,18 @@ fn main() {
                 figures.refresh_redis = refresh;
                 figures.userinfo_redis = userinfo;
             }
+        }
+        drop(srv);
+    }
+
+    eprintln!("desktop app launches…");
+    {
+        let url = redis.url();
+        let srv = server_rt.block_on(Server::start(StoreKind::Embedded, Some(&url)));
+        let app = std::path::Path::new(&o.desktop_app);
+        figures.desktop = client_rt.block_on(desktop::measure(app, &srv.issuer, o.launches));
+        if let Some(why) = &figures.desktop.missing {
+            eprintln!("desktop not measured: {why}");
         }
         drop(srv);
     }

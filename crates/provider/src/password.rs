@@ -40,11 +40,25 @@ pub fn verify_dummy(password: &str) {
     let _ = verify(password, phc);
 }
 
+/// How many verifications run at once: one per core. More would not finish
+/// sooner (each is CPU-bound) but would thrash the caches with 19 MiB each,
+/// and unbounded, a burst of sign-ins could allocate memory without limit.
+/// Waiting callers queue in order.
+static VERIFIERS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
 /// `verify` (or `verify_dummy` for an unknown user, answering false) on
-/// Tokio's blocking pool: a verification costs tens of milliseconds of CPU,
-/// which would otherwise stall the async workers serving every other request.
+/// Tokio's blocking pool, at most [`VERIFIERS`] at a time: a verification
+/// costs tens of milliseconds of CPU, which would otherwise stall the async
+/// workers serving every other request.
 pub async fn verify_off_thread(password: secrecy::SecretString, phc: Option<String>) -> bool {
+    let Ok(_permit) = VERIFIERS.acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || {
+        #[cfg(test)]
+        let _running = tests::Running::start();
         let password = secrecy::ExposeSecret::expose_secret(&password);
         match phc {
             Some(phc) => verify(password, &phc),
@@ -70,6 +84,50 @@ mod tests {
         assert!(!verify("correct horsf", &h));
         assert!(!verify("correct horse", "not a phc string"));
         assert_ne!(h, hash("correct horse"), "salted");
+    }
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static RUNNING: AtomicUsize = AtomicUsize::new(0);
+    static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+    /// Counts verifications running on the blocking pool.
+    pub(super) struct Running;
+
+    impl Running {
+        pub(super) fn start() -> Running {
+            let now = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+            PEAK.fetch_max(now, Ordering::SeqCst);
+            Running
+        }
+    }
+
+    impl Drop for Running {
+        fn drop(&mut self) {
+            RUNNING.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_more_verifications_at_once_than_cores() {
+        let phc = hash("right");
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let burst = (0..4 * cores).map(|i| {
+            let phc = phc.clone();
+            tokio::spawn(async move {
+                let guess = if i % 2 == 0 { "right" } else { "wrong" };
+                (
+                    i,
+                    verify_off_thread(guess.to_owned().into(), Some(phc)).await,
+                )
+            })
+        });
+        for handle in burst.collect::<Vec<_>>() {
+            let (i, ok) = handle.await.unwrap();
+            assert_eq!(ok, i % 2 == 0, "verification {i}");
+        }
+        let peak = PEAK.load(Ordering::SeqCst);
+        assert!(peak >= 1 && peak <= cores, "peak {peak}, cores {cores}");
     }
 
     #[tokio::test]
