@@ -79,6 +79,18 @@ with_secret_service() {
     dbus-run-session -- bash -c '
       printf %s tessera-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null
       exec "$@"' with_secret_service "$@" || rc=$?
-  rm -rf "$dir"
+  remove_runtime_dir "$dir"
   return $rc
+}
+
+# Removes a throw-away HOME/XDG directory. A desktop app started inside it may
+# have started xdg-document-portal, whose FUSE mount (run/doc) outlives the
+# D-Bus session for a moment: unmount it, and never fail a run over cleanup.
+remove_runtime_dir() {
+  local dir=$1 mnt
+  for mnt in "$dir/run/doc" "$dir/home/.cache/doc" "$dir/cache/doc"; do
+    if [ -d "$mnt" ]; then fusermount -uz "$mnt" 2>/dev/null || true; fi
+  done
+  rm -rf "$dir" 2>/dev/null || { sleep 1; rm -rf "$dir" 2>/dev/null; } ||
+    log "warning: could not remove $dir"
 }

@@ -333,14 +333,27 @@ impl AppState {
             .await
     }
 
-    pub async fn browser_revoke(&self, id: String) -> CommandResult<()> {
-        self.call(None, |c| async move { c.revoke_browser(&id).await })
-            .await
+    pub async fn browser_revoke(
+        &self,
+        id: String,
+        progress: Channel<LoginProgress>,
+    ) -> CommandResult<()> {
+        self.call(
+            Some(progress),
+            |c| async move { c.revoke_browser(&id).await },
+        )
+        .await
     }
 
-    pub async fn browsers_revoke_all(&self) -> CommandResult<Removed> {
-        self.call(None, |c| async move { c.revoke_all_browsers().await })
-            .await
+    pub async fn browsers_revoke_all(
+        &self,
+        progress: Channel<LoginProgress>,
+    ) -> CommandResult<Removed> {
+        self.call(
+            Some(progress),
+            |c| async move { c.revoke_all_browsers().await },
+        )
+        .await
     }
 
     pub async fn activity_page(&self, cursor: Option<String>) -> CommandResult<ActivityPage> {

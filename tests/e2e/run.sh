@@ -30,7 +30,10 @@ REDIS_PID=
 cleanup() {
   if [ -n "$PROVIDER_PID" ]; then kill "$PROVIDER_PID" 2>/dev/null || true; fi
   if [ -n "$REDIS_PID" ]; then kill "$REDIS_PID" 2>/dev/null || true; fi
-  rm -rf "$TMP"
+  # The app may have started xdg-document-portal, whose FUSE mount outlives
+  # the D-Bus session for a moment; cleanup never fails the run.
+  fusermount -uz "$TMP/run/doc" 2>/dev/null || true
+  rm -rf "$TMP" 2>/dev/null || { sleep 1; rm -rf "$TMP" 2>/dev/null; } || echo "warning: could not remove $TMP" >&2
 }
 trap cleanup EXIT
 mkdir -p "$TMP/home" "$TMP/config/tessera" "$TMP/data" "$TMP/cache" "$TMP/run" "$TMP/provider"

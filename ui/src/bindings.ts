@@ -42,9 +42,12 @@ export const commands = {
 	 */
 	recoveryCodesSave: () => __TAURI_INVOKE<string>("recovery_codes_save"),
 	browsersList: () => __TAURI_INVOKE<TrustedBrowser[]>("browsers_list"),
-	/**  Revokes one trusted browser, and only that one. */
-	browserRevoke: (id: string) => __TAURI_INVOKE<null>("browser_revoke", { id }),
-	browsersRevokeAll: () => __TAURI_INVOKE<Removed>("browsers_revoke_all"),
+	/**
+	 *  Revokes one trusted browser, and only that one; the client steps up
+	 *  (browser sign-in) when the provider asks.
+	 */
+	browserRevoke: (id: string, onProgress: Channel<LoginProgress>) => __TAURI_INVOKE<null>("browser_revoke", { id, onProgress }),
+	browsersRevokeAll: (onProgress: Channel<LoginProgress>) => __TAURI_INVOKE<Removed>("browsers_revoke_all", { onProgress }),
 	/**  One page of the user's own audit events, newest first. */
 	activityPage: (cursor: string | null) => __TAURI_INVOKE<ActivityPage>("activity_page", { cursor }),
 	helpdeskSearch: (query: string) => __TAURI_INVOKE<UserSearchResults>("helpdesk_search", { query }),

@@ -71,8 +71,10 @@ export const ipc = {
     call(commands.recoveryCodesRegenerate(progressChannel(onProgress))),
   recoveryCodesSave: () => call(commands.recoveryCodesSave()),
   browsersList: () => call(commands.browsersList()),
-  browserRevoke: (id: string) => call(commands.browserRevoke(id)),
-  browsersRevokeAll: () => call(commands.browsersRevokeAll()),
+  browserRevoke: (id: string, onProgress: Progress = ignore) =>
+    call(commands.browserRevoke(id, progressChannel(onProgress))),
+  browsersRevokeAll: (onProgress: Progress = ignore) =>
+    call(commands.browsersRevokeAll(progressChannel(onProgress))),
   activityPage: (cursor: string | null) => call(commands.activityPage(cursor)),
   helpdeskSearch: (query: string) => call(commands.helpdeskSearch(query)),
   helpdeskDevices: (uid: string) => call(commands.helpdeskDevices(uid)),

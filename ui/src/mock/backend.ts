@@ -205,11 +205,13 @@ export function mockBackend(opts: MockOptions = {}) {
     recovery_codes_save: () => "/home/alice/Downloads/tessera-recovery-codes.txt",
     browsers_list: () => (needMe(), state.browsers),
     browser_revoke: (a) => {
+      send(a, { step: "waiting_for_browser", url: `${state.settings.issuer}/authorize?max_age=0` });
       if (!state.browsers.some((b) => b.id === a.id)) reject("not_found");
       state.browsers = state.browsers.filter((b) => b.id !== a.id);
       return null;
     },
-    browsers_revoke_all: () => {
+    browsers_revoke_all: (a) => {
+      send(a, { step: "waiting_for_browser", url: `${state.settings.issuer}/authorize?max_age=0` });
       const removed = state.browsers.length;
       state.browsers = [];
       return { removed };

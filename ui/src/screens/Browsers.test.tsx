@@ -31,6 +31,24 @@ test("revoke all asks first, then empties the list", async () => {
   expect(calls("browsers_revoke_all")).toHaveLength(1);
 });
 
+test("step-up progress is announced while the browser confirms a revocation", async () => {
+  let release: () => void = () => {};
+  const { user } = await openBrowsers({
+    overrides: {
+      browser_revoke: (a: Record<string, unknown>) => {
+        (a.onProgress as { onmessage: (p: unknown) => void }).onmessage({ step: "waiting_for_browser", provider: "x" });
+        return new Promise((res) => (release = () => res(null)));
+      },
+    },
+  });
+  await user.click(await screen.findByRole("button", { name: "Revoke Chrome on Windows" }));
+  await waitFor(() =>
+    expect(screen.getAllByRole("status").some((s) => s.textContent?.includes("needs a recent sign-in"))).toBe(true),
+  );
+  release();
+  await waitFor(() => expect(screen.queryByRole("rowheader", { name: "Chrome on Windows" })).not.toBeInTheDocument());
+});
+
 test("a list that cannot load is explained with a retry", async () => {
   let fail = true;
   const { user } = renderApp({

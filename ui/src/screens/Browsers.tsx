@@ -12,7 +12,7 @@ import { useAction } from "../session";
 export function Browsers() {
   const { t, formatDate } = useI18n();
   const { run: runLoad, error: loadError } = useAction();
-  const { run, busy, error } = useAction();
+  const { run, busy, error, progress, onProgress } = useAction();
   const [browsers, setBrowsers] = useState<TrustedBrowser[] | null>(null);
   const [confirmAll, setConfirmAll] = useState(false);
   const [status, setStatus] = useState<string | null>(null);
@@ -27,7 +27,7 @@ export function Browsers() {
 
   const revoke = async (b: TrustedBrowser) => {
     const ok = await run(async () => {
-      await ipc.browserRevoke(b.id);
+      await ipc.browserRevoke(b.id, onProgress);
       return true;
     });
     if (ok) {
@@ -38,7 +38,7 @@ export function Browsers() {
 
   const revokeAll = async () => {
     const ok = await run(async () => {
-      await ipc.browsersRevokeAll();
+      await ipc.browsersRevokeAll(onProgress);
       return true;
     });
     setConfirmAll(false);
@@ -107,7 +107,7 @@ export function Browsers() {
           )}
         </>
       )}
-      <Status message={status} />
+      <Status message={progress ?? status} />
       <ErrorNotice error={error ?? loadError} onRetry={browsers === null ? () => void load() : undefined} />
     </>
   );
