@@ -8,7 +8,8 @@ use libfuzzer_sys::fuzz_target;
 use tessera_api::devices::DEVICE_NAME_MAX_CHARS;
 use tessera_api::helpdesk::REASON_MAX_CHARS;
 use tessera_api::{
-    DeviceRename, EnrollmentConfirm, EnrollmentStart, HelpdeskChange, normalize_device_name,
+    DeviceRename, EnrollmentConfirm, EnrollmentStart, HelpdeskChange, SecretText,
+    normalize_device_name,
 };
 
 fn check_name(raw: &str) {
@@ -39,11 +40,13 @@ fuzz_target!(|data: &[u8]| {
         }
         2 => {
             if let Ok(b) = serde_json::from_slice::<EnrollmentConfirm>(body) {
-                // The code is secret: its Debug form never shows it.
-                let code = b.code.expose().to_owned();
-                if code.len() >= 4 {
-                    assert!(!format!("{b:?}").contains(&code));
-                }
+                // The code is secret: its Debug form does not depend on it.
+                // (Not "does not contain it": a code such as "ACTED" is part
+                // of the redaction marker itself, found by this target.)
+                let other = EnrollmentConfirm {
+                    code: SecretText::new("another"),
+                };
+                assert_eq!(format!("{b:?}"), format!("{other:?}"));
             }
         }
         _ => {
