@@ -1,11 +1,11 @@
 import { screen, waitFor } from "@testing-library/react";
 import { expect, test } from "vitest";
-import { renderApp } from "../test-utils";
+import { renderApp, expectFocusedHeading } from "../test-utils";
 
 test("shows the newest page, then older pages on request, and says when there are no more", async () => {
   const { user, calls } = renderApp();
   await user.click(await screen.findByRole("button", { name: "Activity" }));
-  expect(await screen.findByRole("heading", { level: 1, name: "Activity" })).toHaveFocus();
+  await expectFocusedHeading("Activity", 1);
   await waitFor(() => expect(screen.getAllByRole("row")).toHaveLength(11));
   expect(screen.getAllByRole("row")[1]).toHaveTextContent("Signed in");
   // A help-desk action on one's own account says who and why.

@@ -1,12 +1,12 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import { expect, test } from "vitest";
-import { renderApp } from "../test-utils";
+import { renderApp, expectFocusedHeading } from "../test-utils";
 
 async function startAdding(opts = {}) {
   const r = renderApp(opts);
   await r.user.click(await screen.findByRole("button", { name: "Authenticator apps" }));
   await r.user.click(await screen.findByRole("button", { name: "Add an authenticator app" }));
-  expect(await screen.findByRole("heading", { level: 2, name: "Step 1 of 4: name it" })).toHaveFocus();
+  await expectFocusedHeading("Step 1 of 4: name it", 2);
   return r;
 }
 
@@ -15,7 +15,7 @@ test("first app: name, QR code and grouped secret, code, recovery codes once, do
   await user.type(screen.getByLabelText("Name of the app or phone"), "Work phone");
   await user.click(screen.getByRole("button", { name: "Next" }));
 
-  expect(await screen.findByRole("heading", { level: 2, name: "Step 2 of 4: scan the QR code" })).toHaveFocus();
+  await expectFocusedHeading("Step 2 of 4: scan the QR code", 2);
   const qr = screen.getByRole("img", { name: "QR code to scan with your authenticator app" });
   expect(qr.getAttribute("src")).toMatch(/^data:image\/png;base64,/);
   expect(screen.getByTestId("secret")).toHaveTextContent("JBSWY3DPEHPK3PXP");
@@ -24,16 +24,16 @@ test("first app: name, QR code and grouped secret, code, recovery codes once, do
   expect(calls("device_enrol_start")[0].args.name).toBe("Work phone");
   await user.click(screen.getByRole("button", { name: "Next" }));
 
-  expect(await screen.findByRole("heading", { level: 2, name: "Step 3 of 4: enter a code" })).toHaveFocus();
+  await expectFocusedHeading("Step 3 of 4: enter a code", 2);
   await user.type(screen.getByLabelText("6-digit code shown by the app"), "123456");
   await user.click(screen.getByRole("button", { name: "Confirm" }));
   expect(calls("device_enrol_confirm")[0].args).toMatchObject({ enrollmentId: "enr-1", code: "123456" });
 
-  expect(await screen.findByRole("heading", { level: 2, name: "Step 4 of 4: save your recovery codes" })).toHaveFocus();
+  await expectFocusedHeading("Step 4 of 4: save your recovery codes", 2);
   expect(within(screen.getByTestId("recovery-codes")).getAllByRole("listitem")).toHaveLength(10);
   await user.click(screen.getByRole("button", { name: "I have kept my recovery codes" }));
 
-  expect(await screen.findByRole("heading", { level: 2, name: "All set" })).toHaveFocus();
+  await expectFocusedHeading("All set", 2);
   expect(screen.getByText("Work phone is ready. Use its codes when you sign in.")).toBeInTheDocument();
   await user.click(screen.getByRole("button", { name: "Back to the list" }));
   expect(await screen.findByRole("rowheader", { name: "Work phone" })).toBeInTheDocument();

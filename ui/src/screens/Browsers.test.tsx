@@ -1,11 +1,11 @@
 import { screen, waitFor } from "@testing-library/react";
 import { expect, test } from "vitest";
-import { renderApp } from "../test-utils";
+import { renderApp, expectFocusedHeading } from "../test-utils";
 
 async function openBrowsers(opts = {}) {
   const r = renderApp(opts);
   await r.user.click(await screen.findByRole("button", { name: "Trusted browsers" }));
-  expect(await screen.findByRole("heading", { level: 1, name: "Trusted browsers" })).toHaveFocus();
+  await expectFocusedHeading("Trusted browsers", 1);
   return r;
 }
 

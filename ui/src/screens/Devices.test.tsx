@@ -1,12 +1,12 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import { expect, test } from "vitest";
-import { renderApp } from "../test-utils";
+import { renderApp, expectFocusedHeading } from "../test-utils";
 import { demoDevices } from "../mock/backend";
 
 async function openDevices(opts = {}) {
   const r = renderApp(opts);
   await r.user.click(await screen.findByRole("button", { name: "Authenticator apps" }));
-  expect(await screen.findByRole("heading", { level: 1, name: "Authenticator apps" })).toHaveFocus();
+  await expectFocusedHeading("Authenticator apps", 1);
   return r;
 }
 

@@ -1,6 +1,6 @@
 import { screen, waitFor } from "@testing-library/react";
 import { expect, test } from "vitest";
-import { renderApp } from "../test-utils";
+import { renderApp, expectFocusedHeading } from "../test-utils";
 
 test("the help desk is not offered without the helpdesk role", async () => {
   renderApp({ helpdesk: false });
@@ -11,10 +11,10 @@ test("the help desk is not offered without the helpdesk role", async () => {
 async function openUser() {
   const r = renderApp({ helpdesk: true });
   await r.user.click(await screen.findByRole("button", { name: "Help desk" }));
-  expect(await screen.findByRole("heading", { level: 1, name: "Help desk" })).toHaveFocus();
+  await expectFocusedHeading("Help desk", 1);
   await r.user.type(screen.getByLabelText("User name, email or name (beginning)"), "bo{Enter}");
   await r.user.click(await screen.findByRole("button", { name: "Bob Durand (bob)" }));
-  expect(await screen.findByRole("heading", { level: 1, name: "Bob Durand (bob)" })).toHaveFocus();
+  await expectFocusedHeading("Bob Durand (bob)", 1);
   return r;
 }
 

@@ -1,10 +1,10 @@
 import { screen } from "@testing-library/react";
 import { expect, test } from "vitest";
-import { renderApp } from "../test-utils";
+import { renderApp, expectFocusedHeading } from "../test-utils";
 
 test("says who is signed in and whether two-factor authentication is on", async () => {
   renderApp();
-  expect(await screen.findByRole("heading", { level: 1, name: "Overview" })).toHaveFocus();
+  await expectFocusedHeading("Overview", 1);
   expect(screen.getByRole("banner")).toHaveTextContent("Signed in as Alice Martin");
   expect(screen.getByRole("navigation", { name: "Sections" })).toBeInTheDocument();
   expect(screen.getByRole("main")).toHaveTextContent("alice@example.org");

@@ -1,11 +1,11 @@
 import { screen, waitFor } from "@testing-library/react";
 import { expect, test } from "vitest";
-import { renderApp } from "../test-utils";
+import { renderApp, expectFocusedHeading } from "../test-utils";
 
 async function openSettings(opts = {}) {
   const r = renderApp(opts);
   await r.user.click(await screen.findByRole("button", { name: "Settings" }));
-  expect(await screen.findByRole("heading", { level: 1, name: "Settings" })).toHaveFocus();
+  await expectFocusedHeading("Settings", 1);
   return r;
 }
 

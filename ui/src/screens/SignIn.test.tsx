@@ -1,12 +1,12 @@
 import { screen, waitFor } from "@testing-library/react";
 import { expect, test } from "vitest";
-import { renderApp } from "../test-utils";
+import { renderApp, expectFocusedHeading } from "../test-utils";
 import { fr } from "../i18n/fr";
 import { en } from "../i18n/en";
 
 test("shows the provider and signs in through the browser, then lands on the overview", async () => {
   const { user, calls } = renderApp({ signedIn: false });
-  expect(await screen.findByRole("heading", { level: 1, name: "Sign in" })).toHaveFocus();
+  await expectFocusedHeading("Sign in", 1);
   expect(screen.getByTestId("provider")).toHaveTextContent("https://id.example.org");
   await user.click(screen.getByRole("button", { name: "Sign in with the browser" }));
   expect(await screen.findByRole("heading", { level: 1, name: "Overview" })).toBeInTheDocument();
