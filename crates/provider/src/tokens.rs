@@ -11,7 +11,7 @@ use crate::crypto::random_token;
 use crate::error::OAuthError;
 use crate::jwt::at_hash;
 use crate::state::Provider;
-use crate::store::{User, hash_token};
+use crate::store::{BearerSubject, Device, User, hash_token};
 
 /// What a token is issued for: from an authorization code or a refresh token.
 #[derive(Debug, Clone)]
@@ -124,11 +124,34 @@ pub async fn authenticate_bearer(
     let key = hash_token(token.as_bytes());
     let claims = app.verified_tokens.claims(app, &key, token)?;
     let subject = app.store.bearer_subject(&claims.sub, &claims.jti).await?;
+    let user = admit(app, &key, subject)?;
+    Ok((claims, user))
+}
+
+/// [`authenticate_bearer`], with the subject's devices read in the same
+/// store call (one Redis round trip for `GET /api/v1/me/devices`). The
+/// devices are returned only when the token is accepted.
+pub async fn authenticate_bearer_and_devices(
+    app: &Provider,
+    token: &str,
+) -> Result<(AccessClaims, Option<User>, Vec<Device>), OAuthError> {
+    let key = hash_token(token.as_bytes());
+    let claims = app.verified_tokens.claims(app, &key, token)?;
+    let (subject, devices) = app
+        .store
+        .bearer_subject_and_devices(&claims.sub, &claims.jti)
+        .await?;
+    let user = admit(app, &key, subject)?;
+    Ok((claims, user, devices))
+}
+
+/// The subject of a verified token, unless the token was revoked.
+fn admit(app: &Provider, key: &str, subject: BearerSubject) -> Result<Option<User>, OAuthError> {
     if subject.token_revoked {
-        app.verified_tokens.forget(&key);
+        app.verified_tokens.forget(key);
         return Err(OAuthError::invalid_token("the token has been revoked"));
     }
-    Ok((claims, subject.user))
+    Ok(subject.user)
 }
 
 fn verify_access_token(app: &Provider, token: &str) -> Result<AccessClaims, OAuthError> {

@@ -459,6 +459,31 @@ mod cases {
         assert_eq!(ids(&listed), ["d1", "d2"], "renaming never duplicates");
         assert_eq!(listed[0].name, "Work phone");
         assert_eq!(listed[0].last_used_at, Some(used_at));
+        // The account API's combined read answers exactly what the two
+        // separate reads answer, and only the owner's devices.
+        store
+            .create_user(&user("alice", "alice@example.org", "Alice"))
+            .await
+            .unwrap();
+        store
+            .revoke_access_token("jti-alice", in_secs(600))
+            .await
+            .unwrap();
+        for jti in ["jti-alice", "jti-other"] {
+            let (subject, devices) = store
+                .bearer_subject_and_devices("alice", jti)
+                .await
+                .unwrap();
+            assert_eq!(subject, store.bearer_subject("alice", jti).await.unwrap());
+            assert_eq!(subject.token_revoked, jti == "jti-alice");
+            assert_eq!(subject.user.map(|u| u.uid).as_deref(), Some("alice"));
+            assert_eq!(devices, listed);
+        }
+        let (nobody, devices) = store
+            .bearer_subject_and_devices("nobody", "jti-other")
+            .await
+            .unwrap();
+        assert_eq!((nobody.user, devices.len()), (None, 0));
 
         assert!(store.delete_device("alice", "d1").await.unwrap());
         assert!(!store.delete_device("alice", "d1").await.unwrap());

@@ -2,7 +2,8 @@
 //! as axum extractors. A handler gets a user only through one of them, so a
 //! route cannot forget authentication:
 //!
-//! - [`Caller`]: a valid access token of an enabled user;
+//! - [`Caller`]: a valid access token of an enabled user ([`CallerDevices`]:
+//!   the same, with the user's devices read in the same store call);
 //! - [`StepUp`]: the same, signed in recently enough (RFC 9470) — for
 //!   destructive self-service changes;
 //! - [`Helpdesk`]: a caller with role `helpdesk` — help-desk reads;
@@ -23,7 +24,7 @@ use super::AccountApi;
 use super::problem::{ApiError, ApiResult};
 use crate::audit::Origin;
 use crate::state::{AppState, Provider};
-use crate::store::User;
+use crate::store::{self, User};
 use crate::tokens::{self, AccessClaims};
 use crate::web;
 use crate::web::BearerError;
@@ -48,6 +49,11 @@ impl Caller {
             .unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 }
+
+/// A [`Caller`] and their devices, read with the authentication in one store
+/// call: for the frequent reads that need the devices (list, overview).
+#[derive(Debug, Clone)]
+pub struct CallerDevices(pub Caller, pub Vec<store::Device>);
 
 /// A caller whose sign-in is recent enough for a destructive change.
 #[derive(Debug, Clone)]
@@ -83,6 +89,31 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> ApiResult<Caller> {
         let token = bearer(&parts.headers)?;
         let (claims, user) = tokens::authenticate_bearer(app, token).await?;
+        Caller::new(parts, app, claims, user)
+    }
+}
+
+impl FromRequestParts<AppState> for CallerDevices {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> ApiResult<CallerDevices> {
+        let token = bearer(&parts.headers)?;
+        let (claims, user, devices) = tokens::authenticate_bearer_and_devices(app, token).await?;
+        Ok(CallerDevices(
+            Caller::new(parts, app, claims, user)?,
+            devices,
+        ))
+    }
+}
+
+impl Caller {
+    /// The caller behind verified `claims`, if its account is still enabled.
+    fn new(
+        parts: &Parts,
+        app: &AppState,
+        claims: AccessClaims,
+        user: Option<User>,
+    ) -> ApiResult<Caller> {
         let user = match user {
             Some(u) if !u.disabled => u,
             _ => {

@@ -22,7 +22,7 @@ use tessera_api::{
 use time::OffsetDateTime;
 
 use super::audit::{self, Change};
-use super::auth::{Caller, StepUp};
+use super::auth::{Caller, CallerDevices, StepUp};
 use super::extract::{ApiJson, ApiPath};
 use super::openapi::responses::{StepUpOrUnauthorized, Unauthorized, Unavailable};
 use super::problem::{ApiError, ApiResult, sentence};
@@ -55,8 +55,7 @@ pub fn to_wire(d: &store::Device) -> Device {
         (status = 401, response = inline(Unauthorized)),
         (status = 503, response = inline(Unavailable)),
     ))]
-pub async fn list(State(app): ApiState, caller: Caller) -> ApiResult<Json<Vec<Device>>> {
-    let devices = app.store.list_devices(caller.uid()).await?;
+pub async fn list(CallerDevices(_, devices): CallerDevices) -> ApiResult<Json<Vec<Device>>> {
     Ok(Json(devices.iter().map(to_wire).collect()))
 }
 

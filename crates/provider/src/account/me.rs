@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use tessera_api::{ActivityPage, ActivityQuery, Me, Problem};
 
-use super::auth::Caller;
+use super::auth::{Caller, CallerDevices};
 use super::extract::ApiQuery;
 use super::openapi::responses::{Unauthorized, Unavailable};
 use super::problem::ApiResult;
@@ -17,7 +17,10 @@ use super::{ApiState, activity, count, must_use_second_factor};
         (status = 401, response = inline(Unauthorized)),
         (status = 503, response = inline(Unavailable)),
     ))]
-pub async fn me(State(app): ApiState, caller: Caller) -> ApiResult<Json<Me>> {
+pub async fn me(
+    State(app): ApiState,
+    CallerDevices(caller, devices): CallerDevices,
+) -> ApiResult<Json<Me>> {
     let uid = caller.uid();
     let user = &caller.user;
     Ok(Json(Me {
@@ -29,7 +32,7 @@ pub async fn me(State(app): ApiState, caller: Caller) -> ApiResult<Json<Me>> {
         amr: caller.claims.amr.clone(),
         auth_time: caller.auth_time(),
         mfa_required: must_use_second_factor(&app, user, &caller.claims.client_id).await?,
-        device_count: count(app.store.list_devices(uid).await?.len() as u64),
+        device_count: count(devices.len() as u64),
         recovery_codes_left: count(app.store.count_recovery_codes(uid).await?),
         trusted_browser_count: count(app.store.list_trusted_browsers(uid).await?.len() as u64),
     }))

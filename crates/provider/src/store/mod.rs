@@ -213,6 +213,14 @@ pub trait Store: Send + Sync + 'static {
     /// read (one round trip on Redis): every bearer-authenticated request
     /// makes this call, so it is the floor of the account API's latency.
     async fn bearer_subject(&self, uid: &str, jti: &str) -> StoreResult<BearerSubject>;
+    /// [`Store::bearer_subject`] and the user's devices
+    /// ([`Store::list_devices`]) in the same single read: the account API's
+    /// most frequent requests need both.
+    async fn bearer_subject_and_devices(
+        &self,
+        uid: &str,
+        jti: &str,
+    ) -> StoreResult<(BearerSubject, Vec<Device>)>;
 
     // ----- browser sessions and sign-in transactions -----
 

@@ -136,6 +136,35 @@ impl EmbeddedStore {
     }
 }
 
+/// The user's devices, oldest registration first, read in `txn`.
+fn devices_of(txn: &ReadTransaction, uid: &str) -> StoreResult<Vec<Device>> {
+    let ids = members(&txn.open_table(USER_DEVICES)?, uid)?;
+    let devices = txn.open_table(DEVICES)?;
+    let mut out: Vec<Device> = Vec::with_capacity(ids.len());
+    for id in ids {
+        // A dangling index entry cannot authenticate, so it is not
+        // listed either; it can only come from outside this code.
+        match get_json::<Device, _>(&devices, &id)? {
+            Some(device) if device.uid == uid => out.push(device),
+            _ => tracing::warn!(uid, id, "device index names a missing device"),
+        }
+    }
+    out.sort_by(|a, b| (a.registered_at, &a.id).cmp(&(b.registered_at, &b.id)));
+    Ok(out)
+}
+
+/// [`Store::bearer_subject`] in `txn`; `revoked_key` is the jti's ephemeral key.
+fn bearer_subject_in(
+    txn: &ReadTransaction,
+    uid: &str,
+    revoked_key: &str,
+) -> StoreResult<BearerSubject> {
+    Ok(BearerSubject {
+        token_revoked: ephemeral_get(&txn.open_table(EPHEMERAL)?, revoked_key)?.is_some(),
+        user: get_json(&txn.open_table(USERS)?, uid)?,
+    })
+}
+
 async fn blocking<T, F>(f: F) -> StoreResult<T>
 where
     T: Send + 'static,
@@ -345,22 +374,7 @@ impl Store for EmbeddedStore {
 
     async fn list_devices(&self, uid: &str) -> StoreResult<Vec<Device>> {
         let uid = uid.to_owned();
-        self.read(move |txn| {
-            let ids = members(&txn.open_table(USER_DEVICES)?, &uid)?;
-            let devices = txn.open_table(DEVICES)?;
-            let mut out: Vec<Device> = Vec::with_capacity(ids.len());
-            for id in ids {
-                // A dangling index entry cannot authenticate, so it is not
-                // listed either; it can only come from outside this code.
-                match get_json::<Device, _>(&devices, &id)? {
-                    Some(device) if device.uid == uid => out.push(device),
-                    _ => tracing::warn!(uid, id, "device index names a missing device"),
-                }
-            }
-            out.sort_by(|a, b| (a.registered_at, &a.id).cmp(&(b.registered_at, &b.id)));
-            Ok(out)
-        })
-        .await
+        self.read(move |txn| devices_of(txn, &uid)).await
     }
 
     async fn get_device(&self, uid: &str, id: &str) -> StoreResult<Option<Device>> {
@@ -817,13 +831,19 @@ impl Store for EmbeddedStore {
     async fn bearer_subject(&self, uid: &str, jti: &str) -> StoreResult<BearerSubject> {
         let uid = uid.to_owned();
         let key = ephemeral_key("revoked-at", jti);
-        self.read(move |txn| {
-            Ok(BearerSubject {
-                token_revoked: ephemeral_get(&txn.open_table(EPHEMERAL)?, &key)?.is_some(),
-                user: get_json(&txn.open_table(USERS)?, &uid)?,
-            })
-        })
-        .await
+        self.read(move |txn| bearer_subject_in(txn, &uid, &key))
+            .await
+    }
+
+    async fn bearer_subject_and_devices(
+        &self,
+        uid: &str,
+        jti: &str,
+    ) -> StoreResult<(BearerSubject, Vec<Device>)> {
+        let uid = uid.to_owned();
+        let key = ephemeral_key("revoked-at", jti);
+        self.read(move |txn| Ok((bearer_subject_in(txn, &uid, &key)?, devices_of(txn, &uid)?)))
+            .await
     }
 
     // ----- sessions and transactions -----

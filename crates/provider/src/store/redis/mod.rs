@@ -921,6 +921,43 @@ impl Store for RedisStore {
         })
     }
 
+    async fn bearer_subject_and_devices(
+        &self,
+        uid: &str,
+        jti: &str,
+    ) -> StoreResult<(BearerSubject, Vec<Device>)> {
+        let reply: Vec<::redis::Value> = self
+            .run(
+                BEARER_AND_DEVICES
+                    .key(self.key("user", uid))
+                    .key(self.key("revoked-at", jti))
+                    .key(self.key("user-devices", uid))
+                    .arg(self.kind_prefix("device")),
+            )
+            .await?;
+        // A flat array: user (or nil), revoked flag, then the devices.
+        let mut reply = reply.into_iter();
+        let mut next = |what: &str| {
+            reply
+                .next()
+                .ok_or_else(|| StoreError::Corrupt(format!("short script reply: no {what}")))
+        };
+        let parse = |e: ::redis::ParsingError| StoreError::Corrupt(e.to_string());
+        let user: Option<Vec<u8>> = ::redis::from_redis_value(next("user")?).map_err(parse)?;
+        let revoked: u64 = ::redis::from_redis_value(next("revocation flag")?).map_err(parse)?;
+        let raw = reply
+            .map(|v| ::redis::from_redis_value::<Vec<u8>>(v).map_err(parse))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut devices: Vec<Device> = decode_all(raw)?;
+        devices.retain(|device| device.uid == uid);
+        devices.sort_by(|a, b| (a.registered_at, &a.id).cmp(&(b.registered_at, &b.id)));
+        let subject = BearerSubject {
+            token_revoked: revoked == 1,
+            user: user.map(|bytes| decode(&bytes)).transpose()?,
+        };
+        Ok((subject, devices))
+    }
+
     // ----- sessions and transactions -----
 
     async fn put_session(&self, id_hash: &str, session: &BrowserSession) -> StoreResult<()> {

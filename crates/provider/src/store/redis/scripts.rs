@@ -103,6 +103,19 @@ end
 return out"
 );
 
+// KEYS user, access-token revocation marker, user's device index; ARGV device
+// key prefix. {user or nil, 1 if revoked else 0, device...}: a bearer check
+// and the device list in one round trip. Like LIST_INDEXED, drops dangling ids.
+script!(
+    BEARER_AND_DEVICES,
+    r"local out = {redis.call('GET', KEYS[1]), redis.call('EXISTS', KEYS[2])}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  local v = redis.call('GET', ARGV[1] .. id)
+  if v then table.insert(out, v) else redis.call('SREM', KEYS[3], id) end
+end
+return out"
+);
+
 // KEYS device, user index; ARGV uid, id. 1 deleted, 0 not this user's.
 script!(
     DELETE_DEVICE,
