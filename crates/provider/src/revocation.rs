@@ -16,10 +16,6 @@ pub async fn revoke_access_token(
     app.store.revoke_access_token(jti, exp).await
 }
 
-pub async fn is_access_token_revoked(app: &Provider, jti: &str) -> StoreResult<bool> {
-    app.store.is_access_token_revoked(jti).await
-}
-
 /// Remembers which refresh-token family a redeemed code produced.
 pub async fn remember_redeemed_code(
     app: &Provider,

@@ -208,7 +208,6 @@ pub trait Store: Send + Sync + 'static {
     /// Refuses the access token with this `jti` until `expires_at` (its own
     /// expiry; an already expired token needs no record and none is kept).
     async fn revoke_access_token(&self, jti: &str, expires_at: OffsetDateTime) -> StoreResult<()>;
-    async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
     /// Whether the access token `jti` is revoked, and the user `uid`, in one
     /// read (one round trip on Redis): every bearer-authenticated request
     /// makes this call, so it is the floor of the account API's latency.

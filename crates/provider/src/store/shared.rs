@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
-use super::{StoreError, StoreResult, User};
+use super::{Device, StoreError, StoreResult, User};
 
 /// Longest key component accepted (uids, ids, hashes, names of keys).
 const MAX_KEY_LEN: usize = 512;
@@ -117,6 +117,12 @@ pub fn encode<T: Serialize>(value: &T) -> StoreResult<Vec<u8>> {
 
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> StoreResult<T> {
     serde_json::from_slice(bytes).map_err(StoreError::corrupt)
+}
+
+/// The order `Store::list_devices` promises: oldest registration first, ties
+/// by id.
+pub fn sort_devices(devices: &mut [Device]) {
+    devices.sort_by(|a, b| (a.registered_at, &a.id).cmp(&(b.registered_at, &b.id)));
 }
 
 #[cfg(test)]

@@ -19,8 +19,8 @@ use time::OffsetDateTime;
 
 use self::tables::*;
 use super::shared::{
-    check_key, check_ttl, check_user, decode, email_key, encode, is_expired, now, ttl_until,
-    unix_ms,
+    check_key, check_ttl, check_user, decode, email_key, encode, is_expired, now, sort_devices,
+    ttl_until, unix_ms,
 };
 use super::{
     AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, Device, DeviceDeletion,
@@ -149,7 +149,7 @@ fn devices_of(txn: &ReadTransaction, uid: &str) -> StoreResult<Vec<Device>> {
             _ => tracing::warn!(uid, id, "device index names a missing device"),
         }
     }
-    out.sort_by(|a, b| (a.registered_at, &a.id).cmp(&(b.registered_at, &b.id)));
+    sort_devices(&mut out);
     Ok(out)
 }
 
@@ -820,12 +820,6 @@ impl Store for EmbeddedStore {
             Ok(())
         })
         .await
-    }
-
-    async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
-        let key = ephemeral_key("revoked-at", jti);
-        self.read(move |txn| Ok(ephemeral_get(&txn.open_table(EPHEMERAL)?, &key)?.is_some()))
-            .await
     }
 
     async fn bearer_subject(&self, uid: &str, jti: &str) -> StoreResult<BearerSubject> {

@@ -49,7 +49,7 @@ use self::link::RedisLink;
 use self::scripts::*;
 use super::shared::{
     check_key, check_ttl, check_user, decode, email_key, encode, is_expired, remaining,
-    search_terms, ttl_until,
+    search_terms, sort_devices, ttl_until,
 };
 use super::{
     AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, Device, DeviceDeletion,
@@ -218,6 +218,23 @@ fn search_members(user: &User) -> Vec<Vec<u8>> {
         .into_iter()
         .map(|term| format!("{term}\0{}", user.uid).into_bytes())
         .collect()
+}
+
+/// The devices of `uid` among stored device records, in the listing order.
+fn owned_devices(raw: Vec<Vec<u8>>, uid: &str) -> StoreResult<Vec<Device>> {
+    let mut devices: Vec<Device> = decode_all(raw)?;
+    devices.retain(|device| device.uid == uid);
+    sort_devices(&mut devices);
+    Ok(devices)
+}
+
+/// A [`BearerSubject`] from the stored user record (if any) and the `EXISTS`
+/// answer for the token's revocation marker.
+fn bearer_subject(user: Option<Vec<u8>>, revoked: u64) -> StoreResult<BearerSubject> {
+    Ok(BearerSubject {
+        token_revoked: revoked == 1,
+        user: user.map(|bytes| decode(&bytes)).transpose()?,
+    })
 }
 
 fn decode_all<T: DeserializeOwned>(raw: Vec<Vec<u8>>) -> StoreResult<Vec<T>> {
@@ -422,10 +439,7 @@ impl Store for RedisStore {
                     .arg(self.kind_prefix("device")),
             )
             .await?;
-        let mut devices: Vec<Device> = decode_all(raw)?;
-        devices.retain(|device| device.uid == uid);
-        devices.sort_by(|a, b| (a.registered_at, &a.id).cmp(&(b.registered_at, &b.id)));
-        Ok(devices)
+        owned_devices(raw, uid)
     }
 
     async fn get_device(&self, uid: &str, id: &str) -> StoreResult<Option<Device>> {
@@ -898,13 +912,6 @@ impl Store for RedisStore {
         .await
     }
 
-    async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
-        let exists: u64 = self
-            .query(cmd("EXISTS").arg(self.key("revoked-at", jti)))
-            .await?;
-        Ok(exists == 1)
-    }
-
     async fn bearer_subject(&self, uid: &str, jti: &str) -> StoreResult<BearerSubject> {
         let mut conn = self.link.connection().await?;
         let (user, revoked): (Option<Vec<u8>>, u64) = ::redis::pipe()
@@ -915,10 +922,7 @@ impl Store for RedisStore {
             .query_async(&mut conn)
             .await
             .map_err(|err| self.link.failed(err))?;
-        Ok(BearerSubject {
-            token_revoked: revoked == 1,
-            user: user.map(|bytes| decode(&bytes)).transpose()?,
-        })
+        bearer_subject(user, revoked)
     }
 
     async fn bearer_subject_and_devices(
@@ -948,14 +952,7 @@ impl Store for RedisStore {
         let raw = reply
             .map(|v| ::redis::from_redis_value::<Vec<u8>>(v).map_err(parse))
             .collect::<StoreResult<Vec<_>>>()?;
-        let mut devices: Vec<Device> = decode_all(raw)?;
-        devices.retain(|device| device.uid == uid);
-        devices.sort_by(|a, b| (a.registered_at, &a.id).cmp(&(b.registered_at, &b.id)));
-        let subject = BearerSubject {
-            token_revoked: revoked == 1,
-            user: user.map(|bytes| decode(&bytes)).transpose()?,
-        };
-        Ok((subject, devices))
+        Ok((bearer_subject(user, revoked)?, owned_devices(raw, uid)?))
     }
 
     // ----- sessions and transactions -----
