@@ -7,8 +7,10 @@
 //! ```text
 //! tessera-bench [--out BENCHMARKS.md] [--quick] [--command "bash scripts/bench"]
 //!               [--desktop-app target/release/tessera-desktop] [--launches 5]
+//!               [--only signin,devices,refresh,desktop,peer]
 //! ```
 
+mod cpu;
 mod desktop;
 mod load;
 mod peer;
@@ -22,6 +24,11 @@ use std::time::{Duration, Instant};
 
 use tessera_api::paths;
 
+// The provider's allocator (crates/provider/src/main.rs), so that the
+// provider served in this process allocates as it does in production.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use load::{Stats, closed_loop};
 use report::{Figures, Measure};
 use server::{PASSWORD, RedisProcess, Server, StoreKind};
@@ -34,6 +41,14 @@ struct Options {
     /// The desktop app to launch (a custom-protocol release build).
     desktop_app: String,
     launches: usize,
+    /// Scenarios to run (`--only signin,devices,refresh,desktop,peer`); all when empty.
+    only: Vec<String>,
+}
+
+impl Options {
+    fn runs(&self, scenario: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|s| s == scenario)
+    }
 }
 
 fn options() -> Options {
@@ -44,6 +59,7 @@ fn options() -> Options {
         measure: Duration::from_secs(8),
         desktop_app: "target/release/tessera-desktop".into(),
         launches: 5,
+        only: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -57,6 +73,14 @@ fn options() -> Options {
                     .and_then(|n| n.parse().ok())
                     .expect("--launches N")
             }
+            "--only" => {
+                o.only = args
+                    .next()
+                    .expect("--only signin,devices,refresh,desktop,peer")
+                    .split(',')
+                    .map(str::to_owned)
+                    .collect()
+            }
             "--quick" => {
                 o.warmup = Duration::from_millis(500);
                 o.measure = Duration::from_secs(2);
@@ -65,6 +89,7 @@ fn options() -> Options {
                 println!(
                     "tessera-bench [--out BENCHMARKS.md] [--quick] [--command TEXT]\n\
                      \x20             [--desktop-app PATH] [--launches N]\n\
+                     \x20             [--only signin,devices,refresh,desktop,peer]\n\
                      Measures sign-in, account API reads, refresh and userinfo against\n\
                      floors and peers measured in the same run, and the desktop app's\n\
                      launch, idle memory and installers; writes the report."
@@ -80,9 +105,20 @@ fn options() -> Options {
     o
 }
 
-fn runtime(threads: usize) -> tokio::runtime::Runtime {
+/// Thread names of the provider (its runtime with its blocking pool, its
+/// password verifiers) and of the load generator, for [`cpu::CpuWindow`].
+const PROVIDER_RUNTIME: &str = "provider";
+pub const PROVIDER_THREADS: &[&str] = &[
+    PROVIDER_RUNTIME,
+    tessera_provider::password::VERIFIER_THREADS,
+];
+const LOAD_RUNTIME: &str = "load";
+pub const LOAD_THREADS: &[&str] = &[LOAD_RUNTIME];
+
+fn runtime(threads: usize, name: &str) -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
+        .thread_name(name)
         .enable_all()
         .build()
         .expect("tokio runtime")
@@ -122,8 +158,8 @@ fn argon2_floor(measure: Duration, threads: usize) -> Measure {
 fn main() {
     let o = options();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let server_rt = runtime(cores);
-    let client_rt = runtime(cores);
+    let server_rt = runtime(cores, PROVIDER_RUNTIME);
+    let client_rt = runtime(cores, LOAD_RUNTIME);
     if std::env::var_os("TESSERA_BENCH_PEER_ONLY").is_some() {
         // Debugging aid: only the oidc-provider peer, printed.
         let r = peer::measure(&client_rt, 4 * cores, o.warmup, o.measure);
@@ -142,7 +178,12 @@ fn main() {
     // after each sign-in run and averaged, so that other work on a shared
     // machine weighs on both sides of the ratio alike.
     let mut floors = Vec::new();
-    for kind in [StoreKind::Embedded, StoreKind::Redis] {
+    let signin_kinds = if o.runs("signin") {
+        &[StoreKind::Embedded, StoreKind::Redis][..]
+    } else {
+        &[]
+    };
+    for &kind in signin_kinds {
         eprintln!("argon2 floor…");
         let before = argon2_floor(measure, cores);
         eprintln!("sign-in ({})…", kind.name());
@@ -154,6 +195,7 @@ fn main() {
         let client = http(64);
         let issuer = srv.issuer.clone();
         let concurrency = 4 * cores;
+        let cpu = cpu::CpuWindow::start();
         let stats = client_rt.block_on(closed_loop(concurrency, warmup, measure, move |_, _| {
             let (users, next, client, issuer) =
                 (users.clone(), next.clone(), client.clone(), issuer.clone());
@@ -168,6 +210,7 @@ fn main() {
             }
         }));
         report_errors("sign-in", &stats);
+        let shares = cpu.stop();
         let m = Measure::from_stats(&stats, concurrency);
         drop(srv);
         eprintln!("argon2 floor…");
@@ -175,18 +218,28 @@ fn main() {
         let floor = Measure::rate_only((before.rate + after.rate) / 2.0);
         floors.push(floor.rate);
         match kind {
-            StoreKind::Embedded => (figures.signin_embedded, figures.floor_embedded) = (m, floor),
-            StoreKind::Redis => (figures.signin_redis, figures.floor_redis) = (m, floor),
+            StoreKind::Embedded => {
+                (figures.signin_embedded, figures.floor_embedded) = (m, floor);
+                figures.signin_cpu_embedded = shares;
+            }
+            StoreKind::Redis => {
+                (figures.signin_redis, figures.floor_redis) = (m, floor);
+                figures.signin_cpu_redis = shares;
+            }
         }
     }
-    figures.argon2_floor = Measure::rate_only(floors.iter().sum::<f64>() / floors.len() as f64);
+    if !floors.is_empty() {
+        figures.argon2_floor = Measure::rate_only(floors.iter().sum::<f64>() / floors.len() as f64);
+    }
 
-    eprintln!("redis-benchmark…");
-    figures.redis_get = report::redis_benchmark(redis.port, 200, 200_000);
+    if o.runs("devices") {
+        eprintln!("redis-benchmark…");
+        figures.redis_get = report::redis_benchmark(redis.port, 200, 200_000);
+    }
 
     // The bare HTTP round trip of this client and server (a route that does
     // nothing), as the context of the account API figures.
-    {
+    if o.runs("devices") {
         eprintln!("GET /healthz…");
         let url = redis.url();
         let srv = server_rt.block_on(Server::start(StoreKind::Embedded, Some(&url)));
@@ -211,7 +264,12 @@ fn main() {
     }
 
     // Account API reads: 200 clients, each its own user (two devices) and token.
-    for kind in [StoreKind::Redis, StoreKind::Embedded] {
+    let device_kinds = if o.runs("devices") {
+        &[StoreKind::Redis, StoreKind::Embedded][..]
+    } else {
+        &[]
+    };
+    for &kind in device_kinds {
         eprintln!("GET /api/v1/me/devices ({})…", kind.name());
         let url = redis.url();
         let srv = server_rt.block_on(Server::start(kind, Some(&url)));
@@ -251,7 +309,12 @@ fn main() {
     }
 
     // Refresh-token grant and userinfo, after real sign-ins.
-    for kind in [StoreKind::Embedded, StoreKind::Redis] {
+    let refresh_kinds = if o.runs("refresh") {
+        &[StoreKind::Embedded, StoreKind::Redis][..]
+    } else {
+        &[]
+    };
+    for &kind in refresh_kinds {
         eprintln!("refresh and userinfo ({})…", kind.name());
         let url = redis.url();
         let srv = server_rt.block_on(Server::start(kind, Some(&url)));
@@ -340,8 +403,8 @@ fn main() {
         drop(srv);
     }
 
-    eprintln!("desktop app launches…");
-    {
+    if o.runs("desktop") {
+        eprintln!("desktop app launches…");
         let url = redis.url();
         let srv = server_rt.block_on(Server::start(StoreKind::Embedded, Some(&url)));
         let app = std::path::Path::new(&o.desktop_app);
@@ -353,8 +416,13 @@ fn main() {
     }
     drop(server_rt);
 
-    eprintln!("oidc-provider (Node) refresh and userinfo…");
-    match peer::measure(&client_rt, 4 * cores, warmup, measure) {
+    let peer = if o.runs("peer") {
+        eprintln!("oidc-provider (Node) refresh and userinfo…");
+        peer::measure(&client_rt, 4 * cores, warmup, measure)
+    } else {
+        Err("not run (--only)".to_owned())
+    };
+    match peer {
         Ok((refresh, userinfo)) => {
             figures.peer_refresh = refresh;
             figures.peer_userinfo = userinfo;
@@ -366,6 +434,9 @@ fn main() {
         }
     }
 
+    if !o.only.is_empty() {
+        figures.mark_not_run("not run (--only)");
+    }
     let previous = std::fs::read_to_string(&o.out).ok();
     let text = report::render(&figures, &o.command, previous.as_deref(), measure, cores);
     std::fs::write(&o.out, &text).unwrap_or_else(|e| panic!("cannot write {}: {e}", o.out));

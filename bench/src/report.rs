@@ -53,6 +53,9 @@ pub struct Figures {
     pub floor_redis: Measure,
     pub signin_embedded: Measure,
     pub signin_redis: Measure,
+    /// Cores used by the provider and by the load generator during each sign-in run.
+    pub signin_cpu_embedded: crate::cpu::CpuShares,
+    pub signin_cpu_redis: crate::cpu::CpuShares,
     pub redis_get: Measure,
     pub healthz: Measure,
     pub devices_redis: Measure,
@@ -69,6 +72,37 @@ pub struct Figures {
 
 /// `redis-benchmark -c <clients> -n <requests> -t get --csv` against the
 /// same redis-server the provider uses.
+impl Figures {
+    /// Gives every scenario without a figure a reason, so that a partial run
+    /// (`--only`) renders "not measured" instead of zero rates.
+    pub fn mark_not_run(&mut self, why: &str) {
+        for m in [
+            &mut self.argon2_floor,
+            &mut self.floor_embedded,
+            &mut self.floor_redis,
+            &mut self.signin_embedded,
+            &mut self.signin_redis,
+            &mut self.redis_get,
+            &mut self.healthz,
+            &mut self.devices_redis,
+            &mut self.devices_embedded,
+            &mut self.refresh_embedded,
+            &mut self.refresh_redis,
+            &mut self.userinfo_embedded,
+            &mut self.userinfo_redis,
+            &mut self.peer_refresh,
+            &mut self.peer_userinfo,
+        ] {
+            if m.rate == 0.0 && m.missing.is_none() {
+                m.missing = Some(why.to_owned());
+            }
+        }
+        if self.desktop.launches_ms.is_empty() && self.desktop.missing.is_none() {
+            self.desktop.missing = Some(why.to_owned());
+        }
+    }
+}
+
 pub fn redis_benchmark(port: u16, clients: usize, requests: usize) -> Measure {
     let binary = std::env::var("TESSERA_REDIS_BENCHMARK").unwrap_or("redis-benchmark".into());
     let out = Command::new(&binary)
@@ -379,10 +413,24 @@ pub fn render(
     let _ = writeln!(
         out,
         "- Each scenario: closed loop (a client sends its next request when the previous one \
-         is answered), warm-up then {} s measured. Latencies from HDR histograms.\n",
+         is answered), warm-up then {} s measured. Latencies from HDR histograms.",
         measure.as_secs()
     );
 
+    for (store, cpu) in [
+        ("embedded", &f.signin_cpu_embedded),
+        ("Redis", &f.signin_cpu_redis),
+    ] {
+        if cpu.provider_cores > 0.0 {
+            let _ = writeln!(
+                out,
+                "- CPU during the sign-in run ({store}): the provider {:.2} cores (its password \
+                 verifiers included), the load generator {:.2} cores, of {cores}.",
+                cpu.provider_cores, cpu.load_cores
+            );
+        }
+    }
+    let _ = writeln!(out);
     let _ = writeln!(out, "## Results\n");
     let _ = writeln!(
         out,

@@ -1,0 +1,65 @@
+//! CPU time used by this process's threads, by thread name (Linux
+//! `/proc/self/task`): the provider's runtime and the load generator's
+//! runtime have distinct names, so a report can say how much of the
+//! machine the load generator itself took.
+
+use std::time::Instant;
+
+/// Kernel clock ticks per second of `/proc/*/stat` times (USER_HZ, 100 on
+/// every Linux architecture this runs on).
+const TICKS_PER_SEC: f64 = 100.0;
+
+/// CPU seconds (user + system) of the threads whose name starts with one of
+/// `prefixes`.
+pub fn thread_cpu_secs(prefixes: &[&str]) -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    let mut ticks = 0u64;
+    for task in tasks.flatten() {
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if !prefixes.iter().any(|p| name.starts_with(p)) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+        // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
+        ticks += field(14).unwrap_or(0) + field(15).unwrap_or(0);
+    }
+    ticks as f64 / TICKS_PER_SEC
+}
+
+/// CPU used by two groups of threads over a stretch of wall-clock time.
+pub struct CpuWindow {
+    started: Instant,
+    provider: f64,
+    load: f64,
+}
+
+/// Shares of the machine used during a [`CpuWindow`], in cores.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuShares {
+    pub provider_cores: f64,
+    pub load_cores: f64,
+}
+
+impl CpuWindow {
+    pub fn start() -> CpuWindow {
+        CpuWindow {
+            started: Instant::now(),
+            provider: thread_cpu_secs(crate::PROVIDER_THREADS),
+            load: thread_cpu_secs(crate::LOAD_THREADS),
+        }
+    }
+
+    pub fn stop(self) -> CpuShares {
+        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        CpuShares {
+            provider_cores: (thread_cpu_secs(crate::PROVIDER_THREADS) - self.provider) / secs,
+            load_cores: (thread_cpu_secs(crate::LOAD_THREADS) - self.load) / secs,
+        }
+    }
+}
