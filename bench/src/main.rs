@@ -12,6 +12,7 @@
 
 mod cpu;
 mod desktop;
+mod http1;
 mod load;
 mod peer;
 mod report;
@@ -243,20 +244,11 @@ fn main() {
         eprintln!("GET /healthz…");
         let url = redis.url();
         let srv = server_rt.block_on(Server::start(StoreKind::Embedded, Some(&url)));
-        let client = http(256);
         let url = format!("{}/healthz", srv.issuer);
-        let stats = client_rt.block_on(closed_loop(200, warmup, measure, move |_, _| {
-            let (client, url) = (client.clone(), url.clone());
-            async move {
-                let resp = client.get(&url).send().await.map_err(|e| e.to_string())?;
-                let status = resp.status();
-                resp.bytes().await.map_err(|e| e.to_string())?;
-                if status.is_success() {
-                    Ok(())
-                } else {
-                    Err(format!("{status}"))
-                }
-            }
+        let getter = Arc::new(http1::Getter::new(&url, 200, &[]).expect("healthz URL"));
+        let stats = client_rt.block_on(closed_loop(200, warmup, measure, move |w, _| {
+            let getter = getter.clone();
+            async move { getter.expect(w, b"").await }
         }));
         report_errors("healthz", &stats);
         figures.healthz = Measure::from_stats(&stats, 200);
@@ -278,26 +270,11 @@ fn main() {
             .iter()
             .map(|u| server_rt.block_on(srv.mint_access_token(&u.uid)))
             .collect();
-        let tokens = Arc::new(tokens);
-        let client = http(256);
         let url = format!("{}{}", srv.issuer, paths::MY_DEVICES);
+        let getter = Arc::new(http1::Getter::new(&url, 200, &tokens).expect("devices URL"));
         let stats = client_rt.block_on(closed_loop(200, warmup, measure, move |w, _| {
-            let (client, url, tokens) = (client.clone(), url.clone(), tokens.clone());
-            async move {
-                let resp = client
-                    .get(&url)
-                    .bearer_auth(&tokens[w])
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let status = resp.status();
-                let body = resp.bytes().await.map_err(|e| e.to_string())?;
-                if status.is_success() && body.starts_with(b"[{") {
-                    Ok(())
-                } else {
-                    Err(format!("{status}"))
-                }
-            }
+            let getter = getter.clone();
+            async move { getter.expect(w, b"[{").await }
         }));
         report_errors("devices", &stats);
         let m = Measure::from_stats(&stats, 200);
@@ -338,12 +315,10 @@ fn main() {
                 .map(|t| std::sync::Mutex::new(t["refresh_token"].as_str().unwrap().to_owned()))
                 .collect(),
         );
-        let access: Arc<Vec<String>> = Arc::new(
-            signed
-                .iter()
-                .map(|t| t["access_token"].as_str().unwrap().to_owned())
-                .collect(),
-        );
+        let access: Vec<String> = signed
+            .iter()
+            .map(|t| t["access_token"].as_str().unwrap().to_owned())
+            .collect();
         let (c2, i2) = (client.clone(), issuer.clone());
         let stats = client_rt.block_on(closed_loop(clients, warmup, measure, move |w, _| {
             let (client, issuer, tokens) = (c2.clone(), i2.clone(), refresh_tokens.clone());
@@ -370,23 +345,10 @@ fn main() {
         report_errors("refresh", &stats);
         let refresh = Measure::from_stats(&stats, clients);
         let url = format!("{issuer}/userinfo");
+        let getter = Arc::new(http1::Getter::new(&url, clients, &access).expect("userinfo URL"));
         let stats = client_rt.block_on(closed_loop(clients, warmup, measure, move |w, _| {
-            let (client, url, access) = (client.clone(), url.clone(), access.clone());
-            async move {
-                let resp = client
-                    .get(&url)
-                    .bearer_auth(&access[w])
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let status = resp.status();
-                let body = resp.bytes().await.map_err(|e| e.to_string())?;
-                if status.is_success() && body.starts_with(b"{") {
-                    Ok(())
-                } else {
-                    Err(format!("{status}"))
-                }
-            }
+            let getter = getter.clone();
+            async move { getter.expect(w, b"{").await }
         }));
         report_errors("userinfo", &stats);
         let userinfo = Measure::from_stats(&stats, clients);

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::http1::Getter;
 use crate::load::closed_loop;
 use crate::report::Measure;
 use crate::signin;
@@ -115,32 +116,10 @@ pub fn measure(
         }
         // Userinfo first: oidc-provider invalidates the grant's earlier
         // access tokens once its refresh token rotates.
-        let h = http.clone();
-        let access = Arc::new(access);
+        let getter = Arc::new(Getter::new(&userinfo, clients, &access)?);
         let userinfo_stats = closed_loop(clients, warmup, measure, move |w, _| {
-            let (http, url, access) = (h.clone(), userinfo.clone(), access.clone());
-            async move {
-                let resp = http
-                    .get(&url)
-                    .bearer_auth(&access[w])
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let status = resp.status();
-                let www = resp
-                    .headers()
-                    .get("www-authenticate")
-                    .map(|v| v.to_str().unwrap_or("").to_owned());
-                let body = resp.bytes().await.map_err(|e| e.to_string())?;
-                if status.is_success() {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "{status} {www:?} {}",
-                        String::from_utf8_lossy(&body)
-                    ))
-                }
-            }
+            let getter = getter.clone();
+            async move { getter.expect(w, b"{").await }
         })
         .await;
         let userinfo_m = Measure::from_stats(&userinfo_stats, clients);
