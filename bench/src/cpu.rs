@@ -5,6 +5,8 @@
 
 use std::time::Instant;
 
+const VERIFIERS: &[&str] = &[tessera_provider::password::VERIFIER_THREADS];
+
 /// Kernel clock ticks per second of `/proc/*/stat` times (USER_HZ, 100 on
 /// every Linux architecture this runs on).
 const TICKS_PER_SEC: f64 = 100.0;
@@ -36,13 +38,17 @@ pub fn thread_cpu_secs(prefixes: &[&str]) -> f64 {
 pub struct CpuWindow {
     started: Instant,
     provider: f64,
+    verifiers: f64,
     load: f64,
 }
 
 /// Shares of the machine used during a [`CpuWindow`], in cores.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CpuShares {
+    /// The provider, its password verifiers included.
     pub provider_cores: f64,
+    /// The provider's password verifiers alone.
+    pub verifier_cores: f64,
     pub load_cores: f64,
 }
 
@@ -51,6 +57,7 @@ impl CpuWindow {
         CpuWindow {
             started: Instant::now(),
             provider: thread_cpu_secs(crate::PROVIDER_THREADS),
+            verifiers: thread_cpu_secs(VERIFIERS),
             load: thread_cpu_secs(crate::LOAD_THREADS),
         }
     }
@@ -59,6 +66,7 @@ impl CpuWindow {
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         CpuShares {
             provider_cores: (thread_cpu_secs(crate::PROVIDER_THREADS) - self.provider) / secs,
+            verifier_cores: (thread_cpu_secs(VERIFIERS) - self.verifiers) / secs,
             load_cores: (thread_cpu_secs(crate::LOAD_THREADS) - self.load) / secs,
         }
     }

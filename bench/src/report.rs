@@ -424,9 +424,9 @@ pub fn render(
         if cpu.provider_cores > 0.0 {
             let _ = writeln!(
                 out,
-                "- CPU during the sign-in run ({store}): the provider {:.2} cores (its password \
-                 verifiers included), the load generator {:.2} cores, of {cores}.",
-                cpu.provider_cores, cpu.load_cores
+                "- CPU during the sign-in run ({store}): the provider {:.2} cores, of which its \
+                 password verifiers {:.2}; the load generator {:.2} cores; of {cores}.",
+                cpu.provider_cores, cpu.verifier_cores, cpu.load_cores
             );
         }
     }
