@@ -407,8 +407,10 @@ pub fn render(
         out,
         "- Build: release. The provider is served in-process on its own Tokio runtime ({cores} \
          worker threads), the load comes from a second runtime in the same process over real \
-         HTTP on 127.0.0.1; Redis is a local `redis-server` without persistence, shared by the \
-         provider and `redis-benchmark`."
+         HTTP on 127.0.0.1, with the provider binary's allocator (mimalloc); its password \
+         verifiers are its own threads (one per core). Redis is a local `redis-server` without \
+         persistence, shared by the provider and `redis-benchmark`; the embedded store is a \
+         redb file on this machine's disk (durable commits wait for it)."
     );
     let _ = writeln!(
         out,
@@ -689,8 +691,11 @@ pub fn render(
     );
     let _ = writeln!(
         out,
-        "- The load generator shares the machine's cores with the provider and with Redis; \
-         `redis-benchmark` is a lighter client than an HTTP client, which the 50 % goal allows for."
+        "- The load generator shares the machine's cores with the provider and with Redis. \
+         The read scenarios (`/healthz`, `/api/v1/me/devices`, userinfo, the peer's userinfo) \
+         use a minimal keep-alive HTTP/1.1 client (bench/src/http1.rs, one connection per \
+         client), as `redis-benchmark` is a minimal Redis client; sign-ins and the token \
+         endpoint use a full HTTP client (reqwest)."
     );
     let json = serde_json::to_string(&now_data).unwrap_or_default();
     let _ = writeln!(out, "\n{DATA_MARK}{json} -->");
