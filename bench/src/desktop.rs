@@ -24,6 +24,10 @@ pub struct DesktopFigures {
     /// Proportional set size of the app and its WebKit processes, idle on
     /// the sign-in screen, in MiB (shared pages counted once overall).
     pub idle_pss_mib: f64,
+    /// The anonymous part of `idle_pss_mib` (heaps, stacks: memory of the
+    /// app's own); the rest is file pages, mostly WebKitGTK's, GTK's and
+    /// ICU's libraries and data, shared with every program that maps them.
+    pub idle_pss_anon_mib: f64,
     /// Processes counted in `idle_pss_mib`.
     pub processes: usize,
     /// Installer name and size in MiB.
@@ -118,7 +122,8 @@ async fn launch_all(
         if found.is_ok() && i == 0 {
             tokio::time::sleep(IDLE).await;
             let (pss, count) = app_memory(app)?;
-            figures.idle_pss_mib = pss as f64 / 1024.0;
+            figures.idle_pss_mib = pss.total_kib as f64 / 1024.0;
+            figures.idle_pss_anon_mib = pss.anon_kib as f64 / 1024.0;
             figures.processes = count;
         }
         let _ = http
@@ -246,7 +251,14 @@ fn which(name: &str) -> Option<PathBuf> {
 
 /// PSS in KiB of the running `app` and every descendant (WebKit's web and
 /// network processes), and how many processes that is.
-fn app_memory(app: &Path) -> Result<(u64, usize), String> {
+/// Proportional set size of a group of processes, in KiB.
+#[derive(Debug, Default, Clone, Copy)]
+struct Pss {
+    total_kib: u64,
+    anon_kib: u64,
+}
+
+fn app_memory(app: &Path) -> Result<(Pss, usize), String> {
     let app = std::fs::canonicalize(app).map_err(|e| e.to_string())?;
     let mut parents = Vec::new();
     for entry in std::fs::read_dir("/proc").map_err(|e| e.to_string())? {
@@ -289,17 +301,21 @@ fn app_memory(app: &Path) -> Result<(u64, usize), String> {
         );
         i += 1;
     }
-    let mut total = 0;
+    let mut pss = Pss::default();
     for pid in &members {
         let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
             .map_err(|e| format!("cannot read the memory of process {pid}: {e}"))?;
-        total += rollup
-            .lines()
-            .find_map(|l| l.strip_prefix("Pss:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .unwrap_or(0);
+        let field = |name: &str| {
+            rollup
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        pss.total_kib += field("Pss:");
+        pss.anon_kib += field("Pss_Anon:");
     }
-    Ok((total, members.len()))
+    Ok((pss, members.len()))
 }
 
 /// The installers scripts/package left in artifacts/installers/.
@@ -336,6 +352,7 @@ mod tests {
         let me = std::env::current_exe().unwrap();
         let (pss, count) = app_memory(&me).unwrap();
         assert!(count >= 1);
-        assert!(pss > 0);
+        assert!(pss.anon_kib > 0);
+        assert!(pss.total_kib > pss.anon_kib);
     }
 }

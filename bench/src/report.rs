@@ -245,6 +245,10 @@ fn data(f: &Figures) -> BTreeMap<String, f64> {
     if f.desktop.missing.is_none() && !f.desktop.launches_ms.is_empty() {
         d.insert("desktop_launch_p50_ms".into(), f.desktop.launch_p50_ms());
         d.insert("desktop_idle_pss_mib".into(), f.desktop.idle_pss_mib);
+        d.insert(
+            "desktop_idle_pss_anon_mib".into(),
+            f.desktop.idle_pss_anon_mib,
+        );
     }
     for (name, mib) in &f.desktop.installers {
         let kind = name.rsplit('.').next().unwrap_or("file");
@@ -360,6 +364,11 @@ fn desktop_goals(out: &mut String, d: &DesktopFigures) {
                 d.processes,
                 d.idle_pss_mib,
                 met(d.idle_pss_mib > 0.0 && d.idle_pss_mib < 200.0)
+            );
+            let _ = writeln!(
+                out,
+                "| (context) of which anonymous memory (heaps and stacks; the rest is library and data file pages shared with other programs) | {:.0} MiB | — | — | — | — |",
+                d.idle_pss_anon_mib
             );
         }
     }
