@@ -107,11 +107,13 @@ fn options() -> Options {
 }
 
 /// Thread names of the provider (its runtime with its blocking pool, its
-/// password verifiers) and of the load generator, for [`cpu::CpuWindow`].
+/// password verifiers, the embedded store's committer) and of the load
+/// generator, for [`cpu::CpuWindow`].
 const PROVIDER_RUNTIME: &str = "provider";
 pub const PROVIDER_THREADS: &[&str] = &[
     PROVIDER_RUNTIME,
     tessera_provider::password::VERIFIER_THREADS,
+    tessera_provider::store::embedded::COMMIT_THREAD,
 ];
 const LOAD_RUNTIME: &str = "load";
 pub const LOAD_THREADS: &[&str] = &[LOAD_RUNTIME];

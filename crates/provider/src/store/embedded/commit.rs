@@ -20,6 +20,9 @@ use redb::{Database, Durability, WriteTransaction};
 
 use super::super::{StoreError, StoreResult};
 
+/// Name of the committer thread.
+pub const COMMIT_THREAD: &str = "store-commit";
+
 /// At most this many writes share one flush, so that a long queue does not
 /// delay the first caller's answer indefinitely.
 const MAX_BATCH: usize = 64;
@@ -45,7 +48,7 @@ impl Committer {
     pub(super) fn start(db: Arc<Database>) -> StoreResult<Committer> {
         let (queue, jobs) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
-            .name("store-commit".into())
+            .name(COMMIT_THREAD.into())
             .spawn(move || commit_batches(&db, &jobs))
             .map_err(|err| StoreError::Unavailable(format!("cannot start the committer: {err}")))?;
         Ok(Committer {

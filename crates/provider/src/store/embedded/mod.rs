@@ -9,6 +9,8 @@
 mod commit;
 mod tables;
 
+pub use commit::COMMIT_THREAD;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
