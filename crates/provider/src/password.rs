@@ -72,13 +72,23 @@ thread_local! {
     static WORKING_MEMORY: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Hashes with more memory than the provider's own parameters (set by other
+/// means) get working memory of their own, freed after use: a thread keeps
+/// at most the provider's 19 MiB.
 fn with_working_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    let wiped = |memory: &mut [Block]| memory.iter_mut().for_each(Zeroize::zeroize);
+    if blocks > argon2().params().block_count() {
+        let mut memory = vec![Block::default(); blocks];
+        let result = f(&mut memory);
+        wiped(&mut memory);
+        return result;
+    }
     WORKING_MEMORY.with_borrow_mut(|memory| {
         if memory.len() != blocks {
             *memory = vec![Block::default(); blocks];
         }
         let result = f(memory);
-        memory.iter_mut().for_each(Zeroize::zeroize);
+        wiped(memory);
         result
     })
 }
@@ -190,6 +200,9 @@ mod tests {
         for phc in [
             other(Algorithm::Argon2i, 8 * 1024, 1, 2),
             other(Algorithm::Argon2id, 4 * 1024, 3, 1),
+            // More memory than the provider's own parameters: a buffer of
+            // its own, not kept by the thread.
+            other(Algorithm::Argon2id, 32 * 1024, 1, 1),
             hash("pw"),
         ] {
             assert!(verify("pw", &phc), "{phc}");

@@ -51,10 +51,14 @@ pub fn hash_generated_secret(secret: &str) -> String {
 
 const SHA256_PREFIX: &str = "$sha256$";
 
-fn secret_matches(secret: &str, stored: &str) -> bool {
+/// A PHC hash is verified on the password verifier threads, like a user's
+/// password: Argon2 on an async worker would stall every other request.
+async fn secret_matches(secret: &str, stored: &str) -> bool {
     match stored.strip_prefix(SHA256_PREFIX) {
         Some(digest) => ct_eq(&sha256_b64url(secret), digest),
-        None => password::verify(secret, stored),
+        None => {
+            password::verify_off_thread(secret.to_owned().into(), Some(stored.to_owned())).await
+        }
     }
 }
 
@@ -88,7 +92,7 @@ pub async fn authenticate(
         .ok_or_else(|| OAuthError::invalid_client("unknown client"))?;
     match (&client.secret_hash, secret, client.public) {
         (_, None, true) => Ok(client),
-        (Some(hash), Some(secret), false) if secret_matches(&secret, &hash.0) => Ok(client),
+        (Some(hash), Some(secret), false) if secret_matches(&secret, &hash.0).await => Ok(client),
         (_, Some(_), true) => Err(OAuthError::invalid_client("a public client has no secret")),
         _ => Err(OAuthError::invalid_client("client authentication failed")),
     }
@@ -98,14 +102,14 @@ pub async fn authenticate(
 mod tests {
     use super::*;
 
-    #[test]
-    fn generated_secrets_use_sha256_and_phc_hashes_still_verify() {
+    #[tokio::test]
+    async fn generated_secrets_use_sha256_and_phc_hashes_still_verify() {
         let stored = hash_generated_secret("s3cret-from-the-cli");
         assert!(stored.starts_with("$sha256$"));
-        assert!(secret_matches("s3cret-from-the-cli", &stored));
-        assert!(!secret_matches("s3cret-from-the-clj", &stored));
+        assert!(secret_matches("s3cret-from-the-cli", &stored).await);
+        assert!(!secret_matches("s3cret-from-the-clj", &stored).await);
         let phc = password::hash("legacy");
-        assert!(secret_matches("legacy", &phc));
-        assert!(!secret_matches("legacy", "$sha256$"));
+        assert!(secret_matches("legacy", &phc).await);
+        assert!(!secret_matches("legacy", "$sha256$").await);
     }
 }
