@@ -74,9 +74,7 @@ impl EmbeddedStore {
     }
 
     fn with_database(db: Database, path: PathBuf) -> StoreResult<Self> {
-        let txn = db.begin_write()?;
-        create_tables(&txn)?;
-        txn.commit()?;
+        commit::transact(&db, Durability::Immediate, create_tables)?;
         let db = Arc::new(db);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(purge_periodically(Arc::downgrade(&db)));
@@ -188,13 +186,7 @@ async fn purge_periodically(db: Weak<Database>) {
     loop {
         ticks.tick().await;
         let Some(db) = db.upgrade() else { return };
-        let result = blocking(move || {
-            let txn = db.begin_write()?;
-            let purged = purge(&txn)?;
-            txn.commit()?;
-            Ok(purged)
-        })
-        .await;
+        let result = blocking(move || commit::transact(&db, Durability::Immediate, purge)).await;
         match result {
             Ok(purged) if purged > 0 => tracing::debug!(purged, "purged expired records"),
             Ok(_) => {}
