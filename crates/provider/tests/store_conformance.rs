@@ -1602,10 +1602,11 @@ mod redis_only {
             .await
             .unwrap();
         // Bounded waits below (attempt counts), not timing assertions.
+        // Three keys: the device, its owner and the layout marker.
         let mut attempts = 0;
         while !replica
             .info("keyspace")
-            .is_some_and(|k| k.contains("keys=2"))
+            .is_some_and(|k| k.contains("keys=3"))
         {
             attempts += 1;
             assert!(attempts < 100, "the device never reached the replica");
@@ -1723,7 +1724,108 @@ mod redis_only {
             .await
             .unwrap();
         keys.sort();
-        assert_eq!(keys, ["acme:device:d1", "acme:user-devices:alice"]);
+        assert_eq!(
+            keys,
+            ["acme:device-owner:d1", "acme:devices:alice", "acme:layout"]
+        );
+    }
+
+    /// Devices written in layout 1 (a string per device, a set of ids per
+    /// user) are all still there, and only there, after connecting: listed,
+    /// readable, renamable, their ids still taken. Another prefix's data is
+    /// left alone even when the prefix holds glob characters.
+    #[tokio::test]
+    async fn devices_of_layout_1_are_moved_at_connect() {
+        let server = support::RedisServer::start();
+        let client = ::redis::Client::open(server.url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let old = [
+            device("alice", "d1", "Phone"),
+            device("alice", "d2", "Tablet"),
+            device("bob", "d3", "Bob's phone"),
+        ];
+        for prefix in ["t[1]:", "t1:"] {
+            for d in &old {
+                let json = serde_json::to_string(d).unwrap();
+                let _: () = ::redis::pipe()
+                    .cmd("SET")
+                    .arg(format!("{prefix}device:{}", d.id))
+                    .arg(json)
+                    .cmd("SADD")
+                    .arg(format!("{prefix}user-devices:{}", d.uid))
+                    .arg(&d.id)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+            }
+        }
+        // A dangling id (its record expired or lost) is dropped, not invented.
+        let _: () = ::redis::cmd("SADD")
+            .arg("t[1]:user-devices:alice")
+            .arg("gone")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+
+        let store = tessera_provider::store::RedisStore::connect(&server.url(), "t[1]:")
+            .await
+            .unwrap();
+        assert_eq!(
+            store.list_devices("alice").await.unwrap(),
+            [old[0].clone(), old[1].clone()]
+        );
+        assert_eq!(store.list_devices("bob").await.unwrap(), [old[2].clone()]);
+        assert_eq!(store.get_device("alice", "d3").await.unwrap(), None);
+        let err = store
+            .create_device(&device("carol", "d3", "steal"))
+            .await
+            .unwrap_err();
+        assert_eq!(err, StoreError::AlreadyExists { what: "device" });
+        let renamed = store.rename_device("alice", "d2", "iPad").await.unwrap();
+        assert_eq!(renamed.secret, old[1].secret);
+
+        let mut keys: Vec<String> = ::redis::cmd("KEYS")
+            .arg("t[[]1]:*")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "t[1]:device-owner:d1",
+                "t[1]:device-owner:d2",
+                "t[1]:device-owner:d3",
+                "t[1]:devices:alice",
+                "t[1]:devices:bob",
+                "t[1]:layout",
+            ]
+        );
+        let mut untouched: Vec<String> = ::redis::cmd("KEYS")
+            .arg("t1:*")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        untouched.sort();
+        assert_eq!(
+            untouched,
+            [
+                "t1:device:d1",
+                "t1:device:d2",
+                "t1:device:d3",
+                "t1:user-devices:alice",
+                "t1:user-devices:bob",
+            ]
+        );
+
+        // Connecting again (another instance, a restart) changes nothing.
+        drop(store);
+        let again = tessera_provider::store::RedisStore::connect(&server.url(), "t[1]:")
+            .await
+            .unwrap();
+        let listed = again.list_devices("alice").await.unwrap();
+        assert_eq!(ids(&listed), ["d1", "d2"]);
+        assert_eq!(listed[1].name, "iPad");
     }
 }
 

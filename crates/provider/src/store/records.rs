@@ -16,12 +16,7 @@ use time::OffsetDateTime;
 /// session cookie, trusted-browser cookie): the form under which the store
 /// keys them, so a leak of the store does not leak usable tokens.
 pub fn hash_token(token: &[u8]) -> String {
-    let digest = Sha256::digest(token);
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        hex.push_str(&format!("{byte:02x}"));
-    }
-    hex
+    hex::encode(Sha256::digest(token))
 }
 
 /// A PHC-format password (or client secret) hash, e.g. `$argon2id$v=19$...`.

@@ -9,8 +9,8 @@
 //! | `P users`                    | zset   | uids (score 0, lexical order)           |
 //! | `P user-search`              | zset   | `"<term>\0<uid>"` (prefix search)       |
 //! | `P client:<id>` / `P clients`| string / zset | [`Client`] JSON / ids            |
-//! | `P device:<id>`              | string | [`Device`] JSON                         |
-//! | `P user-devices:<uid>`       | set    | device ids                              |
+//! | `P devices:<uid>`            | hash   | device id → [`Device`] JSON             |
+//! | `P device-owner:<id>`        | string | uid (device ids are unique across users)|
 //! | `P pending:<id>`             | string | [`PendingEnrollment`] JSON, TTL         |
 //! | `P recovery:<uid>`           | set    | recovery code hashes                    |
 //! | `P browser:<id>`             | string | [`TrustedBrowser`] JSON, TTL            |
@@ -27,6 +27,7 @@
 //! | `P audit-seq`                | string | last audit id                           |
 //! | `P audit:<subject>`          | zset   | `"<id>:<event JSON>"` scored by id      |
 //! | `P key:<name>`               | string | key material                            |
+//! | `P layout`                   | string | [`LAYOUT`], the version of this table   |
 //!
 //! Every change touching a record and an index runs as one Lua script, so it
 //! is atomic; read-modify-write of a record (rename, touch, rotate) is a
@@ -57,6 +58,18 @@ use super::{
     StoreResult, TrustedBrowser, User,
 };
 
+/// Where a record is stored: a key of its own, or a field of a hash (a
+/// user's devices).
+#[derive(Clone, Copy)]
+enum Slot<'a> {
+    Key(&'a str),
+    Field(&'a str, &'a str),
+}
+
+/// The key layout this version writes (see the table above); older data is
+/// upgraded at connect, see [`RedisStore::upgrade_layout`].
+const LAYOUT: u32 = 2;
+
 /// Attempts of a compare-and-set before giving up with `Conflict`.
 const CAS_ATTEMPTS: usize = 32;
 
@@ -73,19 +86,13 @@ impl RedisStore {
     /// by itself after Redis restarts; while Redis is down, operations fail
     /// fast with [`StoreError::Unavailable`].
     pub async fn connect(url: &str, prefix: &str) -> StoreResult<Self> {
-        Ok(RedisStore {
-            link: RedisLink::direct(url, None).await?,
-            prefix: prefix.to_owned(),
-        })
+        Self::open(RedisLink::direct(url, None).await?, prefix).await
     }
 
     /// Like [`Self::connect`] for a `rediss://` URL whose server certificate
     /// is issued by the CA in `ca_pem` (an organisation's private CA).
     pub async fn connect_with_ca(url: &str, ca_pem: &[u8], prefix: &str) -> StoreResult<Self> {
-        Ok(RedisStore {
-            link: RedisLink::direct(url, Some(ca_pem)).await?,
-            prefix: prefix.to_owned(),
-        })
+        Self::open(RedisLink::direct(url, Some(ca_pem)).await?, prefix).await
     }
 
     /// Connects to the primary that the Sentinel nodes at `sentinels`
@@ -96,10 +103,61 @@ impl RedisStore {
         service: &str,
         prefix: &str,
     ) -> StoreResult<Self> {
-        Ok(RedisStore {
-            link: RedisLink::sentinel(sentinels, service).await?,
+        Self::open(RedisLink::sentinel(sentinels, service).await?, prefix).await
+    }
+
+    async fn open(link: RedisLink, prefix: &str) -> StoreResult<Self> {
+        let store = RedisStore {
+            link,
             prefix: prefix.to_owned(),
-        })
+        };
+        store.upgrade_layout().await?;
+        Ok(store)
+    }
+
+    /// Brings data written by earlier versions to [`LAYOUT`], keeping every
+    /// record: layout 1 kept devices as `device:<id>` strings indexed by
+    /// `user-devices:<uid>` sets; layout 2 keeps a hash per user (one
+    /// command reads them all) and an owner key per id. Safe to run again
+    /// (each user's move is one script) and by several instances at once.
+    async fn upgrade_layout(&self) -> StoreResult<()> {
+        let marker = self.global("layout");
+        let current: Option<u32> = self.query(cmd("GET").arg(&marker)).await?;
+        if current.is_some_and(|layout| layout >= LAYOUT) {
+            return Ok(());
+        }
+        let pattern = format!("{}*", glob_escape(&self.kind_prefix("user-devices")));
+        let mut cursor = 0u64;
+        loop {
+            let (next, keys): (u64, Vec<String>) = self
+                .query(
+                    cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&pattern)
+                        .arg("COUNT")
+                        .arg(1000),
+                )
+                .await?;
+            for index in keys {
+                let uid = &index[self.kind_prefix("user-devices").len()..];
+                let _moved: u64 = self
+                    .run(
+                        MOVE_DEVICES_TO_HASH
+                            .key(&index)
+                            .key(self.key("devices", uid))
+                            .arg(self.kind_prefix("device"))
+                            .arg(self.kind_prefix("device-owner"))
+                            .arg(uid),
+                    )
+                    .await?;
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        self.query::<()>(cmd("SET").arg(&marker).arg(LAYOUT)).await
     }
 
     fn key(&self, kind: &str, id: &str) -> String {
@@ -139,12 +197,12 @@ impl RedisStore {
         raw.map(|bytes| decode(&bytes)).transpose()
     }
 
-    /// Reads the record at `key`, applies `change` and writes it back unless
+    /// Reads the record at `slot`, applies `change` and writes it back unless
     /// it changed meanwhile (then retries). `NotFound` when the record is
     /// missing or `visible` rejects it. Keeps the key's TTL.
     async fn update_record<T, F>(
         &self,
-        key: &str,
+        slot: Slot<'_>,
         what: &'static str,
         visible: impl Fn(&T) -> bool,
         mut change: F,
@@ -154,7 +212,11 @@ impl RedisStore {
         F: FnMut(&mut T),
     {
         for _ in 0..CAS_ATTEMPTS {
-            let Some(raw): Option<Vec<u8>> = self.query(cmd("GET").arg(key)).await? else {
+            let read = match slot {
+                Slot::Key(key) => cmd("GET").arg(key).clone(),
+                Slot::Field(hash, field) => cmd("HGET").arg(hash).arg(field).clone(),
+            };
+            let Some(raw): Option<Vec<u8>> = self.query(&read).await? else {
                 return Err(StoreError::NotFound { what });
             };
             let mut record: T = decode(&raw)?;
@@ -163,7 +225,13 @@ impl RedisStore {
             }
             change(&mut record);
             let new = encode(&record)?;
-            let outcome: i64 = self.run(CAS_SET.key(key).arg(raw).arg(new)).await?;
+            let outcome: i64 = match slot {
+                Slot::Key(key) => self.run(CAS_SET.key(key).arg(raw).arg(new)).await?,
+                Slot::Field(hash, field) => {
+                    self.run(HASH_CAS_SET.key(hash).arg(field).arg(raw).arg(new))
+                        .await?
+                }
+            };
             match outcome {
                 1 => return Ok(record),
                 0 => return Err(StoreError::NotFound { what }),
@@ -207,6 +275,18 @@ impl RedisStore {
             .map(|bytes| decode(&bytes))
             .collect()
     }
+}
+
+/// `text` matched literally by a `SCAN MATCH` pattern.
+fn glob_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn ttl_ms(ttl: Duration) -> u64 {
@@ -366,7 +446,7 @@ impl Store for RedisStore {
 
     async fn set_user_disabled(&self, uid: &str, disabled: bool) -> StoreResult<()> {
         self.update_record(
-            &self.key("user", uid),
+            Slot::Key(&self.key("user", uid)),
             "user",
             |_: &User| true,
             |user| user.disabled = disabled,
@@ -418,10 +498,11 @@ impl Store for RedisStore {
         let created: i64 = self
             .run(
                 CREATE_DEVICE
-                    .key(self.key("device", &device.id))
-                    .key(self.key("user-devices", &device.uid))
-                    .arg(encode(device)?)
-                    .arg(&device.id),
+                    .key(self.key("device-owner", &device.id))
+                    .key(self.key("devices", &device.uid))
+                    .arg(&device.uid)
+                    .arg(&device.id)
+                    .arg(encode(device)?),
             )
             .await?;
         if created == 1 {
@@ -433,23 +514,22 @@ impl Store for RedisStore {
 
     async fn list_devices(&self, uid: &str) -> StoreResult<Vec<Device>> {
         let raw: Vec<Vec<u8>> = self
-            .run(
-                LIST_INDEXED
-                    .key(self.key("user-devices", uid))
-                    .arg(self.kind_prefix("device")),
-            )
+            .query(cmd("HVALS").arg(self.key("devices", uid)))
             .await?;
         owned_devices(raw, uid)
     }
 
     async fn get_device(&self, uid: &str, id: &str) -> StoreResult<Option<Device>> {
-        let device: Option<Device> = self.get_json(&self.key("device", id)).await?;
+        let raw: Option<Vec<u8>> = self
+            .query(cmd("HGET").arg(self.key("devices", uid)).arg(id))
+            .await?;
+        let device: Option<Device> = raw.map(|bytes| decode(&bytes)).transpose()?;
         Ok(device.filter(|d| d.uid == uid))
     }
 
     async fn rename_device(&self, uid: &str, id: &str, name: &str) -> StoreResult<Device> {
         self.update_record(
-            &self.key("device", id),
+            Slot::Field(&self.key("devices", uid), id),
             "device",
             |d: &Device| d.uid == uid,
             |d| d.name = name.to_owned(),
@@ -459,7 +539,7 @@ impl Store for RedisStore {
 
     async fn touch_device(&self, uid: &str, id: &str, at: OffsetDateTime) -> StoreResult<()> {
         self.update_record(
-            &self.key("device", id),
+            Slot::Field(&self.key("devices", uid), id),
             "device",
             |d: &Device| d.uid == uid,
             |d| d.last_used_at = Some(at),
@@ -472,9 +552,8 @@ impl Store for RedisStore {
         let deleted: i64 = self
             .run(
                 DELETE_DEVICE
-                    .key(self.key("device", id))
-                    .key(self.key("user-devices", uid))
-                    .arg(uid)
+                    .key(self.key("devices", uid))
+                    .key(self.key("device-owner", id))
                     .arg(id),
             )
             .await?;
@@ -484,9 +563,8 @@ impl Store for RedisStore {
     async fn delete_all_devices(&self, uid: &str) -> StoreResult<u64> {
         self.run(
             DELETE_ALL_DEVICES
-                .key(self.key("user-devices", uid))
-                .arg(self.kind_prefix("device"))
-                .arg(uid),
+                .key(self.key("devices", uid))
+                .arg(self.kind_prefix("device-owner")),
         )
         .await
     }
@@ -495,9 +573,8 @@ impl Store for RedisStore {
         let outcome: i64 = self
             .run(
                 DELETE_DEVICE_UNLESS_LAST
-                    .key(self.key("device", id))
-                    .key(self.key("user-devices", uid))
-                    .arg(uid)
+                    .key(self.key("devices", uid))
+                    .key(self.key("device-owner", id))
                     .arg(id),
             )
             .await?;
@@ -518,7 +595,7 @@ impl Store for RedisStore {
             .run(
                 PUT_PENDING
                     .key(self.key("pending", &pending.id))
-                    .key(self.key("device", &pending.id))
+                    .key(self.key("device-owner", &pending.id))
                     .arg(encode(pending)?)
                     .arg(ttl_ms(ttl)),
             )
@@ -572,11 +649,12 @@ impl Store for RedisStore {
             .run(
                 CONFIRM_ENROLLMENT
                     .key(&key)
-                    .key(self.key("device", id))
-                    .key(self.key("user-devices", uid))
+                    .key(self.key("device-owner", id))
+                    .key(self.key("devices", uid))
                     .arg(raw)
                     .arg(encode(&device)?)
-                    .arg(id),
+                    .arg(id)
+                    .arg(uid),
             )
             .await?;
         match outcome {
@@ -677,7 +755,7 @@ impl Store for RedisStore {
         at: OffsetDateTime,
     ) -> StoreResult<()> {
         self.update_record(
-            &self.key("browser", id),
+            Slot::Key(&self.key("browser", id)),
             "trusted browser",
             |b: &TrustedBrowser| b.uid == uid && !is_expired(b.expires_at),
             |b| b.last_used_at = Some(at),
@@ -930,28 +1008,19 @@ impl Store for RedisStore {
         uid: &str,
         jti: &str,
     ) -> StoreResult<(BearerSubject, Vec<Device>)> {
-        let reply: Vec<::redis::Value> = self
-            .run(
-                BEARER_AND_DEVICES
-                    .key(self.key("user", uid))
-                    .key(self.key("revoked-at", jti))
-                    .key(self.key("user-devices", uid))
-                    .arg(self.kind_prefix("device")),
-            )
-            .await?;
-        // A flat array: user (or nil), revoked flag, then the devices.
-        let mut reply = reply.into_iter();
-        let mut next = |what: &str| {
-            reply
-                .next()
-                .ok_or_else(|| StoreError::Corrupt(format!("short script reply: no {what}")))
-        };
-        let parse = |e: ::redis::ParsingError| StoreError::Corrupt(e.to_string());
-        let user: Option<Vec<u8>> = ::redis::from_redis_value(next("user")?).map_err(parse)?;
-        let revoked: u64 = ::redis::from_redis_value(next("revocation flag")?).map_err(parse)?;
-        let raw = reply
-            .map(|v| ::redis::from_redis_value::<Vec<u8>>(v).map_err(parse))
-            .collect::<StoreResult<Vec<_>>>()?;
+        // One round trip, no script: what `bearer_subject` reads and the
+        // user's devices hash.
+        let mut conn = self.link.connection().await?;
+        let (user, revoked, raw): (Option<Vec<u8>>, u64, Vec<Vec<u8>>) = ::redis::pipe()
+            .cmd("GET")
+            .arg(self.key("user", uid))
+            .cmd("EXISTS")
+            .arg(self.key("revoked-at", jti))
+            .cmd("HVALS")
+            .arg(self.key("devices", uid))
+            .query_async(&mut conn)
+            .await
+            .map_err(|err| self.link.failed(err))?;
         Ok((bearer_subject(user, revoked)?, owned_devices(raw, uid)?))
     }
 

@@ -22,6 +22,16 @@ redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
 return 1"
 );
 
+// Compare-and-set of a hash field: 1 set, 0 missing, 2 changed meanwhile.
+script!(
+    HASH_CAS_SET,
+    r"local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return 0 end
+if cur ~= ARGV[2] then return 2 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1"
+);
+
 // KEYS user, email, users, search; ARGV json, uid, search members...
 // 0 created, 1 uid taken, 2 email taken.
 script!(
@@ -82,13 +92,32 @@ if not id then return false end
 return redis.call('GET', ARGV[1] .. id)"
 );
 
-// KEYS device, user index; ARGV json, id. 1 created, 0 id taken.
+// KEYS device owner, user's devices; ARGV uid, id, json. 1 created, 0 id
+// taken (by any user's device).
 script!(
     CREATE_DEVICE,
     r"if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
-redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 return 1"
+);
+
+// Layout 1 → 2 for one user. KEYS old device index, user's devices hash;
+// ARGV old device key prefix, device owner key prefix, uid. Number moved.
+script!(
+    MOVE_DEVICES_TO_HASH,
+    r"local n = 0
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local v = redis.call('GET', ARGV[1] .. id)
+  if v then
+    redis.call('HSET', KEYS[2], id, v)
+    redis.call('SET', ARGV[2] .. id, ARGV[3])
+    redis.call('DEL', ARGV[1] .. id)
+    n = n + 1
+  end
+end
+redis.call('DEL', KEYS[1])
+return n"
 );
 
 // KEYS user index; ARGV record key prefix. The indexed records; entries
@@ -103,60 +132,35 @@ end
 return out"
 );
 
-// KEYS user, access-token revocation marker, user's device index; ARGV device
-// key prefix. {user or nil, 1 if revoked else 0, device...}: a bearer check
-// and the device list in one round trip. Like LIST_INDEXED, drops dangling ids.
-script!(
-    BEARER_AND_DEVICES,
-    r"local out = {redis.call('GET', KEYS[1]), redis.call('EXISTS', KEYS[2])}
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-  local v = redis.call('GET', ARGV[1] .. id)
-  if v then table.insert(out, v) else redis.call('SREM', KEYS[3], id) end
-end
-return out"
-);
-
-// KEYS device, user index; ARGV uid, id. 1 deleted, 0 not this user's.
+// KEYS user's devices, device owner; ARGV id. 1 deleted, 0 not this user's.
 script!(
     DELETE_DEVICE,
-    r"local v = redis.call('GET', KEYS[1])
-if not v then redis.call('SREM', KEYS[2], ARGV[2]) return 0 end
-if cjson.decode(v).uid ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('SREM', KEYS[2], ARGV[2])
+    r"if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('DEL', KEYS[2])
 return 1"
 );
 
-// KEYS user index; ARGV device key prefix, uid. Number deleted.
+// KEYS user's devices; ARGV device owner key prefix. Number deleted.
 script!(
     DELETE_ALL_DEVICES,
-    r"local n = 0
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local k = ARGV[1] .. id
-  local v = redis.call('GET', k)
-  if v and cjson.decode(v).uid == ARGV[2] then
-    redis.call('DEL', k)
-    n = n + 1
-  end
-end
+    r"local ids = redis.call('HKEYS', KEYS[1])
+for _, id in ipairs(ids) do redis.call('DEL', ARGV[1] .. id) end
 redis.call('DEL', KEYS[1])
-return n"
+return #ids"
 );
 
-// KEYS device, user index; ARGV uid, id. 1 deleted, 0 not this user's,
+// KEYS user's devices, device owner; ARGV id. 1 deleted, 0 not this user's,
 // 2 the user's only device (kept).
 script!(
     DELETE_DEVICE_UNLESS_LAST,
-    r"local v = redis.call('GET', KEYS[1])
-if not v then redis.call('SREM', KEYS[2], ARGV[2]) return 0 end
-if cjson.decode(v).uid ~= ARGV[1] then return 0 end
-if redis.call('SCARD', KEYS[2]) <= 1 then return 2 end
-redis.call('DEL', KEYS[1])
-redis.call('SREM', KEYS[2], ARGV[2])
+    r"if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('HLEN', KEYS[1]) <= 1 then return 2 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
 return 1"
 );
 
-// KEYS pending, device; ARGV json, ttl ms. 1 stored, 0 id taken.
+// KEYS pending, device owner; ARGV json, ttl ms. 1 stored, 0 id taken.
 script!(
     PUT_PENDING,
     r"if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
@@ -164,15 +168,16 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1"
 );
 
-// KEYS pending, device, user index; ARGV expected pending json, device json, id.
-// 1 confirmed, 0 pending gone or changed, 2 device id taken.
+// KEYS pending, device owner, user's devices; ARGV expected pending json,
+// device json, id, uid. 1 confirmed, 0 pending gone or changed, 2 device id
+// taken.
 script!(
     CONFIRM_ENROLLMENT,
     r"if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
 redis.call('DEL', KEYS[1])
-redis.call('SET', KEYS[2], ARGV[2])
-redis.call('SADD', KEYS[3], ARGV[3])
+redis.call('SET', KEYS[2], ARGV[4])
+redis.call('HSET', KEYS[3], ARGV[3], ARGV[2])
 return 1"
 );
 
