@@ -30,6 +30,28 @@ impl Measure {
         }
     }
 
+    /// Two runs of the same peer (before and after what is compared with
+    /// it, so that a machine slowing down or speeding up meanwhile weighs
+    /// on both sides): mean rate and percentiles, the larger maximum. A
+    /// missing run makes the result missing.
+    pub fn mean_of(a: Measure, b: Measure) -> Measure {
+        if a.missing.is_some() {
+            return a;
+        }
+        if b.missing.is_some() {
+            return b;
+        }
+        Measure {
+            rate: (a.rate + b.rate) / 2.0,
+            p50_ms: (a.p50_ms + b.p50_ms) / 2.0,
+            p99_ms: (a.p99_ms + b.p99_ms) / 2.0,
+            max_ms: a.max_ms.max(b.max_ms),
+            errors: a.errors + b.errors,
+            clients: a.clients,
+            missing: None,
+        }
+    }
+
     pub fn from_stats(s: &Stats, clients: usize) -> Measure {
         Measure {
             rate: s.per_sec(),
@@ -480,7 +502,7 @@ pub fn render(
     );
     row(
         &mut out,
-        "`redis-benchmark -c 200 -t get` (peer)",
+        "`redis-benchmark -c 200 -t get` (peer; mean of a run before and one after the Redis reads)",
         &f.redis_get,
         "GET/s",
     );
