@@ -112,12 +112,15 @@ async fn authorization_code(
     };
     let family = random_token(16);
     let (refresh, record) = new_refresh(app, &user, &g, &family, now);
-    app.store
-        .put_refresh_token(&token_hash(&refresh), &record)
-        .await?;
     let keep_until =
         now + Duration::seconds((app.config.tokens.refresh_token_secs as i64).min(86_400));
-    revocation::remember_redeemed_code(app, &code_hash, &family, keep_until).await?;
+    // Independent writes, issued together: one commit of the embedded store,
+    // one flush to Redis.
+    let refresh_hash = token_hash(&refresh);
+    tokio::try_join!(
+        app.store.put_refresh_token(&refresh_hash, &record),
+        revocation::remember_redeemed_code(app, &code_hash, &family, keep_until),
+    )?;
     Ok(respond(app, &user, &g, refresh, now))
 }
 

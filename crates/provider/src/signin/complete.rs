@@ -99,8 +99,8 @@ pub async fn finish(
             &app.issuer,
         ));
     };
-    let (session_hash, auth_time) = match done.existing {
-        Some((session, value)) => (token_hash(&value), session.auth_time),
+    let (session_hash, auth_time, new_session) = match done.existing {
+        Some((session, value)) => (token_hash(&value), session.auth_time, None),
         None => {
             if let Some(old) = &done.replaces {
                 app.store.delete_session(&token_hash(old)).await?;
@@ -115,18 +115,13 @@ pub async fn finish(
                 created_at: now,
                 expires_at: now + Duration::seconds(lifetime as i64),
             };
-            app.store.put_session(&hash, &session).await?;
             cookies.push(set_cookie(
                 SESSION_COOKIE,
                 &value,
                 Some(lifetime),
                 app.secure_cookies,
             ));
-            app.config
-                .rate_limit
-                .success(&*app.store, &done.uid)
-                .await?;
-            (hash, now)
+            (hash.clone(), now, Some((hash, session)))
         }
     };
     let code = random_token(32);
@@ -146,27 +141,51 @@ pub async fn finish(
         issued_at: now,
     };
     let ttl = std::time::Duration::from_secs(app.config.tokens.auth_code_secs);
-    app.store
-        .put_auth_code(&token_hash(&code), &grant, ttl)
-        .await?;
-    if let Some(tx) = tx {
-        // The binding cookie stays: other sign-ins in this browser may use it.
-        app.store.delete_transaction(&token_hash(tx)).await?;
-    }
     let amr = done.amr.join(" ");
-    audit::record(
+    // The writes of a completed sign-in are independent of each other, and
+    // all are done before the browser is sent on: issued together, they
+    // share one commit of the embedded store and one flush to Redis. A fresh
+    // sign-in clears the account's failure counter.
+    let session_stored = async {
+        match &new_session {
+            Some((hash, session)) => {
+                app.store.put_session(hash, session).await?;
+                app.config.rate_limit.success(&*app.store, &done.uid).await
+            }
+            None => Ok(()),
+        }
+    };
+    let code_hash = token_hash(&code);
+    let code_stored = app.store.put_auth_code(&code_hash, &grant, ttl);
+    // The binding cookie stays: other sign-ins in this browser may use it.
+    let transaction_removed = async {
+        match tx {
+            Some(tx) => app
+                .store
+                .delete_transaction(&token_hash(tx))
+                .await
+                .map(drop),
+            None => Ok(()),
+        }
+    };
+    let details = [
+        ("client_id", request.client_id.as_str()),
+        ("acr", acr.as_str()),
+        ("amr", amr.as_str()),
+    ];
+    let recorded = audit::record(
         &*app.store,
         origin,
         AuditAction::SignInSucceeded,
         &done.uid,
         Some(&done.uid),
-        &[
-            ("client_id", request.client_id.as_str()),
-            ("acr", acr.as_str()),
-            ("amr", amr.as_str()),
-        ],
-    )
-    .await;
+        &details,
+    );
+    let (stored, ()) = tokio::join!(
+        async { tokio::try_join!(session_stored, code_stored, transaction_removed) },
+        recorded
+    );
+    stored?;
     let mut params = vec![("code", code.as_str())];
     if let Some(state) = &request.state {
         params.push(("state", state.as_str()));

@@ -113,8 +113,7 @@ impl Step<'_> {
             }
             replayed = true;
         }
-        let amr: &[&str] = if let Some(device) = &used_device {
-            self.app.store.touch_device(uid, &device.id, now).await?;
+        let amr: &[&str] = if used_device.is_some() {
             &["pwd", "otp", "mfa"]
         } else if !replayed && recovery::consume(&*self.app.store, uid, code).await? {
             audit::record(
@@ -151,15 +150,25 @@ impl Step<'_> {
         };
         let cookies = self.maybe_trust(&user.uid, now).await?;
         let done = Completion::fresh(user.uid.clone(), amr).replacing(self.headers);
-        complete::finish(
+        // Recording the device's use does not depend on finishing the
+        // sign-in: issued together, their writes share one commit.
+        let touched = async {
+            match &used_device {
+                Some(device) => self.app.store.touch_device(uid, &device.id, now).await,
+                None => Ok(()),
+            }
+        };
+        let finished = complete::finish(
             self.app,
             Some(self.tx),
             &self.txn.request,
             done,
             &self.origin,
             cookies,
-        )
-        .await
+        );
+        let (touched, finished) = tokio::join!(touched, finished);
+        touched?;
+        finished
     }
 
     pub(super) async fn enrol(
