@@ -45,16 +45,22 @@ fn one_code() -> String {
     out
 }
 
-/// Generates a new set, stores its hashes (voiding the previous set) and
-/// returns the codes to show once.
-pub async fn regenerate(store: &dyn Store, uid: &str) -> StoreResult<Vec<SecretString>> {
+/// A new set: the codes to show once, and the hashes to store.
+pub fn generate() -> (Vec<SecretString>, Vec<String>) {
     let codes: Vec<String> = (0..COUNT).map(|_| one_code()).collect();
     let hashes: Vec<String> = codes
         .iter()
         .map(|c| hash(&normalise(c).expect("generated codes are valid")))
         .collect();
+    (codes.into_iter().map(SecretString::from).collect(), hashes)
+}
+
+/// Generates a new set, stores its hashes (voiding the previous set) and
+/// returns the codes to show once.
+pub async fn regenerate(store: &dyn Store, uid: &str) -> StoreResult<Vec<SecretString>> {
+    let (codes, hashes) = generate();
     store.replace_recovery_codes(uid, &hashes).await?;
-    Ok(codes.into_iter().map(SecretString::from).collect())
+    Ok(codes)
 }
 
 /// Consumes `input` if it is one of the user's unused codes.

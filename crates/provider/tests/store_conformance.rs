@@ -756,7 +756,7 @@ mod cases {
             "pending is no device"
         );
         let err = store
-            .confirm_enrollment("bob", "enr1", now())
+            .confirm_enrollment("bob", "enr1", now(), None)
             .await
             .unwrap_err();
         assert_eq!(err, StoreError::NotFound { what: "enrollment" });
@@ -764,10 +764,14 @@ mod cases {
         let at = now();
         let outcomes = concurrently(12, |_| {
             let store = store.clone();
-            async move { store.confirm_enrollment("alice", "enr1", at).await }
+            async move { store.confirm_enrollment("alice", "enr1", at, None).await }
         })
         .await;
-        let winners: Vec<&Device> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+        let winners: Vec<&Device> = outcomes
+            .iter()
+            .filter_map(|o| o.as_ref().ok())
+            .map(|confirmed| &confirmed.device)
+            .collect();
         assert_eq!(
             winners.len(),
             1,
@@ -833,11 +837,80 @@ mod cases {
         );
         assert_eq!(
             store
-                .confirm_enrollment("alice", "enr2", now())
+                .confirm_enrollment("alice", "enr2", now(), None)
                 .await
                 .unwrap_err()
                 .code(),
             "not_found"
+        );
+    }
+
+    /// A first device's recovery codes are set with it, atomically: of
+    /// several first confirmations at once exactly one is first and its
+    /// codes are the user's; later devices leave the codes alone, and
+    /// without codes given nothing is set.
+    pub async fn first_device_codes_are_set_once(store: Arc<dyn Store>) {
+        for n in 0..6 {
+            store
+                .put_pending_enrollment(&pending("alice", &format!("first{n}"), in_secs(600)))
+                .await
+                .unwrap();
+        }
+        let sets: Vec<Vec<String>> = (0..6)
+            .map(|n| (0..3).map(|c| format!("set{n}-code{c}")).collect())
+            .collect();
+        let outcomes = concurrently(6, |n| {
+            let (store, codes) = (store.clone(), sets[n].clone());
+            async move {
+                store
+                    .confirm_enrollment("alice", &format!("first{n}"), now(), Some(&codes))
+                    .await
+            }
+        })
+        .await;
+        let firsts: Vec<usize> = outcomes
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.as_ref().unwrap().first_device)
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(firsts.len(), 1, "exactly one first device: {outcomes:?}");
+        assert_eq!(store.list_devices("alice").await.unwrap().len(), 6);
+        assert_eq!(store.count_recovery_codes("alice").await.unwrap(), 3);
+        for (n, set) in sets.iter().enumerate() {
+            for code in set {
+                let consumed = store.consume_recovery_code("alice", code).await.unwrap();
+                assert_eq!(consumed, n == firsts[0], "{code}");
+            }
+        }
+
+        // Another user's first device without codes given: first, no codes.
+        store
+            .put_pending_enrollment(&pending("bob", "bob1", in_secs(600)))
+            .await
+            .unwrap();
+        let bobs = store
+            .confirm_enrollment("bob", "bob1", now(), None)
+            .await
+            .unwrap();
+        assert!(bobs.first_device);
+        assert_eq!(store.count_recovery_codes("bob").await.unwrap(), 0);
+        // Malformed hashes are refused before anything changes.
+        store
+            .put_pending_enrollment(&pending("carol", "carol1", in_secs(600)))
+            .await
+            .unwrap();
+        let err = store
+            .confirm_enrollment("carol", "carol1", now(), Some(&["bad\0hash".to_owned()]))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid", "{err}");
+        assert!(
+            store
+                .get_pending_enrollment("carol", "carol1")
+                .await
+                .unwrap()
+                .is_some()
         );
     }
 
@@ -867,7 +940,7 @@ mod cases {
             None
         );
         let err = store
-            .confirm_enrollment("alice", "short", now())
+            .confirm_enrollment("alice", "short", now(), None)
             .await
             .unwrap_err();
         assert_eq!(err.code(), "not_found");
@@ -1504,6 +1577,7 @@ macro_rules! conformance {
                 last_device_is_kept_when_asked,
                 redeemed_codes_and_revoked_access_tokens_expire,
                 enrollment_confirms_exactly_once,
+                first_device_codes_are_set_once,
                 pending_enrollments_expire,
                 recovery_codes_are_single_use,
                 trusted_browsers_are_revoked_one_at_a_time,
@@ -1946,7 +2020,10 @@ mod embedded_only {
                 .put_pending_enrollment(&pending("alice", &id, in_secs(600)))
                 .await
                 .unwrap();
-            store.confirm_enrollment("alice", &id, now()).await.unwrap();
+            store
+                .confirm_enrollment("alice", &id, now(), None)
+                .await
+                .unwrap();
             store
                 .rename_device("alice", &id, &format!("renamed {i}"))
                 .await

@@ -26,7 +26,7 @@ use super::auth::{Caller, CallerDevices, StepUp};
 use super::extract::{ApiJson, ApiPath};
 use super::openapi::responses::{StepUpOrUnauthorized, Unauthorized, Unavailable};
 use super::problem::{ApiError, ApiResult, sentence};
-use super::{AccountApi, ApiState, must_use_second_factor};
+use super::{ApiState, must_use_second_factor};
 use crate::crypto::random_token;
 use crate::state::Provider;
 use crate::store::{
@@ -135,7 +135,6 @@ pub async fn confirm_enrollment(
     State(app): ApiState,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-    api: axum::Extension<std::sync::Arc<AccountApi>>,
     ApiJson(body): ApiJson<EnrollmentConfirm>,
 ) -> ApiResult<Response> {
     let uid = caller.uid();
@@ -175,24 +174,23 @@ pub async fn confirm_enrollment(
         app.store.rate_limit_reset(&failures_key).await?;
     }
 
-    // Serialised per user so that "first device" is decided once.
-    let guard = api.lock_user(uid).await;
-    let first_device = app.store.list_devices(uid).await?.is_empty();
-    // A first device's recovery codes are stored BEFORE the device: if the
-    // store fails in between, the user has no device and unseen codes
-    // (harmless: with no device, sign-in enrols again and the next first
-    // confirmation replaces them), never a device without its codes.
-    let recovery_codes = if first_device {
-        Some(recovery::regenerate(&*app.store, uid).await?)
-    } else {
-        None
-    };
-    let device = match app.store.confirm_enrollment(uid, &id, now).await {
-        Ok(d) => d,
+    // A first device gets recovery codes, stored in the same atomic step as
+    // the device (never a device without its codes), and "first" is decided
+    // there too: of two confirmations at once, even on two provider
+    // instances, only one sets and shows codes. Drawing a set that is not
+    // used costs ten random draws and hashes.
+    let (codes, hashes) = recovery::generate();
+    let confirmed = match app
+        .store
+        .confirm_enrollment(uid, &id, now, Some(&hashes))
+        .await
+    {
+        Ok(confirmed) => confirmed,
         Err(StoreError::NotFound { .. }) => return Err(missing_enrollment(&id, now)),
         Err(e) => return Err(e.into()),
     };
-    drop(guard);
+    let device = confirmed.device;
+    let recovery_codes = confirmed.first_device.then_some(codes);
     audit::record(
         &app,
         Change::new(&caller, AuditAction::EnrollmentConfirmed, uid)

@@ -221,10 +221,10 @@ impl Step<'_> {
         let device = match self
             .app
             .store
-            .confirm_enrollment(uid, pending_id, now)
+            .confirm_enrollment(uid, pending_id, now, None)
             .await
         {
-            Ok(d) => d,
+            Ok(confirmed) => confirmed.device,
             Err(StoreError::NotFound { .. }) => {
                 return Ok(crate::pages::error_page(
                     self.lang,

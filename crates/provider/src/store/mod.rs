@@ -32,9 +32,9 @@ pub use self::redis::RedisStore;
 pub use embedded::EmbeddedStore;
 pub use error::{StoreError, StoreResult};
 pub use records::{
-    AuditAction, AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, Device,
-    DeviceDeletion, EncryptedSecret, NewAuditEvent, PasswordHash, PendingEnrollment, RefreshToken,
-    SignInTransaction, TrustedBrowser, User, hash_token,
+    AuditAction, AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client,
+    ConfirmedEnrollment, Device, DeviceDeletion, EncryptedSecret, NewAuditEvent, PasswordHash,
+    PendingEnrollment, RefreshToken, SignInTransaction, TrustedBrowser, User, hash_token,
 };
 
 /// Name of the provider's ES256 signing key in [`Store::put_key_material`].
@@ -121,13 +121,17 @@ pub trait Store: Send + Sync + 'static {
     /// the same id, name and secret, registered at `at`. `NotFound` if it
     /// does not exist, has expired or was already confirmed: a pending
     /// enrolment becomes at most one device, and a confirmed device is never
-    /// lost.
+    /// lost. When the device is the user's first and `first_device_codes`
+    /// is given, those recovery code hashes replace the user's set in the
+    /// same atomic step: a first device never exists without its codes, and
+    /// of two first confirmations at once only one sets codes.
     async fn confirm_enrollment(
         &self,
         uid: &str,
         id: &str,
         at: OffsetDateTime,
-    ) -> StoreResult<Device>;
+        first_device_codes: Option<&[String]>,
+    ) -> StoreResult<ConfirmedEnrollment>;
 
     // ----- recovery codes -----
 

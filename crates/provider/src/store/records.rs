@@ -127,6 +127,16 @@ pub struct PendingEnrollment {
     pub expires_at: OffsetDateTime,
 }
 
+/// What [`crate::store::Store::confirm_enrollment`] made of a pending
+/// enrolment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmedEnrollment {
+    pub device: Device,
+    /// The user had no device before this one (decided atomically with the
+    /// confirmation, so two confirmations at once never both see "first").
+    pub first_device: bool,
+}
+
 /// A browser the user chose to trust: its cookie skips the second factor
 /// until `expires_at`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

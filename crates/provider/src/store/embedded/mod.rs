@@ -27,9 +27,9 @@ use super::shared::{
     ttl_until, unix_ms,
 };
 use super::{
-    AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, Device, DeviceDeletion,
-    NewAuditEvent, PendingEnrollment, RefreshToken, SignInTransaction, Store, StoreError,
-    StoreResult, TrustedBrowser, User,
+    AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, ConfirmedEnrollment, Device,
+    DeviceDeletion, NewAuditEvent, PendingEnrollment, RefreshToken, SignInTransaction, Store,
+    StoreError, StoreResult, TrustedBrowser, User,
 };
 
 /// How often the background task purges expired records.
@@ -488,8 +488,13 @@ impl Store for EmbeddedStore {
         uid: &str,
         id: &str,
         at: OffsetDateTime,
-    ) -> StoreResult<Device> {
+        first_device_codes: Option<&[String]>,
+    ) -> StoreResult<ConfirmedEnrollment> {
+        for hash in first_device_codes.unwrap_or_default() {
+            check_key("recovery code hash", hash)?;
+        }
         let (uid, id) = (uid.to_owned(), id.to_owned());
+        let codes = first_device_codes.map(<[String]>::to_vec);
         self.write(move |txn| {
             let mut table = txn.open_table(PENDING)?;
             let pending = match get_json::<PendingEnrollment, _>(&table, &id)? {
@@ -506,8 +511,15 @@ impl Store for EmbeddedStore {
                 registered_at: at,
                 last_used_at: None,
             };
+            let first_device = members(&txn.open_table(USER_DEVICES)?, &uid)?.is_empty();
             insert_device(txn, &device)?;
-            Ok(device)
+            if let (true, Some(codes)) = (first_device, &codes) {
+                replace_recovery_codes_in(txn, &uid, codes)?;
+            }
+            Ok(ConfirmedEnrollment {
+                device,
+                first_device,
+            })
         })
         .await
     }
@@ -520,17 +532,8 @@ impl Store for EmbeddedStore {
             check_key("recovery code hash", hash)?;
         }
         let (uid, hashes) = (uid.to_owned(), hashes.to_vec());
-        self.write(move |txn| {
-            let mut table = txn.open_table(RECOVERY)?;
-            for old in members(&table, &uid)? {
-                table.remove(pair(&uid, &old).as_str())?;
-            }
-            for hash in &hashes {
-                table.insert(pair(&uid, hash).as_str(), ())?;
-            }
-            Ok(())
-        })
-        .await
+        self.write(move |txn| replace_recovery_codes_in(txn, &uid, &hashes))
+            .await
     }
 
     async fn consume_recovery_code(&self, uid: &str, hash: &str) -> StoreResult<bool> {

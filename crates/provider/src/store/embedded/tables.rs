@@ -321,6 +321,22 @@ pub(super) fn insert_device(txn: &WriteTransaction, device: &Device) -> StoreRes
     Ok(())
 }
 
+/// Replaces `uid`'s recovery code hashes with `hashes` (the old set is void).
+pub(super) fn replace_recovery_codes_in(
+    txn: &WriteTransaction,
+    uid: &str,
+    hashes: &[String],
+) -> StoreResult<()> {
+    let mut table = txn.open_table(RECOVERY)?;
+    for old in members(&table, uid)? {
+        table.remove(pair(uid, &old).as_str())?;
+    }
+    for hash in hashes {
+        table.insert(pair(uid, hash).as_str(), ())?;
+    }
+    Ok(())
+}
+
 pub(super) fn update_device(
     txn: &WriteTransaction,
     uid: &str,

@@ -53,9 +53,9 @@ use super::shared::{
     search_terms, sort_devices, ttl_until,
 };
 use super::{
-    AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, Device, DeviceDeletion,
-    NewAuditEvent, PendingEnrollment, RefreshToken, SignInTransaction, Store, StoreError,
-    StoreResult, TrustedBrowser, User,
+    AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, ConfirmedEnrollment, Device,
+    DeviceDeletion, NewAuditEvent, PendingEnrollment, RefreshToken, SignInTransaction, Store,
+    StoreError, StoreResult, TrustedBrowser, User,
 };
 
 /// Where a record is stored: a key of its own, or a field of a hash (a
@@ -628,7 +628,11 @@ impl Store for RedisStore {
         uid: &str,
         id: &str,
         at: OffsetDateTime,
-    ) -> StoreResult<Device> {
+        first_device_codes: Option<&[String]>,
+    ) -> StoreResult<ConfirmedEnrollment> {
+        for hash in first_device_codes.unwrap_or_default() {
+            check_key("recovery code hash", hash)?;
+        }
         let key = self.key("pending", id);
         let Some(raw): Option<Vec<u8>> = self.query(cmd("GET").arg(&key)).await? else {
             return Err(StoreError::NotFound { what: "enrollment" });
@@ -645,20 +649,26 @@ impl Store for RedisStore {
             registered_at: at,
             last_used_at: None,
         };
-        let outcome: i64 = self
-            .run(
-                CONFIRM_ENROLLMENT
-                    .key(&key)
-                    .key(self.key("device-owner", id))
-                    .key(self.key("devices", uid))
-                    .arg(raw)
-                    .arg(encode(&device)?)
-                    .arg(id)
-                    .arg(uid),
-            )
-            .await?;
+        let mut confirm = CONFIRM_ENROLLMENT.prepare_invoke();
+        confirm
+            .key(&key)
+            .key(self.key("device-owner", id))
+            .key(self.key("devices", uid))
+            .key(self.key("recovery", uid))
+            .arg(raw)
+            .arg(encode(&device)?)
+            .arg(id)
+            .arg(uid)
+            .arg(u8::from(first_device_codes.is_some()));
+        for hash in first_device_codes.unwrap_or_default() {
+            confirm.arg(hash);
+        }
+        let outcome: i64 = self.run(&confirm).await?;
         match outcome {
-            1 => Ok(device),
+            1 | 3 => Ok(ConfirmedEnrollment {
+                device,
+                first_device: outcome == 3,
+            }),
             2 => Err(StoreError::AlreadyExists { what: "device" }),
             _ => Err(StoreError::NotFound { what: "enrollment" }),
         }
