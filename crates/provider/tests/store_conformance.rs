@@ -500,8 +500,18 @@ mod cases {
             .create_device(&device("alice", "d4", "Spare"))
             .await
             .unwrap();
-        assert_eq!(store.delete_all_devices("alice").await.unwrap(), 2);
+        for uid in ["alice", "bob"] {
+            let codes = [format!("{uid}-code")];
+            store.replace_recovery_codes(uid, &codes).await.unwrap();
+        }
+        assert_eq!(store.reset_devices("alice").await.unwrap(), 2);
         assert!(store.list_devices("alice").await.unwrap().is_empty());
+        assert_eq!(
+            store.count_recovery_codes("alice").await.unwrap(),
+            0,
+            "a reset voids the recovery codes with the devices"
+        );
+        assert_eq!(store.count_recovery_codes("bob").await.unwrap(), 1);
         assert_eq!(store.get_device("alice", "d4").await.unwrap(), None);
         assert_eq!(ids(&store.list_devices("bob").await.unwrap()), ["d3"]);
     }

@@ -19,7 +19,7 @@ use super::openapi::responses::{
     Forbidden, MissingReason, StepUpOrUnauthorized, Unauthorized, Unavailable,
 };
 use super::problem::{ApiError, ApiResult, sentence};
-use super::{AccountApi, ApiState, activity, browsers, count, devices, must_use_second_factor};
+use super::{ApiState, activity, browsers, count, devices, must_use_second_factor};
 use crate::state::Provider;
 use crate::store::{AuditAction, User};
 
@@ -138,12 +138,10 @@ pub async fn user_devices(
 pub async fn remove_device(
     State(app): ApiState,
     HelpdeskStepUp(caller): HelpdeskStepUp,
-    api: axum::Extension<std::sync::Arc<AccountApi>>,
     ApiPath((uid, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<HelpdeskChange>,
 ) -> ApiResult<StatusCode> {
     let reason = change_target(&app, &caller, &uid, body).await?;
-    let _guard = api.lock_user(&uid).await;
     let Some(device) = app.store.get_device(&uid, &id).await? else {
         return Err(ApiError::not_found("device"));
     };
@@ -177,15 +175,11 @@ pub async fn remove_device(
 pub async fn reset_devices(
     State(app): ApiState,
     HelpdeskStepUp(caller): HelpdeskStepUp,
-    api: axum::Extension<std::sync::Arc<AccountApi>>,
     ApiPath(uid): ApiPath<String>,
     ApiJson(body): ApiJson<HelpdeskChange>,
 ) -> ApiResult<Json<Removed>> {
     let reason = change_target(&app, &caller, &uid, body).await?;
-    let _guard = api.lock_user(&uid).await;
-    let n = app.store.delete_all_devices(&uid).await?;
-    // Recovery codes stand in for a device: a reset voids them too.
-    app.store.replace_recovery_codes(&uid, &[]).await?;
+    let n = app.store.reset_devices(&uid).await?;
     audit::record(
         &app,
         Change::new(&caller, AuditAction::DevicesReset, &uid)

@@ -20,7 +20,6 @@ pub mod openapi;
 pub mod problem;
 pub mod recovery;
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -53,29 +52,11 @@ impl AccountSettings {
 #[derive(Debug)]
 pub struct AccountApi {
     pub settings: AccountSettings,
-    user_locks: Vec<tokio::sync::Mutex<()>>,
 }
-
-const USER_LOCK_STRIPES: usize = 64;
 
 impl AccountApi {
     pub fn new(settings: AccountSettings) -> Self {
-        AccountApi {
-            settings,
-            user_locks: (0..USER_LOCK_STRIPES)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
-        }
-    }
-
-    /// Serialises changes to one user's factors within this process (checks
-    /// such as "is this the last device?" then hold until the change is made).
-    pub async fn lock_user(&self, uid: &str) -> tokio::sync::MutexGuard<'_, ()> {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        uid.hash(&mut h);
-        self.user_locks[(h.finish() as usize) % USER_LOCK_STRIPES]
-            .lock()
-            .await
+        AccountApi { settings }
     }
 }
 

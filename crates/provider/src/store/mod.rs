@@ -99,8 +99,11 @@ pub trait Store: Send + Sync + 'static {
     /// Removes the device and its index entry atomically; `false` if the user
     /// has no such device.
     async fn delete_device(&self, uid: &str, id: &str) -> StoreResult<bool>;
-    /// Removes all of the user's devices (help-desk reset); returns how many.
-    async fn delete_all_devices(&self, uid: &str) -> StoreResult<u64>;
+    /// The help-desk reset: removes all of the user's devices and their
+    /// recovery codes (which stand in for a device) in one atomic step, so
+    /// no device confirmed meanwhile is left without its codes; returns how
+    /// many devices were removed.
+    async fn reset_devices(&self, uid: &str) -> StoreResult<u64>;
     /// Like [`Store::delete_device`], but refuses (atomically, across provider
     /// instances) to remove the user's only device: the "last factor" rule
     /// for users who must use 2FA.

@@ -404,7 +404,7 @@ impl Store for EmbeddedStore {
         self.write(move |txn| remove_device(txn, &uid, &id)).await
     }
 
-    async fn delete_all_devices(&self, uid: &str) -> StoreResult<u64> {
+    async fn reset_devices(&self, uid: &str) -> StoreResult<u64> {
         let uid = uid.to_owned();
         self.write(move |txn| {
             let ids = members(&txn.open_table(USER_DEVICES)?, &uid)?;
@@ -414,6 +414,7 @@ impl Store for EmbeddedStore {
                     removed += 1;
                 }
             }
+            replace_recovery_codes_in(txn, &uid, &[])?;
             Ok(removed)
         })
         .await

@@ -560,10 +560,11 @@ impl Store for RedisStore {
         Ok(deleted == 1)
     }
 
-    async fn delete_all_devices(&self, uid: &str) -> StoreResult<u64> {
+    async fn reset_devices(&self, uid: &str) -> StoreResult<u64> {
         self.run(
-            DELETE_ALL_DEVICES
+            RESET_DEVICES
                 .key(self.key("devices", uid))
+                .key(self.key("recovery", uid))
                 .arg(self.kind_prefix("device-owner")),
         )
         .await

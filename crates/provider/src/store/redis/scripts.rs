@@ -140,12 +140,13 @@ redis.call('DEL', KEYS[2])
 return 1"
 );
 
-// KEYS user's devices; ARGV device owner key prefix. Number deleted.
+// KEYS user's devices, user's recovery codes; ARGV device owner key prefix.
+// Number of devices deleted.
 script!(
-    DELETE_ALL_DEVICES,
+    RESET_DEVICES,
     r"local ids = redis.call('HKEYS', KEYS[1])
 for _, id in ipairs(ids) do redis.call('DEL', ARGV[1] .. id) end
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[2])
 return #ids"
 );
 
