@@ -1,7 +1,8 @@
 //! CPU time used by this process's threads, by thread name (Linux
 //! `/proc/self/task`): the provider's runtime and the load generator's
 //! runtime have distinct names, so a report can say how much of the
-//! machine the load generator itself took.
+//! machine the load generator itself took. Redis, a process of its own, is
+//! counted by its pid.
 
 use std::time::Instant;
 
@@ -34,12 +35,24 @@ pub fn thread_cpu_secs(prefixes: &[&str]) -> f64 {
     ticks as f64 / TICKS_PER_SEC
 }
 
+/// CPU seconds (user + system) of process `pid`, all its threads; 0 when it
+/// cannot be read.
+pub fn process_cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
+    (field(14).unwrap_or(0) + field(15).unwrap_or(0)) as f64 / TICKS_PER_SEC
+}
+
 /// CPU used by two groups of threads over a stretch of wall-clock time.
 pub struct CpuWindow {
     started: Instant,
     provider: f64,
     verifiers: f64,
     load: f64,
+    redis_pid: u32,
+    redis: f64,
 }
 
 /// Shares of the machine used during a [`CpuWindow`], in cores.
@@ -50,15 +63,27 @@ pub struct CpuShares {
     /// The provider's password verifiers alone.
     pub verifier_cores: f64,
     pub load_cores: f64,
+    /// The `redis-server` shared by the provider and `redis-benchmark`.
+    pub redis_cores: f64,
+}
+
+impl CpuShares {
+    /// Cores used outside the password verifiers: the provider's other
+    /// threads, the load generator and Redis.
+    pub fn outside_verifiers(&self) -> f64 {
+        self.provider_cores - self.verifier_cores + self.load_cores + self.redis_cores
+    }
 }
 
 impl CpuWindow {
-    pub fn start() -> CpuWindow {
+    pub fn start(redis_pid: u32) -> CpuWindow {
         CpuWindow {
             started: Instant::now(),
             provider: thread_cpu_secs(crate::PROVIDER_THREADS),
             verifiers: thread_cpu_secs(VERIFIERS),
             load: thread_cpu_secs(crate::LOAD_THREADS),
+            redis_pid,
+            redis: process_cpu_secs(redis_pid),
         }
     }
 
@@ -68,6 +93,7 @@ impl CpuWindow {
             provider_cores: (thread_cpu_secs(crate::PROVIDER_THREADS) - self.provider) / secs,
             verifier_cores: (thread_cpu_secs(VERIFIERS) - self.verifiers) / secs,
             load_cores: (thread_cpu_secs(crate::LOAD_THREADS) - self.load) / secs,
+            redis_cores: (process_cpu_secs(self.redis_pid) - self.redis) / secs,
         }
     }
 }

@@ -198,7 +198,7 @@ fn main() {
         let client = http(64);
         let issuer = srv.issuer.clone();
         let concurrency = 4 * cores;
-        let cpu = cpu::CpuWindow::start();
+        let cpu = cpu::CpuWindow::start(redis.pid());
         let stats = client_rt.block_on(closed_loop(concurrency, warmup, measure, move |_, _| {
             let (users, next, client, issuer) =
                 (users.clone(), next.clone(), client.clone(), issuer.clone());

@@ -450,16 +450,42 @@ pub fn render(
         measure.as_secs()
     );
 
-    for (store, cpu) in [
-        ("embedded", &f.signin_cpu_embedded),
-        ("Redis", &f.signin_cpu_redis),
+    for (store, cpu, signin, floor) in [
+        (
+            "embedded",
+            &f.signin_cpu_embedded,
+            &f.signin_embedded,
+            &f.floor_embedded,
+        ),
+        (
+            "Redis",
+            &f.signin_cpu_redis,
+            &f.signin_redis,
+            &f.floor_redis,
+        ),
     ] {
         if cpu.provider_cores > 0.0 {
             let _ = writeln!(
                 out,
                 "- CPU during the sign-in run ({store}): the provider {:.2} cores, of which its \
-                 password verifiers {:.2}; the load generator {:.2} cores; of {cores}.",
-                cpu.provider_cores, cpu.verifier_cores, cpu.load_cores
+                 password verifiers {:.2}; the load generator {:.2} cores; Redis {:.2} cores; \
+                 of {cores}.",
+                cpu.provider_cores, cpu.verifier_cores, cpu.load_cores, cpu.redis_cores
+            );
+        }
+        if cpu.provider_cores > 0.0 && signin.rate > 0.0 && floor.rate > 0.0 {
+            // With every core busy, sign-ins/s = cores / (V + E), V the CPU
+            // of one verification (cores / floor), E the rest of a sign-in:
+            // within 10 % of the floor needs E <= V / 9.
+            let verification_ms = cores as f64 / floor.rate * 1e3;
+            let _ = writeln!(
+                out,
+                "- CPU per sign-in outside the password hash ({store}): {:.2} ms (the provider's \
+                 other threads, the load generator, Redis); within 10 % of the floor allows \
+                 {:.2} ms (a ninth of one verification's {:.1} ms).",
+                cpu.outside_verifiers() / signin.rate * 1e3,
+                verification_ms / 9.0,
+                verification_ms
             );
         }
     }

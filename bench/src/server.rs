@@ -34,6 +34,10 @@ pub struct RedisProcess {
 }
 
 impl RedisProcess {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn start() -> RedisProcess {
         let binary = PathBuf::from(
             std::env::var_os("TESSERA_REDIS_SERVER")
