@@ -1790,6 +1790,17 @@ mod redis_only {
         assert_eq!(err.code(), "invalid", "{err}");
     }
 
+    /// The keys matching `pattern`, sorted.
+    async fn keys(conn: &mut ::redis::aio::MultiplexedConnection, pattern: &str) -> Vec<String> {
+        let mut keys: Vec<String> = ::redis::cmd("KEYS")
+            .arg(pattern)
+            .query_async(conn)
+            .await
+            .unwrap();
+        keys.sort();
+        keys
+    }
+
     #[tokio::test]
     async fn keys_carry_the_configured_prefix() {
         let server = support::RedisServer::start();
@@ -1802,14 +1813,8 @@ mod redis_only {
             .unwrap();
         let client = ::redis::Client::open(server.url()).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let mut keys: Vec<String> = ::redis::cmd("KEYS")
-            .arg("*")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        keys.sort();
         assert_eq!(
-            keys,
+            keys(&mut conn, "*").await,
             ["acme:device-owner:d1", "acme:devices:alice", "acme:layout"]
         );
     }
@@ -1868,14 +1873,8 @@ mod redis_only {
         let renamed = store.rename_device("alice", "d2", "iPad").await.unwrap();
         assert_eq!(renamed.secret, old[1].secret);
 
-        let mut keys: Vec<String> = ::redis::cmd("KEYS")
-            .arg("t[[]1]:*")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        keys.sort();
         assert_eq!(
-            keys,
+            keys(&mut conn, "t[[]1]:*").await,
             [
                 "t[1]:device-owner:d1",
                 "t[1]:device-owner:d2",
@@ -1885,14 +1884,8 @@ mod redis_only {
                 "t[1]:layout",
             ]
         );
-        let mut untouched: Vec<String> = ::redis::cmd("KEYS")
-            .arg("t1:*")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        untouched.sort();
         assert_eq!(
-            untouched,
+            keys(&mut conn, "t1:*").await,
             [
                 "t1:device:d1",
                 "t1:device:d2",

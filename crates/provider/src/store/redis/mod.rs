@@ -182,6 +182,25 @@ impl RedisStore {
             .map_err(|err| self.link.failed(err))
     }
 
+    /// Sends `pipe`'s commands in one round trip.
+    async fn query_pipe<T: FromRedisValue>(&self, pipe: &::redis::Pipeline) -> StoreResult<T> {
+        let mut conn = self.link.connection().await?;
+        pipe.query_async(&mut conn)
+            .await
+            .map_err(|err| self.link.failed(err))
+    }
+
+    /// The reads of a bearer check, answered by [`bearer_subject`]: the user
+    /// record and the token's revocation marker. Callers may add commands.
+    fn bearer_reads(&self, uid: &str, jti: &str) -> ::redis::Pipeline {
+        let mut pipe = ::redis::pipe();
+        pipe.cmd("GET")
+            .arg(self.key("user", uid))
+            .cmd("EXISTS")
+            .arg(self.key("revoked-at", jti));
+        pipe
+    }
+
     /// Runs a prepared script on the primary (EVALSHA, loading the script
     /// again after a restart flushed it).
     async fn run<T: FromRedisValue>(&self, script: &ScriptInvocation<'_>) -> StoreResult<T> {
@@ -1002,15 +1021,7 @@ impl Store for RedisStore {
     }
 
     async fn bearer_subject(&self, uid: &str, jti: &str) -> StoreResult<BearerSubject> {
-        let mut conn = self.link.connection().await?;
-        let (user, revoked): (Option<Vec<u8>>, u64) = ::redis::pipe()
-            .cmd("GET")
-            .arg(self.key("user", uid))
-            .cmd("EXISTS")
-            .arg(self.key("revoked-at", jti))
-            .query_async(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))?;
+        let (user, revoked) = self.query_pipe(&self.bearer_reads(uid, jti)).await?;
         bearer_subject(user, revoked)
     }
 
@@ -1021,17 +1032,9 @@ impl Store for RedisStore {
     ) -> StoreResult<(BearerSubject, Vec<Device>)> {
         // One round trip, no script: what `bearer_subject` reads and the
         // user's devices hash.
-        let mut conn = self.link.connection().await?;
-        let (user, revoked, raw): (Option<Vec<u8>>, u64, Vec<Vec<u8>>) = ::redis::pipe()
-            .cmd("GET")
-            .arg(self.key("user", uid))
-            .cmd("EXISTS")
-            .arg(self.key("revoked-at", jti))
-            .cmd("HVALS")
-            .arg(self.key("devices", uid))
-            .query_async(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))?;
+        let mut reads = self.bearer_reads(uid, jti);
+        reads.cmd("HVALS").arg(self.key("devices", uid));
+        let (user, revoked, raw) = self.query_pipe(&reads).await?;
         Ok((bearer_subject(user, revoked)?, owned_devices(raw, uid)?))
     }
 
