@@ -185,8 +185,8 @@ impl Driver {
             .env("XDG_CONFIG_HOME", home.join("config"))
             .env("XDG_DATA_HOME", home.join("data"))
             .env("XDG_CACHE_HOME", home.join("cache"))
-            // WebKitGTK's DMA-BUF renderer draws nothing under Xvfb.
-            .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
+            // The app picks its WebKitGTK renderer itself: it is measured
+            // as a user launches it.
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
