@@ -119,7 +119,9 @@ impl RedisStore {
     /// record: layout 1 kept devices as `device:<id>` strings indexed by
     /// `user-devices:<uid>` sets; layout 2 keeps a hash per user (one
     /// command reads them all) and an owner key per id. Safe to run again
-    /// (each user's move is one script) and by several instances at once.
+    /// (each user's move is one script) and by several instances at once,
+    /// all of this version: an instance of an older version still running
+    /// would neither see the moved devices nor write where this one reads.
     async fn upgrade_layout(&self) -> StoreResult<()> {
         let marker = self.global("layout");
         let current: Option<u32> = self.query(cmd("GET").arg(&marker)).await?;
