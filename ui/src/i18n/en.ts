@@ -56,6 +56,8 @@ export const en = {
   "overview.statusOn": "On: {count} authenticator app(s) registered.",
   "overview.statusOff": "No authenticator app is registered. Add one so that you can keep signing in.",
   "overview.recoveryLeft": "{count} unused recovery code(s) left.",
+  "overview.recoveryNone":
+    "You have no recovery codes: without your phone you could not sign in. Make a set in Authenticator apps, New recovery codes.",
   "overview.browsers": "{count} trusted browser(s).",
   "overview.manageDevices": "Manage authenticator apps",
 

@@ -57,6 +57,8 @@ export const fr: Messages = {
   "overview.statusOn": "Active : {count} application(s) d’authentification enregistrée(s).",
   "overview.statusOff": "Aucune application d’authentification n’est enregistrée. Ajoutez-en une pour pouvoir continuer à vous connecter.",
   "overview.recoveryLeft": "{count} code(s) de secours inutilisé(s).",
+  "overview.recoveryNone":
+    "Vous n’avez aucun code de secours : sans votre téléphone, vous ne pourriez pas vous connecter. Créez-en dans Applications d’authentification, Nouveaux codes de secours.",
   "overview.browsers": "{count} navigateur(s) de confiance.",
   "overview.manageDevices": "Gérer les applications d’authentification",
 

@@ -56,7 +56,15 @@ export function Overview() {
         <p data-testid="twofa-status" className={me.device_count ? "ok" : "warn"}>
           {me.device_count ? t("overview.statusOn", { count: me.device_count }) : t("overview.statusOff")}
         </p>
-        {me.device_count > 0 && <p>{t("overview.recoveryLeft", { count: me.recovery_codes_left })}</p>}
+        {/* An app added during a sign-in comes without recovery codes: say so. */}
+        {me.device_count > 0 &&
+          (me.recovery_codes_left > 0 ? (
+            <p data-testid="recovery-status">{t("overview.recoveryLeft", { count: me.recovery_codes_left })}</p>
+          ) : (
+            <p data-testid="recovery-status" className="warn">
+              {t("overview.recoveryNone")}
+            </p>
+          ))}
         <p>{t("overview.browsers", { count: me.trusted_browser_count })}</p>
         <button type="button" onClick={() => session.navigate("devices")}>
           {t("overview.manageDevices")}
