@@ -47,14 +47,21 @@ impl RateLimits {
         ip: &str,
     ) -> StoreResult<Result<(), Locked>> {
         let ip_key = ip_key(ip);
-        if store.rate_limit_count(&ip_key).await? >= self.ip_failures {
+        let account_key = account.map(account_key);
+        // Both counters read together: one round trip to Redis.
+        let (ip_count, account_count) = tokio::try_join!(store.rate_limit_count(&ip_key), async {
+            match &account_key {
+                Some(key) => store.rate_limit_count(key).await,
+                None => Ok(0),
+            }
+        })?;
+        if ip_count >= self.ip_failures {
             return Ok(Err(self.locked(store, &ip_key).await?));
         }
-        if let Some(account) = account {
-            let key = account_key(account);
-            if store.rate_limit_count(&key).await? >= self.account_failures {
-                return Ok(Err(self.locked(store, &key).await?));
-            }
+        if let Some(key) = &account_key
+            && account_count >= self.account_failures
+        {
+            return Ok(Err(self.locked(store, key).await?));
         }
         Ok(Ok(()))
     }
@@ -69,12 +76,19 @@ impl RateLimits {
     ) -> StoreResult<Result<(), Locked>> {
         let window = Duration::from_secs(self.window_secs);
         let ip_key = ip_key(ip);
-        let ip_locked = store.rate_limit_hit(&ip_key, window).await? >= self.ip_failures;
-        if let Some(account) = account {
-            let key = account_key(account);
-            if store.rate_limit_hit(&key, window).await? >= self.account_failures {
-                return Ok(Err(self.locked(store, &key).await?));
-            }
+        let account_key = account.map(account_key);
+        let (ip_count, account_count) =
+            tokio::try_join!(store.rate_limit_hit(&ip_key, window), async {
+                match &account_key {
+                    Some(key) => store.rate_limit_hit(key, window).await,
+                    None => Ok(0),
+                }
+            })?;
+        let ip_locked = ip_count >= self.ip_failures;
+        if let Some(key) = &account_key
+            && account_count >= self.account_failures
+        {
+            return Ok(Err(self.locked(store, key).await?));
         }
         if ip_locked {
             return Ok(Err(self.locked(store, &ip_key).await?));
