@@ -26,6 +26,26 @@ fn ip_key(ip: &str) -> String {
     format!("signin:ip:{ip}")
 }
 
+/// `counter` on the address's key and, when there is one, the account's
+/// (0 without), together: one round trip to Redis.
+async fn both<'k, F, Fut>(
+    ip_key: &'k str,
+    account_key: Option<&'k str>,
+    counter: F,
+) -> StoreResult<(u64, u64)>
+where
+    F: Fn(&'k str) -> Fut,
+    Fut: std::future::Future<Output = StoreResult<u64>>,
+{
+    let account = async {
+        match account_key {
+            Some(key) => counter(key).await,
+            None => Ok(0),
+        }
+    };
+    tokio::try_join!(counter(ip_key), account)
+}
+
 impl RateLimits {
     /// The lock on `key`, lasting until its window ends.
     async fn locked(&self, store: &dyn Store, key: &str) -> StoreResult<Locked> {
@@ -48,13 +68,10 @@ impl RateLimits {
     ) -> StoreResult<Result<(), Locked>> {
         let ip_key = ip_key(ip);
         let account_key = account.map(account_key);
-        // Both counters read together: one round trip to Redis.
-        let (ip_count, account_count) = tokio::try_join!(store.rate_limit_count(&ip_key), async {
-            match &account_key {
-                Some(key) => store.rate_limit_count(key).await,
-                None => Ok(0),
-            }
-        })?;
+        let (ip_count, account_count) = both(&ip_key, account_key.as_deref(), |key| {
+            store.rate_limit_count(key)
+        })
+        .await?;
         if ip_count >= self.ip_failures {
             return Ok(Err(self.locked(store, &ip_key).await?));
         }
@@ -77,13 +94,10 @@ impl RateLimits {
         let window = Duration::from_secs(self.window_secs);
         let ip_key = ip_key(ip);
         let account_key = account.map(account_key);
-        let (ip_count, account_count) =
-            tokio::try_join!(store.rate_limit_hit(&ip_key, window), async {
-                match &account_key {
-                    Some(key) => store.rate_limit_hit(key, window).await,
-                    None => Ok(0),
-                }
-            })?;
+        let (ip_count, account_count) = both(&ip_key, account_key.as_deref(), |key| {
+            store.rate_limit_hit(key, window)
+        })
+        .await?;
         let ip_locked = ip_count >= self.ip_failures;
         if let Some(key) = &account_key
             && account_count >= self.account_failures

@@ -16,6 +16,13 @@ const MAX_KEY_LEN: usize = 512;
 /// Rejects key components that could not be stored unambiguously: empty,
 /// too long, or containing NUL (the embedded store's separator) or control
 /// characters.
+/// [`check_key`] for every hash of a recovery code set.
+pub fn check_recovery_hashes(hashes: &[String]) -> StoreResult<()> {
+    hashes
+        .iter()
+        .try_for_each(|hash| check_key("recovery code hash", hash))
+}
+
 pub fn check_key(what: &str, value: &str) -> StoreResult<()> {
     if value.is_empty() {
         return Err(StoreError::Invalid(format!("{what} is empty")));

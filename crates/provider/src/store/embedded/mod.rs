@@ -23,8 +23,8 @@ use time::OffsetDateTime;
 
 use self::tables::*;
 use super::shared::{
-    check_key, check_ttl, check_user, decode, email_key, encode, is_expired, now, sort_devices,
-    ttl_until, unix_ms,
+    check_key, check_recovery_hashes, check_ttl, check_user, decode, email_key, encode, is_expired,
+    now, sort_devices, ttl_until, unix_ms,
 };
 use super::{
     AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, ConfirmedEnrollment, Device,
@@ -491,9 +491,7 @@ impl Store for EmbeddedStore {
         at: OffsetDateTime,
         first_device_codes: Option<&[String]>,
     ) -> StoreResult<ConfirmedEnrollment> {
-        for hash in first_device_codes.unwrap_or_default() {
-            check_key("recovery code hash", hash)?;
-        }
+        check_recovery_hashes(first_device_codes.unwrap_or_default())?;
         let (uid, id) = (uid.to_owned(), id.to_owned());
         let codes = first_device_codes.map(<[String]>::to_vec);
         self.write(move |txn| {
@@ -529,9 +527,7 @@ impl Store for EmbeddedStore {
 
     async fn replace_recovery_codes(&self, uid: &str, hashes: &[String]) -> StoreResult<()> {
         check_key("uid", uid)?;
-        for hash in hashes {
-            check_key("recovery code hash", hash)?;
-        }
+        check_recovery_hashes(hashes)?;
         let (uid, hashes) = (uid.to_owned(), hashes.to_vec());
         self.write(move |txn| replace_recovery_codes_in(txn, &uid, &hashes))
             .await

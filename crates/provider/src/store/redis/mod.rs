@@ -49,8 +49,8 @@ use time::OffsetDateTime;
 use self::link::RedisLink;
 use self::scripts::*;
 use super::shared::{
-    check_key, check_ttl, check_user, decode, email_key, encode, is_expired, remaining,
-    search_terms, sort_devices, ttl_until,
+    check_key, check_recovery_hashes, check_ttl, check_user, decode, email_key, encode, is_expired,
+    remaining, search_terms, sort_devices, ttl_until,
 };
 use super::{
     AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, ConfirmedEnrollment, Device,
@@ -128,7 +128,8 @@ impl RedisStore {
         if current.is_some_and(|layout| layout >= LAYOUT) {
             return Ok(());
         }
-        let pattern = format!("{}*", glob_escape(&self.kind_prefix("user-devices")));
+        let old_index = self.kind_prefix("user-devices");
+        let pattern = format!("{}*", glob_escape(&old_index));
         let mut cursor = 0u64;
         loop {
             let (next, keys): (u64, Vec<String>) = self
@@ -142,7 +143,7 @@ impl RedisStore {
                 )
                 .await?;
             for index in keys {
-                let uid = &index[self.kind_prefix("user-devices").len()..];
+                let uid = &index[old_index.len()..];
                 let _moved: u64 = self
                     .run(
                         MOVE_DEVICES_TO_HASH
@@ -652,9 +653,7 @@ impl Store for RedisStore {
         at: OffsetDateTime,
         first_device_codes: Option<&[String]>,
     ) -> StoreResult<ConfirmedEnrollment> {
-        for hash in first_device_codes.unwrap_or_default() {
-            check_key("recovery code hash", hash)?;
-        }
+        check_recovery_hashes(first_device_codes.unwrap_or_default())?;
         let key = self.key("pending", id);
         let Some(raw): Option<Vec<u8>> = self.query(cmd("GET").arg(&key)).await? else {
             return Err(StoreError::NotFound { what: "enrollment" });
@@ -700,9 +699,7 @@ impl Store for RedisStore {
 
     async fn replace_recovery_codes(&self, uid: &str, hashes: &[String]) -> StoreResult<()> {
         check_key("uid", uid)?;
-        for hash in hashes {
-            check_key("recovery code hash", hash)?;
-        }
+        check_recovery_hashes(hashes)?;
         let key = self.key("recovery", uid);
         let mut pipe = ::redis::pipe();
         pipe.atomic().del(&key).ignore();
