@@ -778,3 +778,60 @@ async fn one_post_with_password_and_code_completes_the_sign_in() {
         );
     }
 }
+
+#[tokio::test]
+async fn each_form_is_the_answer_itself_and_sending_the_password_again_counts_nothing() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let password = env.demo_password();
+        let req = AuthRequest::new();
+        let authorize = req.url(issuer, &[("claims", MFA_CLAIMS)]);
+        // The authorization endpoint answers with the password form itself
+        // (no redirect), bound to this browser and never cached.
+        let raw = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .get(&authorize)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(raw.status(), StatusCode::OK, "{}", env.store_name);
+        assert_eq!(raw.headers()["cache-control"], "no-store");
+        let cookie = raw.headers()["set-cookie"].to_str().unwrap();
+        assert!(cookie.starts_with("tessera_signin="), "{cookie}");
+        assert!(raw.text().await.unwrap().contains("name=\"password\""));
+
+        let browser = Browser::new(issuer);
+        let login = browser.get(&authorize).await;
+        let Step::Page { url, .. } = &login else {
+            panic!("no page")
+        };
+        assert_eq!(url.path(), "/authorize");
+        let fields = [("username", "demo"), ("password", password.as_str())];
+        // The password post answers with the code form (no redirect).
+        let code_form = browser.submit(&login, &fields).await;
+        let Step::Page { status, url, html } = &code_form else {
+            panic!("no page")
+        };
+        assert_eq!((*status, url.path()), (StatusCode::OK, "/signin"));
+        assert!(html.contains("name=\"otp\"") && !html.contains("name=\"password\""));
+        // Reloading that answer posts the password form again: the code
+        // form again, without an error, however often (more often than
+        // the lock-out threshold), and the sign-in goes on.
+        for _ in 0..7 {
+            let again = browser.submit(&login, &fields).await;
+            let (status, html) = again.page();
+            assert_eq!(*status, StatusCode::OK, "{}", env.store_name);
+            assert!(
+                html.contains("name=\"otp\"") && !html.contains("class=\"error\""),
+                "{html}"
+            );
+        }
+        let mut app = Authenticator::new(&env.demo_secret());
+        let code = app.fresh_code().await;
+        let done = browser.submit(&code_form, &[("otp", code.as_str())]).await;
+        let (status, tokens) = exchange(issuer, &req, &done.callback()["code"]).await;
+        assert_eq!(status, StatusCode::OK, "{}: {tokens}", env.store_name);
+    }
+}

@@ -8,7 +8,6 @@ use super::complete::{self, Completion};
 use super::transaction::{Stage, save};
 use super::{Step, needs_mfa, second_factor};
 use crate::audit;
-use crate::oidc::redirect::see_other;
 use crate::password;
 use crate::store::{AuditAction, StoreError};
 
@@ -105,18 +104,17 @@ impl Step<'_> {
         self.txn.stage =
             second_factor::stage_for(self.app, &user, self.lang, &self.origin, now).await?;
         save(self.app, self.tx, &self.txn).await?;
-        // A client that sent the code along with the password goes on at once.
-        if self.form.get("otp").is_some() {
-            return Box::pin(self.run_stage_again(now)).await;
-        }
-        Ok(see_other(&format!("/signin?tx={}", self.tx)))
-    }
-
-    async fn run_stage_again(self, now: OffsetDateTime) -> Result<Response, StoreError> {
+        // A client that sent the code along with the password goes on at
+        // once; a browser gets the code form as the answer to its post (no
+        // redirect: one request and one store read fewer per sign-in).
         match self.txn.stage.clone() {
-            Stage::SecondFactor { uid } => self.second_factor(&uid, now).await,
-            Stage::Enrol { uid, pending_id } => self.enrol(&uid, &pending_id, now).await,
-            Stage::Password => Ok(see_other(&format!("/signin?tx={}", self.tx))),
+            Stage::SecondFactor { uid } if self.form.get("otp").is_some() => {
+                Box::pin(self.second_factor(&uid, now)).await
+            }
+            Stage::Enrol { uid, pending_id } if self.form.get("otp").is_some() => {
+                Box::pin(self.enrol(&uid, &pending_id, now)).await
+            }
+            _ => self.form_of_stage().await,
         }
     }
 }

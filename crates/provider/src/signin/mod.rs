@@ -79,7 +79,7 @@ async fn begin_inner(
             return Ok(interaction_required(app, &request));
         }
         let stage = second_factor::stage_for(app, &user, lang, origin, now).await?;
-        return start_transaction(app, request, stage, headers, now).await;
+        return start_transaction(app, request, stage, headers, lang, now).await;
     }
     if request.prompt_none {
         return Ok(error_redirect(
@@ -90,7 +90,7 @@ async fn begin_inner(
             &app.issuer,
         ));
     }
-    start_transaction(app, request, Stage::Password, headers, now).await
+    start_transaction(app, request, Stage::Password, headers, lang, now).await
 }
 
 fn interaction_required(app: &Provider, request: &AuthRequest) -> Response {
@@ -270,6 +270,19 @@ impl Step<'_> {
             Stage::SecondFactor { uid } => self.second_factor(&uid, now).await,
             Stage::Enrol { uid, pending_id } => self.enrol(&uid, &pending_id, now).await,
         }
+    }
+
+    /// The form of the current stage, without an error.
+    async fn form_of_stage(&self) -> Result<Response, StoreError> {
+        page(
+            self.app,
+            self.tx,
+            &self.txn,
+            self.lang,
+            None,
+            StatusCode::OK,
+        )
+        .await
     }
 
     /// Re-renders the current form with an error.

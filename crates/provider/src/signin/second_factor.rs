@@ -70,6 +70,11 @@ impl Step<'_> {
     async fn code_and_user(&self, uid: &str) -> Result<Result<(&str, User), Response>, StoreError> {
         let t = self.lang.texts();
         let Some(code) = self.form.get("otp").map(str::trim) else {
+            // The password form sent again (a reload of the code form, which
+            // answered that post): the code form again, nothing counted.
+            if self.form.get("password").is_some() {
+                return Ok(Err(self.form_of_stage().await?));
+            }
             let page = self
                 .again(t.missing_fields.to_owned(), StatusCode::BAD_REQUEST)
                 .await?;
