@@ -25,12 +25,7 @@ pub fn thread_cpu_secs(prefixes: &[&str]) -> f64 {
         if !prefixes.iter().any(|p| name.starts_with(p)) {
             continue;
         }
-        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
-        // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
-        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let fields: Vec<&str> = after_name.split_whitespace().collect();
-        let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
-        ticks += field(14).unwrap_or(0) + field(15).unwrap_or(0);
+        ticks += stat_cpu_ticks(&path.join("stat"));
     }
     ticks as f64 / TICKS_PER_SEC
 }
@@ -38,11 +33,17 @@ pub fn thread_cpu_secs(prefixes: &[&str]) -> f64 {
 /// CPU seconds (user + system) of process `pid`, all its threads; 0 when it
 /// cannot be read.
 pub fn process_cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat_cpu_ticks(std::path::Path::new(&format!("/proc/{pid}/stat"))) as f64 / TICKS_PER_SEC
+}
+
+/// User + system clock ticks of a `/proc/…/stat` file; 0 when it cannot be read.
+fn stat_cpu_ticks(stat: &std::path::Path) -> u64 {
+    let stat = std::fs::read_to_string(stat).unwrap_or_default();
+    // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
     let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
-    (field(14).unwrap_or(0) + field(15).unwrap_or(0)) as f64 / TICKS_PER_SEC
+    field(14).unwrap_or(0) + field(15).unwrap_or(0)
 }
 
 /// CPU used by two groups of threads over a stretch of wall-clock time.
