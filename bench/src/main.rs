@@ -9,6 +9,9 @@
 //!               [--desktop-app target/release/tessera-desktop] [--launches 5]
 //!               [--only signin,devices,refresh,desktop,peer]
 //! ```
+//!
+//! `--only signin-embedded` or `--only signin-redis` runs the sign-in on one
+//! store (for profiling).
 
 mod cpu;
 mod desktop;
@@ -181,12 +184,11 @@ fn main() {
     // after each sign-in run and averaged, so that other work on a shared
     // machine weighs on both sides of the ratio alike.
     let mut floors = Vec::new();
-    let signin_kinds = if o.runs("signin") {
-        &[StoreKind::Embedded, StoreKind::Redis][..]
-    } else {
-        &[]
-    };
-    for &kind in signin_kinds {
+    // `--only signin` runs both stores, `--only signin-redis` one of them.
+    let signin_kinds = [StoreKind::Embedded, StoreKind::Redis]
+        .into_iter()
+        .filter(|kind| o.runs("signin") || o.runs(&format!("signin-{}", kind.name())));
+    for kind in signin_kinds {
         eprintln!("argon2 floor…");
         let before = argon2_floor(measure, cores);
         eprintln!("sign-in ({})…", kind.name());

@@ -1,16 +1,22 @@
 //! Group commit for the embedded store's durable writes.
 //!
-//! A durable redb commit waits for the disk (fsync); one at a time, they
-//! cap every write-heavy route at one commit per disk flush. Durable writes
-//! are therefore queued to one committer thread, which takes every write
-//! queued so far and runs each in its own transaction (same isolation and
-//! atomicity as before: a write that fails is rolled back alone). All but
-//! the last commit without waiting for the disk; the last one waits, which
-//! makes the whole batch durable (redb persists earlier non-durable commits
-//! with the next durable one). Only then is any caller answered, so a write
-//! is never acknowledged before it is on disk: a crash loses only writes
-//! nobody was told had succeeded. Other requests may read a batch's writes a
-//! flush earlier than they are durable, as they may read `write_lazy` ones.
+//! A durable redb commit waits for the disk (fsync) and costs CPU of its
+//! own (writing the changed pages, freeing the old ones); one per write
+//! caps every write-heavy route at one commit per disk flush. Durable
+//! writes are therefore queued to one committer thread, which takes every
+//! write queued so far and runs them all, in order, in ONE transaction with
+//! one durable commit. A write is answered only after that commit, so a
+//! write is never acknowledged before it is on disk: a crash loses only
+//! writes nobody was told had succeeded.
+//!
+//! A write that fails (an error or a panic) must leave no trace, and a
+//! transaction cannot be rolled back part-way: the shared transaction is
+//! then dropped and the batch runs again one transaction per write (the
+//! failed one rolled back alone), which is why a write is `FnMut`: it may
+//! run twice, each time against the same state. Writes run one at a time
+//! on one thread whichever way, so each sees the ones queued before it.
+//! Other requests may read the writes of a batch that ran one by one a
+//! flush before they are durable.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, mpsc};
@@ -27,26 +33,60 @@ pub const COMMIT_THREAD: &str = "store-commit";
 /// delay the first caller's answer indefinitely.
 const MAX_BATCH: usize = 64;
 
-/// One queued write: runs its transaction with the durability it is given
-/// and returns whether it committed and how to answer its caller.
-type Job = Box<dyn FnOnce(&Database, Durability) -> Ran + Send>;
+/// One queued write and its caller.
+trait Job: Send {
+    /// Runs the write in `txn`; whether it succeeded (its result is kept
+    /// for [`Job::answer`]). May be called again, in a new transaction,
+    /// after a failure of the batch.
+    fn run(&mut self, txn: &WriteTransaction) -> bool;
+    /// Answers the caller once the transaction that ran it is durable (or
+    /// failed to be).
+    fn answer(self: Box<Self>, durable: StoreResult<()>);
+}
 
-struct Ran {
-    committed: bool,
-    /// Called once the batch is durable (or failed to be), with that outcome.
-    answer: Box<dyn FnOnce(StoreResult<()>) + Send>,
+struct Write<T, F> {
+    f: F,
+    result: Option<StoreResult<T>>,
+    caller: tokio::sync::oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T, F> Job for Write<T, F>
+where
+    T: Send + 'static,
+    F: FnMut(&WriteTransaction) -> StoreResult<T> + Send + 'static,
+{
+    fn run(&mut self, txn: &WriteTransaction) -> bool {
+        // A panic leaves no result from an earlier run behind.
+        self.result = None;
+        let result = (self.f)(txn);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn answer(self: Box<Self>, durable: StoreResult<()>) {
+        let result = match self.result {
+            Some(result) => durable.and(result),
+            // It panicked: its transaction was dropped.
+            None => Err(StoreError::Unavailable(
+                "embedded store write failed (the committer caught a panic)".into(),
+            )),
+        };
+        // The caller may have gone (request cancelled).
+        let _ = self.caller.send(result);
+    }
 }
 
 /// The committer thread and its queue; dropping it finishes the queued
 /// writes and joins the thread (which releases the database).
 pub(super) struct Committer {
-    queue: Option<mpsc::Sender<Job>>,
+    queue: Option<mpsc::Sender<Box<dyn Job>>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Committer {
     pub(super) fn start(db: Arc<Database>) -> StoreResult<Committer> {
-        let (queue, jobs) = mpsc::channel::<Job>();
+        let (queue, jobs) = mpsc::channel::<Box<dyn Job>>();
         let thread = std::thread::Builder::new()
             .name(COMMIT_THREAD.into())
             .spawn(move || commit_batches(&db, &jobs))
@@ -57,24 +97,19 @@ impl Committer {
         })
     }
 
-    /// Runs `f` in its own write transaction on the committer thread and
-    /// answers once its commit is durable; aborts (drops) the transaction
-    /// when `f` fails.
+    /// Runs `f` in a write transaction on the committer thread and answers
+    /// once its commit is durable; when `f` fails, none of its changes is
+    /// kept. `f` may run twice (see the module's documentation).
     pub(super) async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&WriteTransaction) -> StoreResult<T> + Send + 'static,
+        F: FnMut(&WriteTransaction) -> StoreResult<T> + Send + 'static,
     {
-        let (answer, answered) = tokio::sync::oneshot::channel::<StoreResult<T>>();
-        let job: Job = Box::new(move |db, durability| {
-            let result = transact(db, durability, f);
-            Ran {
-                committed: result.is_ok(),
-                answer: Box::new(move |durable| {
-                    // The caller may have gone (request cancelled).
-                    let _ = answer.send(durable.and(result));
-                }),
-            }
+        let (caller, answered) = tokio::sync::oneshot::channel::<StoreResult<T>>();
+        let job = Box::new(Write {
+            f,
+            result: None,
+            caller,
         });
         let closed = || StoreError::Unavailable("embedded store is closed".into());
         self.queue
@@ -111,39 +146,58 @@ pub(super) fn transact<T>(
     Ok(out)
 }
 
-fn commit_batches(db: &Database, jobs: &mpsc::Receiver<Job>) {
+/// Runs `job` in `txn`; false when it failed or panicked.
+fn run_caught(job: &mut Box<dyn Job>, txn: &WriteTransaction) -> bool {
+    catch_unwind(AssertUnwindSafe(|| job.run(txn))).unwrap_or(false)
+}
+
+fn commit_batches(db: &Database, jobs: &mpsc::Receiver<Box<dyn Job>>) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         batch.extend(jobs.try_iter().take(MAX_BATCH - 1));
-        let last = batch.len() - 1;
-        let mut answers = Vec::with_capacity(batch.len());
-        // Whether a commit of this batch is not durable yet.
-        let mut unflushed = false;
-        for (i, job) in batch.into_iter().enumerate() {
-            let durability = if i == last {
-                Durability::Immediate
-            } else {
-                Durability::None
-            };
-            // A panicking write is rolled back (its transaction dropped) and
-            // its caller sees the committer's failure; the others go on.
-            let Ok(ran) = catch_unwind(AssertUnwindSafe(|| job(db, durability))) else {
-                continue;
-            };
-            if ran.committed {
-                unflushed = i != last;
-            }
-            answers.push(ran.answer);
-        }
-        let durable = if unflushed {
-            transact(db, Durability::Immediate, |_| Ok(()))
-        } else {
-            Ok(())
+        let durable = match run_together(db, &mut batch) {
+            Some(durable) => durable,
+            None => run_one_by_one(db, &mut batch),
         };
-        for answer in answers {
-            answer(durable.clone());
+        for job in batch {
+            job.answer(durable.clone());
         }
     }
+}
+
+/// Runs the whole batch in one transaction and commits it; `None` when a
+/// write failed (the transaction is dropped, nothing of it kept).
+fn run_together(db: &Database, batch: &mut [Box<dyn Job>]) -> Option<StoreResult<()>> {
+    let txn = match db.begin_write() {
+        Ok(txn) => txn,
+        Err(err) => return Some(Err(err.into())),
+    };
+    if !batch.iter_mut().all(|job| run_caught(job, &txn)) {
+        return None;
+    }
+    Some(txn.commit().map_err(StoreError::from))
+}
+
+/// Runs each write of the batch in its own transaction (a failed one rolled
+/// back alone); all but the last commit without waiting for the disk, and
+/// one durable commit at the end makes them all durable (redb persists
+/// earlier non-durable commits with the next durable one).
+fn run_one_by_one(db: &Database, batch: &mut [Box<dyn Job>]) -> StoreResult<()> {
+    for job in batch.iter_mut() {
+        let ran = db
+            .begin_write()
+            .map_err(StoreError::from)
+            .and_then(|mut txn| {
+                txn.set_durability(Durability::None)
+                    .map_err(|err| StoreError::Unavailable(format!("embedded store: {err}")))?;
+                if run_caught(job, &txn) {
+                    txn.commit()?;
+                }
+                Ok(())
+            });
+        ran?;
+    }
+    transact(db, Durability::Immediate, |_| Ok(()))
 }
 
 #[cfg(test)]
@@ -210,6 +264,97 @@ mod tests {
         drop(db);
         let reopened = Database::create(dir.path().join("t.redb")).unwrap();
         assert_eq!(stored(&reopened), expected);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_commits_together_unless_a_write_fails_then_each_runs_alone() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let (db, committer) = open(&dir.path().join("t.redb"));
+        let committer = Arc::new(committer);
+        let runs: Arc<Vec<AtomicUsize>> = Arc::new((0..21).map(|_| AtomicUsize::new(0)).collect());
+        // Write `n` (failing after writing when `fails`), counting its runs.
+        let write = |n: u64, fails: bool| {
+            let (committer, runs) = (committer.clone(), runs.clone());
+            tokio::spawn(async move {
+                committer
+                    .write(move |txn| {
+                        runs[n as usize].fetch_add(1, Ordering::SeqCst);
+                        txn.open_table(T)?.insert(n, n)?;
+                        if fails {
+                            return Err(StoreError::Conflict("test".into()));
+                        }
+                        Ok(n)
+                    })
+                    .await
+            })
+        };
+        // Holds the committer while the next writes queue up behind it.
+        let (hold, held) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let committer = committer.clone();
+            tokio::spawn(async move {
+                committer
+                    .write(move |txn| {
+                        let _ = held.recv_timeout(std::time::Duration::from_secs(5));
+                        txn.open_table(T)?.insert(0, 0)?;
+                        Ok(0)
+                    })
+                    .await
+            })
+        };
+        let wait_queued = || tokio::time::sleep(std::time::Duration::from_millis(200));
+        // In order: each write is queued before the next is spawned.
+        let queued = || tokio::time::sleep(std::time::Duration::from_millis(20));
+        wait_queued().await;
+        // A batch of ten writes without failure: each runs once.
+        let mut clean = Vec::new();
+        for n in 1..=10 {
+            clean.push(write(n, false));
+            queued().await;
+        }
+        wait_queued().await;
+        hold.send(()).unwrap();
+        assert_eq!(holder.await.unwrap().unwrap(), 0);
+        for (n, w) in (1..).zip(clean) {
+            assert_eq!(w.await.unwrap().unwrap(), n);
+        }
+        assert!((1..=10).all(|n| runs[n].load(Ordering::SeqCst) == 1));
+
+        // The same with the fifth write failing after writing: the others
+        // are kept (each ran again alone), the failed one left no trace.
+        let (hold, held) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let committer = committer.clone();
+            tokio::spawn(async move {
+                committer
+                    .write(move |_| {
+                        let _ = held.recv_timeout(std::time::Duration::from_secs(5));
+                        Ok(0)
+                    })
+                    .await
+            })
+        };
+        wait_queued().await;
+        let mut mixed = Vec::new();
+        for n in 11..=20 {
+            mixed.push(write(n, n == 15));
+            queued().await;
+        }
+        wait_queued().await;
+        hold.send(()).unwrap();
+        holder.await.unwrap().unwrap();
+        for (n, w) in (11..).zip(mixed) {
+            match w.await.unwrap() {
+                Ok(value) => assert_eq!(value, n),
+                Err(err) => assert_eq!((n, err), (15, StoreError::Conflict("test".into()))),
+            }
+        }
+        // Up to the failure they ran together, then each alone.
+        assert!((11..=15).all(|n| runs[n].load(Ordering::SeqCst) == 2));
+        assert!((16..=20).all(|n| runs[n].load(Ordering::SeqCst) == 1));
+        let expected: Vec<u64> = (0..=20).filter(|&n| n != 15).collect();
+        assert_eq!(stored(&db), expected);
     }
 
     #[tokio::test]

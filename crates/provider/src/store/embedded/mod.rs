@@ -94,11 +94,12 @@ impl EmbeddedStore {
 
     /// Runs `f` in a write transaction; commits when it returns `Ok` and
     /// answers once the commit is on disk (group commit, see `commit`),
-    /// aborts (drops) the transaction otherwise.
+    /// keeps none of its changes otherwise. `f` may run twice, against the
+    /// same state, if another write of its batch fails.
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&WriteTransaction) -> StoreResult<T> + Send + 'static,
+        F: FnMut(&WriteTransaction) -> StoreResult<T> + Send + 'static,
     {
         self.committer.write(f).await
     }
@@ -387,7 +388,7 @@ impl Store for EmbeddedStore {
 
     async fn rename_device(&self, uid: &str, id: &str, name: &str) -> StoreResult<Device> {
         let (uid, id, name) = (uid.to_owned(), id.to_owned(), name.to_owned());
-        self.write(move |txn| update_device(txn, &uid, &id, |device| device.name = name))
+        self.write(move |txn| update_device(txn, &uid, &id, |device| device.name.clone_from(&name)))
             .await
     }
 
@@ -955,7 +956,10 @@ impl Store for EmbeddedStore {
                 Some((last, _)) => last.value() + 1,
                 None => 1,
             };
-            let stored = AuditEvent { id, event };
+            let stored = AuditEvent {
+                id,
+                event: event.clone(),
+            };
             audit.insert(id, encode(&stored)?.as_slice())?;
             txn.open_table(AUDIT_BY_SUBJECT)?
                 .insert(audit_subject_key(&stored.event.subject, id).as_str(), ())?;
@@ -1031,7 +1035,7 @@ impl Store for EmbeddedStore {
                 return Ok(existing.value().to_vec());
             }
             table.insert(name.as_str(), value.as_slice())?;
-            Ok(value)
+            Ok(value.clone())
         })
         .await
     }
