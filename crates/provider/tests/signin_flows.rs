@@ -294,9 +294,23 @@ async fn wrong_passwords_lock_the_account_even_for_unknown_users() {
                 .await;
             assert_eq!(*page.page().0, StatusCode::TOO_MANY_REQUESTS, "{user}");
         }
-        // The right password no longer helps.
+        // The right password no longer helps, nor does the name typed with
+        // spaces around it (it is the same account, so the same lock).
         let step = env.demo_sign_in(&Browser::new(issuer), &url, None).await;
         assert_eq!(*step.page().0, StatusCode::TOO_MANY_REQUESTS);
+        let password = env.demo_password();
+        for spaced in [" demo", "demo ", "\tdemo  "] {
+            let browser = Browser::new(issuer);
+            let page = browser.get(&url).await;
+            let fields = [("username", spaced), ("password", password.as_str())];
+            let step = browser.submit(&page, &fields).await;
+            assert_eq!(
+                *step.page().0,
+                StatusCode::TOO_MANY_REQUESTS,
+                "{spaced:?} on {}",
+                env.store_name
+            );
+        }
     }
 }
 

@@ -6,13 +6,17 @@ use time::OffsetDateTime;
 
 use super::complete::{self, Completion};
 use super::transaction::{Stage, save};
-use super::{Step, needs_mfa, second_factor};
+use super::{Account, Step, needs_mfa, second_factor};
 use crate::audit;
 use crate::password;
 use crate::store::{AuditAction, StoreError};
 
 impl Step<'_> {
-    pub(super) async fn password(mut self, now: OffsetDateTime) -> Result<Response, StoreError> {
+    pub(super) async fn password(
+        mut self,
+        account: Account,
+        now: OffsetDateTime,
+    ) -> Result<Response, StoreError> {
         let t = self.lang.texts();
         let (Some(username), Some(pw)) = (self.form.get("username"), self.form.get("password"))
         else {
@@ -22,9 +26,11 @@ impl Step<'_> {
         };
         let username = username.trim().to_owned();
         let pw = secrecy::SecretString::from(pw.to_owned());
-        let mut user = self.app.store.get_user(&username).await?;
+        let (mut user, mut devices) = (account.user, account.devices);
         if user.is_none() && username.contains('@') {
             user = self.app.store.get_user_by_email(&username).await?;
+            // Read under the typed name, not the account's.
+            devices = None;
         }
         let verified =
             password::verify_off_thread(pw, user.as_ref().map(|u| u.password_hash.0.clone())).await;
@@ -101,18 +107,27 @@ impl Step<'_> {
         {
             return Ok(resp);
         }
+        let devices = match devices {
+            Some(devices) => devices,
+            None => self.app.store.list_devices(&user.uid).await?,
+        };
         self.txn.stage =
-            second_factor::stage_for(self.app, &user, self.lang, &self.origin, now).await?;
+            second_factor::stage_for(self.app, &user, &devices, self.lang, &self.origin, now)
+                .await?;
         save(self.app, self.tx, &self.txn).await?;
         // A client that sent the code along with the password goes on at
         // once; a browser gets the code form as the answer to its post (no
         // redirect: one request and one store read fewer per sign-in).
+        let account = Account {
+            user: Some(user),
+            devices: Some(devices),
+        };
         match self.txn.stage.clone() {
             Stage::SecondFactor { uid } if self.form.get("otp").is_some() => {
-                Box::pin(self.second_factor(&uid, now)).await
+                Box::pin(self.second_factor(&uid, account, now)).await
             }
             Stage::Enrol { uid, pending_id } if self.form.get("otp").is_some() => {
-                Box::pin(self.enrol(&uid, &pending_id, now)).await
+                Box::pin(self.enrol(&uid, &pending_id, account.active(), now)).await
             }
             _ => self.form_of_stage().await,
         }

@@ -29,7 +29,7 @@ use crate::oidc::authorize::{AuthRequest, fresh_enough};
 use crate::oidc::redirect::error_redirect;
 use crate::pages::{EnrolView, SignInPage, error_page, render};
 use crate::state::Provider;
-use crate::store::{AuditAction, StoreError, User};
+use crate::store::{AuditAction, Device, StoreError, StoreResult, User};
 use crate::web::{self, Params, SESSION_COOKIE, cookie};
 use crate::{policy, totp, trusted};
 
@@ -78,7 +78,8 @@ async fn begin_inner(
         if request.prompt_none {
             return Ok(interaction_required(app, &request));
         }
-        let stage = second_factor::stage_for(app, &user, lang, origin, now).await?;
+        let devices = app.store.list_devices(&user.uid).await?;
+        let stage = second_factor::stage_for(app, &user, &devices, lang, origin, now).await?;
         return start_transaction(app, request, stage, headers, lang, now).await;
     }
     if request.prompt_none {
@@ -250,25 +251,72 @@ struct Step<'a> {
     form: Params,
 }
 
+/// The account a form post is about, read together with its rate limits.
+struct Account {
+    /// The user named by the account name, disabled or not.
+    user: Option<User>,
+    /// That name's devices, when read (not for enrolment, and a failed
+    /// read is left to the stage that needs them, which reads again).
+    devices: Option<Vec<Device>>,
+}
+
+impl Account {
+    /// Reads `name`'s user and (`with_devices`) devices concurrently: one
+    /// pipelined round trip on Redis, issued together with the rate-limit
+    /// check.
+    async fn read(app: &Provider, name: Option<&str>, with_devices: bool) -> StoreResult<Account> {
+        let Some(name) = name.filter(|n| !n.is_empty()) else {
+            return Ok(Account {
+                user: None,
+                devices: None,
+            });
+        };
+        let devices = async {
+            if with_devices {
+                app.store.list_devices(name).await.ok()
+            } else {
+                None
+            }
+        };
+        let (user, devices) = tokio::join!(app.store.get_user(name), devices);
+        Ok(Account {
+            user: user?,
+            devices,
+        })
+    }
+
+    /// The user unless disabled.
+    fn active(self) -> Option<User> {
+        self.user.filter(|u| !u.disabled)
+    }
+}
+
 impl Step<'_> {
     async fn run(self) -> Result<Response, StoreError> {
         let now = OffsetDateTime::now_utc();
-        let account = match &self.txn.stage {
-            Stage::Password => self.form.get("username").map(str::to_owned),
+        // Trimmed as the password step looks it up, so that " name" counts
+        // against the lock of "name".
+        let name = match &self.txn.stage {
+            Stage::Password => self.form.get("username").map(|u| u.trim().to_owned()),
             Stage::SecondFactor { uid } | Stage::Enrol { uid, .. } => Some(uid.clone()),
         };
         let limits = &self.app.config.rate_limit;
-        if let Err(locked) = limits
-            .check(&*self.app.store, account.as_deref(), &self.origin.ip)
-            .await?
-        {
+        let with_devices = !matches!(self.txn.stage, Stage::Enrol { .. });
+        let (limited, account) = tokio::join!(
+            limits.check(&*self.app.store, name.as_deref(), &self.origin.ip),
+            Account::read(self.app, name.as_deref(), with_devices),
+        );
+        if let Err(locked) = limited? {
             let msg = self.lang.texts().too_many_attempts(locked.minutes);
             return self.again(msg, StatusCode::TOO_MANY_REQUESTS).await;
         }
+        let account = account?;
         match self.txn.stage.clone() {
-            Stage::Password => self.password(now).await,
-            Stage::SecondFactor { uid } => self.second_factor(&uid, now).await,
-            Stage::Enrol { uid, pending_id } => self.enrol(&uid, &pending_id, now).await,
+            Stage::Password => self.password(account, now).await,
+            Stage::SecondFactor { uid } => self.second_factor(&uid, account, now).await,
+            Stage::Enrol { uid, pending_id } => {
+                self.enrol(&uid, &pending_id, account.active(), now).await
+            }
         }
     }
 

@@ -9,27 +9,29 @@ use axum::response::Response;
 use time::{Duration, OffsetDateTime};
 
 use super::complete::{self, Completion};
-use super::{Stage, Step};
+use super::{Account, Stage, Step};
 use crate::audit;
 use crate::crypto::random_token;
 use crate::i18n::Lang;
 use crate::state::Provider;
-use crate::store::{AuditAction, EncryptedSecret, PendingEnrollment, StoreError, User};
+use crate::store::{AuditAction, Device, EncryptedSecret, PendingEnrollment, StoreError, User};
 use crate::{recovery, totp};
 
 /// How long a sign-in enrolment stays pending.
 const ENROLMENT_SECS: i64 = 15 * 60;
 
 /// The stage for a user who needs a second factor: a code if they have a
-/// device, else enrolment (a pending authenticator is created now).
+/// device (`devices`, theirs), else enrolment (a pending authenticator is
+/// created now).
 pub(super) async fn stage_for(
     app: &Provider,
     user: &User,
+    devices: &[Device],
     lang: Lang,
     origin: &audit::Origin,
     now: OffsetDateTime,
 ) -> Result<Stage, StoreError> {
-    if !app.store.list_devices(&user.uid).await?.is_empty() {
+    if !devices.is_empty() {
         return Ok(Stage::SecondFactor {
             uid: user.uid.clone(),
         });
@@ -67,7 +69,10 @@ pub(super) async fn stage_for(
 
 impl Step<'_> {
     /// The typed code and the (still active) user, or the page refusing.
-    async fn code_and_user(&self, uid: &str) -> Result<Result<(&str, User), Response>, StoreError> {
+    async fn code_and_user(
+        &self,
+        user: Option<User>,
+    ) -> Result<Result<(&str, User), Response>, StoreError> {
         let t = self.lang.texts();
         let Some(code) = self.form.get("otp").map(str::trim) else {
             // The password form sent again (a reload of the code form, which
@@ -80,7 +85,7 @@ impl Step<'_> {
                 .await?;
             return Ok(Err(page));
         };
-        match super::active_user(self.app, uid).await? {
+        match user {
             Some(user) => Ok(Ok((code, user))),
             None => Ok(Err(self
                 .again(t.account_disabled.to_owned(), StatusCode::FORBIDDEN)
@@ -91,17 +96,23 @@ impl Step<'_> {
     pub(super) async fn second_factor(
         &self,
         uid: &str,
+        account: Account,
         now: OffsetDateTime,
     ) -> Result<Response, StoreError> {
         let t = self.lang.texts();
-        let (code, user) = match self.code_and_user(uid).await? {
+        let devices = account.devices.clone();
+        let (code, user) = match self.code_and_user(account.active()).await? {
             Ok(found) => found,
             Err(refusal) => return Ok(refusal),
+        };
+        let devices = match devices {
+            Some(devices) => devices,
+            None => self.app.store.list_devices(uid).await?,
         };
         let unix = now.unix_timestamp().max(0) as u64;
         let mut replayed = false;
         let mut used_device = None;
-        for device in self.app.store.list_devices(uid).await? {
+        for device in devices {
             let Ok(secret) = self.app.secret_key.open(&device.secret.0, uid) else {
                 tracing::error!(uid, device = %device.id, "device secret does not decrypt");
                 continue;
@@ -180,10 +191,11 @@ impl Step<'_> {
         &self,
         uid: &str,
         pending_id: &str,
+        user: Option<User>,
         now: OffsetDateTime,
     ) -> Result<Response, StoreError> {
         let t = self.lang.texts();
-        let (code, user) = match self.code_and_user(uid).await? {
+        let (code, user) = match self.code_and_user(user).await? {
             Ok(found) => found,
             Err(refusal) => return Ok(refusal),
         };
