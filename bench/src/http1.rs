@@ -1,9 +1,11 @@
-//! A minimal HTTP/1.1 client for the read benchmarks: one keep-alive
-//! connection per closed-loop worker, each sending its prepared `GET` and
-//! reading the answer (parsed by `httparse`, sized by `Content-Length`).
-//! Like `redis-benchmark` for Redis, it spends as little CPU as it can on
-//! the machine it shares with the server, so that the figures measure the
-//! server. Sign-ins and the token endpoint keep the full client (reqwest).
+//! A minimal HTTP/1.1 client for the benchmarks: one keep-alive connection
+//! per closed-loop worker, each sending a request and reading the answer
+//! (parsed by `httparse`, sized by `Content-Length`). Like `redis-benchmark`
+//! for Redis, it spends as little CPU as it can on the machine it shares
+//! with the server, so that the figures measure the server. The reads send
+//! one prepared `GET` ([`Getter`]); the sign-in sends whatever its pages ask
+//! ([`Client`]). The token endpoint and the peer's flows keep the full client
+//! (reqwest).
 
 use std::net::SocketAddr;
 
@@ -11,17 +13,21 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
-/// An answer: status and body.
+/// An answer: status, the headers a browser acts on, and body.
 pub struct Answer {
     pub status: u16,
+    pub location: Option<String>,
+    /// Each `Set-Cookie` header's `name=value` (attributes left out).
+    pub cookies: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
-/// `GET url` with one bearer token per worker (or none), over one
-/// connection per worker, opened on first use and after a failure.
-pub struct Getter {
+/// One server, one keep-alive connection per worker, opened on first use
+/// and after a failure.
+pub struct Client {
     addr: SocketAddr,
-    requests: Vec<Vec<u8>>,
+    /// `host:port`, for the `Host` header.
+    pub host: String,
     connections: Vec<Mutex<Option<Connection>>>,
 }
 
@@ -30,38 +36,26 @@ struct Connection {
     buf: Vec<u8>,
 }
 
-impl Getter {
-    /// `bearers[w]` is worker `w`'s access token; empty for no
-    /// `Authorization` header (then `workers` requests are the same).
-    pub fn new(url: &str, workers: usize, bearers: &[String]) -> Result<Getter, String> {
+impl Client {
+    /// A client of the server of `url` (an IP address and port).
+    pub fn new(url: &str, workers: usize) -> Result<Client, String> {
         let url = url::Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
         let host = url.host_str().ok_or("URL without host")?;
         let port = url.port_or_known_default().ok_or("URL without port")?;
-        let addr: SocketAddr = format!("{host}:{port}")
+        let host = format!("{host}:{port}");
+        let addr: SocketAddr = host
             .parse()
-            .map_err(|e| format!("{host}:{port} is not an IP address: {e}"))?;
-        let target = match url.query() {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_owned(),
-        };
-        let requests = (0..workers)
-            .map(|w| {
-                let auth = bearers
-                    .get(w)
-                    .map(|t| format!("Authorization: Bearer {t}\r\n"))
-                    .unwrap_or_default();
-                format!("GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\n{auth}\r\n").into_bytes()
-            })
-            .collect();
-        Ok(Getter {
+            .map_err(|e| format!("{host} is not an IP address: {e}"))?;
+        Ok(Client {
             addr,
-            requests,
+            host,
             connections: (0..workers).map(|_| Mutex::new(None)).collect(),
         })
     }
 
-    /// Worker `w`'s request, answered.
-    pub async fn get(&self, w: usize) -> Result<Answer, String> {
+    /// Sends `request` (a whole HTTP/1.1 request) on worker `w`'s
+    /// connection and reads the answer.
+    pub async fn send(&self, w: usize, request: &[u8]) -> Result<Answer, String> {
         let mut slot = self.connections[w].lock().await;
         if slot.is_none() {
             let stream = TcpStream::connect(self.addr)
@@ -74,11 +68,46 @@ impl Getter {
             });
         }
         let connection = slot.as_mut().expect("connected above");
-        let answer = connection.round_trip(&self.requests[w]).await;
+        let answer = connection.round_trip(request).await;
         if answer.is_err() {
             *slot = None;
         }
         answer
+    }
+}
+
+/// `GET url` with one bearer token per worker (or none).
+pub struct Getter {
+    client: Client,
+    requests: Vec<Vec<u8>>,
+}
+
+impl Getter {
+    /// `bearers[w]` is worker `w`'s access token; empty for no
+    /// `Authorization` header (then `workers` requests are the same).
+    pub fn new(url: &str, workers: usize, bearers: &[String]) -> Result<Getter, String> {
+        let client = Client::new(url, workers)?;
+        let parsed = url::Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
+        let target = match parsed.query() {
+            Some(q) => format!("{}?{q}", parsed.path()),
+            None => parsed.path().to_owned(),
+        };
+        let requests = (0..workers)
+            .map(|w| {
+                let auth = bearers
+                    .get(w)
+                    .map(|t| format!("Authorization: Bearer {t}\r\n"))
+                    .unwrap_or_default();
+                let host = &client.host;
+                format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n{auth}\r\n").into_bytes()
+            })
+            .collect();
+        Ok(Getter { client, requests })
+    }
+
+    /// Worker `w`'s request, answered.
+    pub async fn get(&self, w: usize) -> Result<Answer, String> {
+        self.client.send(w, &self.requests[w]).await
     }
 }
 
@@ -142,10 +171,25 @@ impl Connection {
             match self.buf.len().cmp(&(head + length)) {
                 std::cmp::Ordering::Less => continue,
                 std::cmp::Ordering::Equal => {
-                    return Ok(Answer {
+                    let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
+                    let mut answer = Answer {
                         status,
+                        location: None,
+                        cookies: Vec::new(),
                         body: self.buf[head..].to_vec(),
-                    });
+                    };
+                    for h in response.headers.iter() {
+                        if h.name.eq_ignore_ascii_case("location") {
+                            answer.location = Some(text(h.value));
+                        } else if h.name.eq_ignore_ascii_case("set-cookie") {
+                            let pair = h.value.split(|&b| b == b';').next().unwrap_or(&[]);
+                            if let Some(eq) = pair.iter().position(|&b| b == b'=') {
+                                let name = text(&pair[..eq]).trim().to_owned();
+                                answer.cookies.push((name, text(&pair[eq + 1..])));
+                            }
+                        }
+                    }
+                    return Ok(answer);
                 }
                 std::cmp::Ordering::Greater => {
                     return Err("more bytes than one response".into());

@@ -197,11 +197,11 @@ fn main() {
         let expected = (before.rate * (warmup + measure).as_secs_f64() * 2.0) as usize;
         let users = Arc::new(server_rt.block_on(srv.add_users("signin", expected.max(200), 1)));
         let next = Arc::new(AtomicUsize::new(0));
-        let client = http(64);
         let issuer = srv.issuer.clone();
         let concurrency = 4 * cores;
+        let client = Arc::new(http1::Client::new(&issuer, concurrency).expect("provider address"));
         let cpu = cpu::CpuWindow::start(redis.pid());
-        let stats = client_rt.block_on(closed_loop(concurrency, warmup, measure, move |_, _| {
+        let stats = client_rt.block_on(closed_loop(concurrency, warmup, measure, move |w, _| {
             let (users, next, client, issuer) =
                 (users.clone(), next.clone(), client.clone(), issuer.clone());
             async move {
@@ -209,7 +209,7 @@ fn main() {
                 let Some(u) = users.get(i) else {
                     return Err("done: no unused user left".into());
                 };
-                signin::sign_in(&client, &issuer, &u.uid, PASSWORD, &u.secret)
+                signin::sign_in(&client, w, &issuer, &u.uid, PASSWORD, &u.secret)
                     .await
                     .map(|_| ())
             }
@@ -308,12 +308,13 @@ fn main() {
         let users = server_rt.block_on(srv.add_users("rp", clients, 1));
         let client = http(64);
         let issuer = srv.issuer.clone();
+        let browser = http1::Client::new(&issuer, 1).expect("provider address");
         let signed: Vec<serde_json::Value> = users
             .iter()
             .map(|u| {
                 client_rt
                     .block_on(signin::sign_in(
-                        &client, &issuer, &u.uid, PASSWORD, &u.secret,
+                        &browser, 0, &issuer, &u.uid, PASSWORD, &u.secret,
                     ))
                     .expect("sign-in for the refresh benchmark")
             })

@@ -750,9 +750,10 @@ pub fn render(
         out,
         "- The load generator shares the machine's cores with the provider and with Redis. \
          The read scenarios (`/healthz`, `/api/v1/me/devices`, userinfo, the peer's userinfo) \
-         use a minimal keep-alive HTTP/1.1 client (bench/src/http1.rs, one connection per \
-         client), as `redis-benchmark` is a minimal Redis client; sign-ins and the token \
-         endpoint use a full HTTP client (reqwest)."
+         and the sign-ins (a form-posting browser with its cookies, then the relying party's \
+         code exchange) use a minimal keep-alive HTTP/1.1 client (bench/src/http1.rs, one \
+         connection per client), as `redis-benchmark` is a minimal Redis client; the token \
+         endpoint's refresh grant uses a full HTTP client (reqwest), as does the peer's."
     );
     let json = serde_json::to_string(&now_data).unwrap_or_default();
     let _ = writeln!(out, "\n{DATA_MARK}{json} -->");

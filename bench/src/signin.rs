@@ -1,14 +1,18 @@
 //! A minimal relying party and form-posting browser: authorize → password
 //! page → code page → redirect with the code → token endpoint. Cookies are
 //! carried by hand (one sign-in = one browser), redirects are followed only
-//! within the provider.
+//! within the provider. It speaks HTTP through [`http1::Client`] (one
+//! keep-alive connection per closed-loop worker), so that the load
+//! generator takes as little of the machine as it can.
 
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::LOCATION;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+use crate::http1;
 
 pub const CLIENT_ID: &str = "tessera-desktop";
 pub const REDIRECT_URI: &str = "http://127.0.0.1:49321/callback";
@@ -33,8 +37,10 @@ pub fn totp_code(secret: &[u8]) -> String {
 }
 
 struct Browser<'a> {
-    http: &'a reqwest::Client,
-    issuer: &'a str,
+    http: &'a http1::Client,
+    /// The closed-loop worker, whose connection this browser uses.
+    worker: usize,
+    issuer: &'a url::Url,
     cookies: BTreeMap<String, String>,
 }
 
@@ -44,65 +50,69 @@ enum Step {
 }
 
 impl Browser<'_> {
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
+    /// `METHOD target` with this browser's cookies (and a form body).
+    fn request(&self, method: &str, target: &str, form: Option<&str>) -> Vec<u8> {
+        let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {}\r\n", self.http.host);
+        if !self.cookies.is_empty() {
+            let pairs: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            head.push_str(&format!("Cookie: {}\r\n", pairs.join("; ")));
+        }
+        if let Some(body) = form {
+            head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+            head.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        } else {
+            head.push_str("\r\n");
+        }
+        head.into_bytes()
     }
 
-    async fn send(&mut self, mut req: reqwest::RequestBuilder) -> Result<Step, String> {
+    async fn send(&mut self, mut request: Vec<u8>) -> Result<Step, String> {
         loop {
-            if !self.cookies.is_empty() {
-                req = req.header(COOKIE, self.cookie_header());
-            }
-            let resp = req.send().await.map_err(|e| format!("send: {e}"))?;
-            for c in resp.headers().get_all(SET_COOKIE) {
-                let c = c.to_str().unwrap_or("");
-                if let Some((name, rest)) = c.split_once('=') {
-                    let value = rest.split(';').next().unwrap_or("");
-                    self.cookies
-                        .insert(name.trim().to_owned(), value.to_owned());
-                }
-            }
-            let status = resp.status();
-            if status.is_redirection() {
-                let location = resp
-                    .headers()
-                    .get(LOCATION)
-                    .and_then(|l| l.to_str().ok())
-                    .ok_or("redirect without location")?;
-                let url = resp
-                    .url()
-                    .join(location)
+            let answer = self.http.send(self.worker, &request).await?;
+            self.cookies.extend(answer.cookies);
+            if (300..400).contains(&answer.status) {
+                let location = answer.location.ok_or("redirect without location")?;
+                let url = self
+                    .issuer
+                    .join(&location)
                     .map_err(|e| format!("location: {e}"))?;
-                if !url.as_str().starts_with(self.issuer) {
+                if url.origin() != self.issuer.origin() {
                     return Ok(Step::Callback(url));
                 }
-                req = self.http.get(url);
+                request = self.request("GET", &target(&url), None);
                 continue;
             }
-            let html = resp.text().await.map_err(|e| format!("body: {e}"))?;
-            if !status.is_success() {
-                return Err(format!("{status}: {}", &html[..html.len().min(200)]));
+            let html = String::from_utf8(answer.body).map_err(|e| format!("body: {e}"))?;
+            if answer.status != 200 {
+                return Err(format!(
+                    "{}: {}",
+                    answer.status,
+                    &html[..html.len().min(200)]
+                ));
             }
             return Ok(Step::Page(html));
         }
     }
 
     async fn submit(&mut self, page: &str, fields: &[(&str, &str)]) -> Result<Step, String> {
-        let mut form: Vec<(String, String)> = hidden_inputs(page);
-        form.extend(
-            fields
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        );
-        let req = self
-            .http
-            .post(format!("{}/signin", self.issuer))
-            .form(&form);
-        self.send(req).await
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(hidden_inputs(page))
+            .extend_pairs(fields)
+            .finish();
+        let request = self.request("POST", "/signin", Some(&body));
+        self.send(request).await
+    }
+}
+
+/// The request target (path and query) of `url`.
+fn target(url: &url::Url) -> String {
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
     }
 }
 
@@ -133,9 +143,11 @@ fn random() -> String {
     tessera_provider::crypto::random_token(32)
 }
 
-/// One full sign-in of `uid`; the token endpoint's JSON on success.
+/// One full sign-in of `uid` by closed-loop worker `worker`; the token
+/// endpoint's JSON on success.
 pub async fn sign_in(
-    http: &reqwest::Client,
+    http: &http1::Client,
+    worker: usize,
     issuer: &str,
     uid: &str,
     password: &str,
@@ -144,8 +156,8 @@ pub async fn sign_in(
     let verifier = random();
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(Sha256::digest(verifier.as_bytes()));
-    let mut authorize =
-        url::Url::parse(&format!("{issuer}/authorize")).map_err(|e| e.to_string())?;
+    let issuer = url::Url::parse(issuer).map_err(|e| e.to_string())?;
+    let mut authorize = issuer.join("/authorize").map_err(|e| e.to_string())?;
     authorize
         .query_pairs_mut()
         .append_pair("response_type", "code")
@@ -158,10 +170,12 @@ pub async fn sign_in(
         .append_pair("code_challenge_method", "S256");
     let mut browser = Browser {
         http,
-        issuer,
+        worker,
+        issuer: &issuer,
         cookies: BTreeMap::new(),
     };
-    let Step::Page(page) = browser.send(http.get(authorize)).await? else {
+    let request = browser.request("GET", &target(&authorize), None);
+    let Step::Page(page) = browser.send(request).await? else {
         return Err("authorize went straight back to the client".into());
     };
     let step = browser
@@ -182,18 +196,26 @@ pub async fn sign_in(
         .find(|(k, _)| k == "code")
         .map(|(_, v)| v.into_owned())
         .ok_or_else(|| format!("callback without code: {callback}"))?;
-    token(
-        http,
-        issuer,
-        &[
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
             ("grant_type", "authorization_code"),
             ("code", &code),
             ("redirect_uri", REDIRECT_URI),
             ("client_id", CLIENT_ID),
             ("code_verifier", &verifier),
-        ],
-    )
-    .await
+        ])
+        .finish();
+    // The relying party's own request: none of the browser's cookies.
+    browser.cookies.clear();
+    let request = browser.request("POST", "/token", Some(&body));
+    let answer = http.send(worker, &request).await?;
+    let body: Value =
+        serde_json::from_slice(&answer.body).map_err(|e| format!("token body: {e}"))?;
+    if answer.status == 200 {
+        Ok(body)
+    } else {
+        Err(format!("token {}: {body}", answer.status))
+    }
 }
 
 /// A token endpoint call; its JSON on 200.
