@@ -69,6 +69,18 @@ pub struct CpuShares {
 }
 
 impl CpuShares {
+    /// The mean of windows of equal length.
+    pub fn mean(windows: &[CpuShares]) -> CpuShares {
+        let n = windows.len().max(1) as f64;
+        let sum = |f: fn(&CpuShares) -> f64| windows.iter().map(f).sum::<f64>() / n;
+        CpuShares {
+            provider_cores: sum(|w| w.provider_cores),
+            verifier_cores: sum(|w| w.verifier_cores),
+            load_cores: sum(|w| w.load_cores),
+            redis_cores: sum(|w| w.redis_cores),
+        }
+    }
+
     /// Cores used outside the password verifiers: the provider's other
     /// threads, the load generator and Redis.
     pub fn outside_verifiers(&self) -> f64 {

@@ -19,6 +19,19 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Adds another run's counts, time and latencies to this one's.
+    pub fn merge(&mut self, other: Stats) {
+        self.ok += other.ok;
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+        self.secs += other.secs;
+        self.latency
+            .add(&other.latency)
+            .expect("histograms of the same bounds");
+    }
+
     pub fn per_sec(&self) -> f64 {
         self.ok as f64 / self.secs
     }

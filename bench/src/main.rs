@@ -34,6 +34,12 @@ use tessera_api::paths;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use load::{Stats, closed_loop};
+
+/// The sign-in run's slices, alternating with floor measurements.
+const SIGNIN_SLICES: u32 = 4;
+/// Time for the sign-ins of a slice after the first to fill the pipeline
+/// again before they are counted.
+const REFILL: Duration = Duration::from_millis(500);
 use report::{Figures, Measure};
 use server::{PASSWORD, RedisProcess, Server, StoreKind};
 
@@ -180,28 +186,32 @@ fn main() {
     let (warmup, measure) = (o.warmup, o.measure);
 
     // Full sign-in on each store: distinct users, since a code is accepted
-    // once per device and step. The floor is measured right before and right
-    // after each sign-in run and averaged, so that other work on a shared
-    // machine weighs on both sides of the ratio alike.
+    // once per device and step. The sign-ins run in slices, with the floor
+    // measured before, between and after them and averaged: a shared
+    // machine's speed moves by tens of percent within a minute, and this
+    // way it weighs on both sides of the ratio alike.
     let mut floors = Vec::new();
     // `--only signin` runs both stores, `--only signin-redis` one of them.
     let signin_kinds = [StoreKind::Embedded, StoreKind::Redis]
         .into_iter()
         .filter(|kind| o.runs("signin") || o.runs(&format!("signin-{}", kind.name())));
     for kind in signin_kinds {
-        eprintln!("argon2 floor…");
-        let before = argon2_floor(measure, cores);
-        eprintln!("sign-in ({})…", kind.name());
+        eprintln!(
+            "sign-in ({}), alternating with the argon2 floor…",
+            kind.name()
+        );
+        let slice = measure / SIGNIN_SLICES;
+        let mut floor_rates = vec![argon2_floor(slice, cores).rate];
         let url = redis.url();
         let srv = server_rt.block_on(Server::start(kind, Some(&url)));
-        let expected = (before.rate * (warmup + measure).as_secs_f64() * 2.0) as usize;
+        let busy = warmup + measure + REFILL * SIGNIN_SLICES;
+        let expected = (floor_rates[0] * busy.as_secs_f64() * 2.0) as usize;
         let users = Arc::new(server_rt.block_on(srv.add_users("signin", expected.max(200), 1)));
         let next = Arc::new(AtomicUsize::new(0));
         let issuer = srv.issuer.clone();
         let concurrency = 4 * cores;
         let client = Arc::new(http1::Client::new(&issuer, concurrency).expect("provider address"));
-        let cpu = cpu::CpuWindow::start(redis.pid());
-        let stats = client_rt.block_on(closed_loop(concurrency, warmup, measure, move |w, _| {
+        let sign_in = move |w, _| {
             let (users, next, client, issuer) =
                 (users.clone(), next.clone(), client.clone(), issuer.clone());
             async move {
@@ -213,15 +223,28 @@ fn main() {
                     .await
                     .map(|_| ())
             }
-        }));
+        };
+        let mut stats: Option<Stats> = None;
+        let mut shares = Vec::new();
+        for n in 0..SIGNIN_SLICES {
+            let warm = if n == 0 { warmup } else { REFILL };
+            let cpu = cpu::CpuWindow::start(redis.pid());
+            let slice_stats =
+                client_rt.block_on(closed_loop(concurrency, warm, slice, sign_in.clone()));
+            shares.push(cpu.stop());
+            match &mut stats {
+                Some(all) => all.merge(slice_stats),
+                None => stats = Some(slice_stats),
+            }
+            floor_rates.push(argon2_floor(slice, cores).rate);
+        }
+        let stats = stats.expect("at least one slice");
         report_errors("sign-in", &stats);
-        let shares = cpu.stop();
         let m = Measure::from_stats(&stats, concurrency);
         drop(srv);
-        eprintln!("argon2 floor…");
-        let after = argon2_floor(measure, cores);
-        let floor = Measure::rate_only((before.rate + after.rate) / 2.0);
+        let floor = Measure::rate_only(floor_rates.iter().sum::<f64>() / floor_rates.len() as f64);
         floors.push(floor.rate);
+        let shares = cpu::CpuShares::mean(&shares);
         match kind {
             StoreKind::Embedded => {
                 (figures.signin_embedded, figures.floor_embedded) = (m, floor);

@@ -504,13 +504,13 @@ pub fn render(
     );
     row(
         &mut out,
-        "Argon2id floor around the embedded sign-in run (before/after mean)",
+        "Argon2id floor around the embedded sign-in run (mean of the slices before, between and after its sign-ins)",
         &f.floor_embedded,
         "verifications/s",
     );
     row(
         &mut out,
-        "Argon2id floor around the Redis sign-in run (before/after mean)",
+        "Argon2id floor around the Redis sign-in run (mean of the slices before, between and after its sign-ins)",
         &f.floor_redis,
         "verifications/s",
     );

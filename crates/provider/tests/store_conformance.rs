@@ -1819,6 +1819,79 @@ mod redis_only {
         );
     }
 
+    /// A device's last use is written in place by one script; a record in
+    /// another form (fields in another order) is updated the general way,
+    /// and a name that looks like the field it replaces is left alone.
+    #[tokio::test]
+    async fn a_device_is_touched_in_place_or_the_general_way() {
+        let server = support::RedisServer::start();
+        let client = ::redis::Client::open(server.url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let store = tessera_provider::store::RedisStore::connect(&server.url(), "t:")
+            .await
+            .unwrap();
+        let tricky = device("alice", "d1", ",\"last_used_at\":null}");
+        store.create_device(&tricky).await.unwrap();
+        store
+            .create_device(&device("alice", "d2", "Tablet"))
+            .await
+            .unwrap();
+        // d2 rewritten with its fields in alphabetical order.
+        let reordered =
+            serde_json::to_string(&serde_json::to_value(device("alice", "d2", "Tablet")).unwrap())
+                .unwrap();
+        assert!(!reordered.ends_with("null}"), "{reordered}");
+        let _: () = ::redis::cmd("HSET")
+            .arg("t:devices:alice")
+            .arg("d2")
+            .arg(reordered)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let (first, second) = (now(), now() + time::Duration::seconds(30));
+        // Reads of a device record: one per touch in place (inside the
+        // script), three the general way (the script's, its own read, the
+        // compare-and-set's), which writes the record in this version's
+        // form: d2's second touch is in place.
+        let hget_calls = |conn: &mut ::redis::aio::MultiplexedConnection| {
+            let mut conn = conn.clone();
+            async move {
+                let info: String = ::redis::cmd("INFO")
+                    .arg("commandstats")
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                info.lines()
+                    .find_map(|l| l.strip_prefix("cmdstat_hget:calls="))
+                    .and_then(|rest| rest.split(',').next()?.parse::<u64>().ok())
+                    .unwrap_or(0)
+            }
+        };
+        for (id, reads) in [("d1", 1 + 1), ("d2", 3 + 1)] {
+            let before = hget_calls(&mut conn).await;
+            for at in [first, second] {
+                store.touch_device("alice", id, at).await.unwrap();
+            }
+            assert_eq!(hget_calls(&mut conn).await - before, reads, "{id}");
+        }
+        let d1 = store.get_device("alice", "d1").await.unwrap().unwrap();
+        assert_eq!(d1.name, tricky.name);
+        assert_eq!(d1.last_used_at, Some(second));
+        let d2 = store.get_device("alice", "d2").await.unwrap().unwrap();
+        assert_eq!(
+            (d2.name.as_str(), d2.last_used_at),
+            ("Tablet", Some(second))
+        );
+        assert_eq!(
+            store.touch_device("alice", "d9", first).await.unwrap_err(),
+            StoreError::NotFound { what: "device" }
+        );
+        assert_eq!(
+            store.touch_device("bob", "d1", first).await.unwrap_err(),
+            StoreError::NotFound { what: "device" }
+        );
+    }
+
     /// Devices written in layout 1 (a string per device, a set of ids per
     /// user) are all still there, and only there, after connecting: listed,
     /// readable, renamable, their ids still taken. Another prefix's data is

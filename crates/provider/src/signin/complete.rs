@@ -148,10 +148,11 @@ pub async fn finish(
     // sign-in clears the account's failure counter.
     let session_stored = async {
         match &new_session {
-            Some((hash, session)) => {
-                app.store.put_session(hash, session).await?;
-                app.config.rate_limit.success(&*app.store, &done.uid).await
-            }
+            Some((hash, session)) => tokio::try_join!(
+                app.store.put_session(hash, session),
+                app.config.rate_limit.success(&*app.store, &done.uid),
+            )
+            .map(drop),
             None => Ok(()),
         }
     };

@@ -560,6 +560,24 @@ impl Store for RedisStore {
     }
 
     async fn touch_device(&self, uid: &str, id: &str, at: OffsetDateTime) -> StoreResult<()> {
+        // One script in place of read + compare-and-set (a round trip fewer
+        // on every sign-in with a code), for records in this version's form.
+        let when = at
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(StoreError::corrupt)?;
+        let touched: i64 = self
+            .run(
+                TOUCH_DEVICE
+                    .key(self.key("devices", uid))
+                    .arg(id)
+                    .arg(encode(&when)?),
+            )
+            .await?;
+        match touched {
+            1 => return Ok(()),
+            0 => return Err(StoreError::NotFound { what: "device" }),
+            _ => {}
+        }
         self.update_record(
             Slot::Field(&self.key("devices", uid), id),
             "device",

@@ -32,6 +32,21 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1"
 );
 
+// A device's last use, without reading it first: the record as this
+// provider writes it (serde, compact) ends with its `last_used_at`, which is
+// replaced in place. KEYS devices hash; ARGV id, the new value as JSON.
+// 1 done, 0 no such device, 2 the record ends otherwise (the caller then
+// updates it the general way).
+script!(
+    TOUCH_DEVICE,
+    r#"local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return 0 end
+local new, n = string.gsub(cur, ',"last_used_at":[^,}]*}$', ',"last_used_at":' .. ARGV[2] .. '}')
+if n ~= 1 then return 2 end
+redis.call('HSET', KEYS[1], ARGV[1], new)
+return 1"#
+);
+
 // KEYS user, email, users, search; ARGV json, uid, search members...
 // 0 created, 1 uid taken, 2 email taken.
 script!(
