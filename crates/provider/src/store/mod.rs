@@ -175,6 +175,9 @@ pub trait Store: Send + Sync + 'static {
         ttl: Duration,
     ) -> StoreResult<()>;
     /// Removes and returns the grant: of concurrent takes exactly one gets it.
+    /// Visible at once, durable (on a store that waits for the disk) with the
+    /// caller's next durable write, which issuing tokens always is: a crash
+    /// before it may forget the take, which no answer relied on.
     async fn take_auth_code(&self, code_hash: &str) -> StoreResult<Option<AuthCodeGrant>>;
 
     // ----- refresh tokens -----
@@ -243,7 +246,10 @@ pub trait Store: Send + Sync + 'static {
     // ----- TOTP replay protection -----
 
     /// Marks the code of `time_step` as used for this device for `ttl`;
-    /// `false` if it already was (SET NX semantics).
+    /// `false` if it already was (SET NX semantics). Visible at once,
+    /// durable (on a store that waits for the disk) with the caller's next
+    /// durable write, which completing the sign-in always is: a crash before
+    /// it may forget the mark, which no answer relied on.
     async fn mark_code_used(
         &self,
         device_id: &str,

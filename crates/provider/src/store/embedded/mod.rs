@@ -106,10 +106,13 @@ impl EmbeddedStore {
 
     /// Like [`Self::write`] but without waiting for the disk: for writes
     /// that only add short-lived data (authorization codes, sessions, sign-in
-    /// transactions, rate-limit hits). They become durable with the next
-    /// durable commit; a crash before that loses them, which costs a user a
-    /// new sign-in at worst. Everything that removes or consumes something,
-    /// and every device, user or token change, stays durable.
+    /// transactions, rate-limit hits), and for the two consuming writes that
+    /// a durable write of the same request always follows before any answer
+    /// relies on them (a TOTP code marked used, an authorization code
+    /// taken; see their `Store` documentation). They become durable with the
+    /// next durable commit; a crash before that loses them, which costs a
+    /// user a new sign-in at worst. Everything else that removes or consumes
+    /// something, and every device, user or token change, stays durable.
     async fn write_lazy<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
@@ -691,7 +694,7 @@ impl Store for EmbeddedStore {
 
     async fn take_auth_code(&self, code_hash: &str) -> StoreResult<Option<AuthCodeGrant>> {
         let key = ephemeral_key("code", code_hash);
-        self.write(move |txn| {
+        self.write_lazy(move |txn| {
             let mut table = txn.open_table(EPHEMERAL)?;
             let found = ephemeral_get(&table, &key)?;
             table.remove(key.as_str())?;
@@ -885,7 +888,7 @@ impl Store for EmbeddedStore {
         check_key("device id", device_id)?;
         check_ttl("used code marker", ttl)?;
         let key = ephemeral_key("used", &format!("{device_id}\0{time_step}"));
-        self.write(move |txn| {
+        self.write_lazy(move |txn| {
             let mut table = txn.open_table(EPHEMERAL)?;
             if ephemeral_get(&table, &key)?.is_some() {
                 return Ok(false);
