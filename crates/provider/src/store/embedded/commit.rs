@@ -1,13 +1,17 @@
-//! Group commit for the embedded store's durable writes.
+//! Group commit for the embedded store's writes.
 //!
 //! A durable redb commit waits for the disk (fsync) and costs CPU of its
 //! own (writing the changed pages, freeing the old ones); one per write
-//! caps every write-heavy route at one commit per disk flush. Durable
-//! writes are therefore queued to one committer thread, which takes every
-//! write queued so far and runs them all, in order, in ONE transaction with
-//! one durable commit. A write is answered only after that commit, so a
-//! write is never acknowledged before it is on disk: a crash loses only
-//! writes nobody was told had succeeded.
+//! caps every write-heavy route at one commit per disk flush. Writes are
+//! therefore queued to one committer thread, which takes every write queued
+//! so far and runs them all, in order, in ONE transaction with one commit.
+//! The commit is durable when any write of the batch asked for durability,
+//! and a write is answered only after that commit, so a durable write is
+//! never acknowledged before it is on disk: a crash loses only writes
+//! nobody was told had succeeded. Lazy writes (short-lived data, see the
+//! store's `write_lazy`) join the same batches: a sign-in's writes issued
+//! together share one transaction instead of one commit each, and a batch
+//! of lazy writes alone commits without waiting for the disk.
 //!
 //! A write that fails (an error or a panic) must leave no trace, and a
 //! transaction cannot be rolled back part-way: the shared transaction is
@@ -35,6 +39,8 @@ const MAX_BATCH: usize = 64;
 
 /// One queued write and its caller.
 trait Job: Send {
+    /// Whether its caller waits for the disk.
+    fn durable(&self) -> bool;
     /// Runs the write in `txn`; whether it succeeded (its result is kept
     /// for [`Job::answer`]). May be called again, in a new transaction,
     /// after a failure of the batch.
@@ -46,6 +52,7 @@ trait Job: Send {
 
 struct Write<T, F> {
     f: F,
+    durable: bool,
     result: Option<StoreResult<T>>,
     caller: tokio::sync::oneshot::Sender<StoreResult<T>>,
 }
@@ -55,6 +62,10 @@ where
     T: Send + 'static,
     F: FnMut(&WriteTransaction) -> StoreResult<T> + Send + 'static,
 {
+    fn durable(&self) -> bool {
+        self.durable
+    }
+
     fn run(&mut self, txn: &WriteTransaction) -> bool {
         // A panic leaves no result from an earlier run behind.
         self.result = None;
@@ -98,9 +109,10 @@ impl Committer {
     }
 
     /// Runs `f` in a write transaction on the committer thread and answers
-    /// once its commit is durable; when `f` fails, none of its changes is
-    /// kept. `f` may run twice (see the module's documentation).
-    pub(super) async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    /// once its commit is done, and on disk when `durable`; when `f` fails,
+    /// none of its changes is kept. `f` may run twice (see the module's
+    /// documentation).
+    pub(super) async fn write<T, F>(&self, durable: bool, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnMut(&WriteTransaction) -> StoreResult<T> + Send + 'static,
@@ -108,6 +120,7 @@ impl Committer {
         let (caller, answered) = tokio::sync::oneshot::channel::<StoreResult<T>>();
         let job = Box::new(Write {
             f,
+            durable,
             result: None,
             caller,
         });
@@ -168,10 +181,17 @@ fn commit_batches(db: &Database, jobs: &mpsc::Receiver<Box<dyn Job>>) {
 /// Runs the whole batch in one transaction and commits it; `None` when a
 /// write failed (the transaction is dropped, nothing of it kept).
 fn run_together(db: &Database, batch: &mut [Box<dyn Job>]) -> Option<StoreResult<()>> {
-    let txn = match db.begin_write() {
+    let mut txn = match db.begin_write() {
         Ok(txn) => txn,
         Err(err) => return Some(Err(err.into())),
     };
+    if !batch.iter().any(|job| job.durable())
+        && let Err(err) = txn.set_durability(Durability::None)
+    {
+        return Some(Err(StoreError::Unavailable(format!(
+            "embedded store: {err}"
+        ))));
+    }
     if !batch.iter_mut().all(|job| run_caught(job, &txn)) {
         return None;
     }
@@ -197,7 +217,11 @@ fn run_one_by_one(db: &Database, batch: &mut [Box<dyn Job>]) -> StoreResult<()> 
             });
         ran?;
     }
-    transact(db, Durability::Immediate, |_| Ok(()))
+    if batch.iter().any(|job| job.durable()) {
+        transact(db, Durability::Immediate, |_| Ok(()))
+    } else {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -235,7 +259,7 @@ mod tests {
             let committer = committer.clone();
             tokio::spawn(async move {
                 committer
-                    .write(move |txn| {
+                    .write(true, move |txn| {
                         txn.open_table(T)?.insert(n, n)?;
                         // Every seventh write fails after writing.
                         if n % 7 == 3 {
@@ -267,6 +291,59 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lazy_writes_share_batches_with_durable_ones_and_reach_the_disk_with_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, committer) = open(&dir.path().join("t.redb"));
+        let committer = Arc::new(committer);
+        // Every third write lazy, every seventh failing: batches of lazy
+        // writes alone, mixed ones, and mixed ones run one by one.
+        let writes = (0..120u64).map(|n| {
+            let committer = committer.clone();
+            tokio::spawn(async move {
+                committer
+                    .write(n % 3 != 0, move |txn| {
+                        txn.open_table(T)?.insert(n, n)?;
+                        if n % 7 == 3 {
+                            return Err(StoreError::Conflict("test".into()));
+                        }
+                        Ok(n)
+                    })
+                    .await
+            })
+        });
+        for (n, write) in (0..).zip(writes.collect::<Vec<_>>()) {
+            let answer = write.await.unwrap();
+            assert_eq!(answer.is_ok(), n % 7 != 3, "write {n}: {answer:?}");
+        }
+        // A lazy write alone is answered once readable.
+        assert_eq!(
+            committer
+                .write(false, |txn| Ok(txn
+                    .open_table(T)?
+                    .insert(500, 500)
+                    .map(drop)?))
+                .await,
+            Ok(())
+        );
+        let mut expected: Vec<u64> = (0..120).filter(|n| n % 7 != 3).collect();
+        expected.push(500);
+        assert_eq!(stored(&db), expected);
+
+        // The next durable write takes every lazy one before it to disk.
+        committer
+            .write(true, |txn| {
+                Ok(txn.open_table(T)?.insert(501, 501).map(drop)?)
+            })
+            .await
+            .unwrap();
+        expected.push(501);
+        drop(committer);
+        drop(db);
+        let reopened = Database::create(dir.path().join("t.redb")).unwrap();
+        assert_eq!(stored(&reopened), expected);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_batch_commits_together_unless_a_write_fails_then_each_runs_alone() {
         use std::sync::atomic::{AtomicUsize, Ordering};
         let dir = tempfile::tempdir().unwrap();
@@ -278,7 +355,7 @@ mod tests {
             let (committer, runs) = (committer.clone(), runs.clone());
             tokio::spawn(async move {
                 committer
-                    .write(move |txn| {
+                    .write(true, move |txn| {
                         runs[n as usize].fetch_add(1, Ordering::SeqCst);
                         txn.open_table(T)?.insert(n, n)?;
                         if fails {
@@ -296,7 +373,7 @@ mod tests {
             let committer = committer.clone();
             let holder = tokio::spawn(async move {
                 committer
-                    .write(move |_| {
+                    .write(true, move |_| {
                         let _ = held.recv_timeout(std::time::Duration::from_secs(5));
                         Ok(0)
                     })
@@ -353,7 +430,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (db, committer) = open(&dir.path().join("t.redb"));
         let failed = committer
-            .write(|txn| -> StoreResult<()> {
+            .write(true, |txn| -> StoreResult<()> {
                 txn.open_table(T)?.insert(1, 1)?;
                 panic!("a bug in a write");
             })
@@ -363,7 +440,9 @@ mod tests {
             "{failed:?}"
         );
         committer
-            .write(|txn| Ok(txn.open_table(T)?.insert(2, 2).map(|_| ())?))
+            .write(true, |txn| {
+                Ok(txn.open_table(T)?.insert(2, 2).map(|_| ())?)
+            })
             .await
             .unwrap();
         assert_eq!(stored(&db), vec![2]);

@@ -101,7 +101,7 @@ impl EmbeddedStore {
         T: Send + 'static,
         F: FnMut(&WriteTransaction) -> StoreResult<T> + Send + 'static,
     {
-        self.committer.write(f).await
+        self.committer.write(true, f).await
     }
 
     /// Like [`Self::write`] but without waiting for the disk: for writes
@@ -113,13 +113,15 @@ impl EmbeddedStore {
     /// next durable commit; a crash before that loses them, which costs a
     /// user a new sign-in at worst. Everything else that removes or consumes
     /// something, and every device, user or token change, stays durable.
+    ///
+    /// They go through the committer all the same: writes issued together
+    /// (a completed sign-in's) share one transaction and one commit.
     async fn write_lazy<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&WriteTransaction) -> StoreResult<T> + Send + 'static,
+        F: FnMut(&WriteTransaction) -> StoreResult<T> + Send + 'static,
     {
-        let db = self.db.clone();
-        blocking(move || commit::transact(&db, Durability::None, f)).await
+        self.committer.write(false, f).await
     }
 
     /// Runs `f` in a read transaction (a consistent snapshot) on the calling
