@@ -34,7 +34,7 @@ impl fmt::Debug for PasswordHash {
 ///
 /// Stored as one base64 string: as a JSON array of numbers (how records
 /// written before were stored, still read) decoding it took a third of the
-/// CPU of listing a user's devices.
+/// CPU of the handler listing a user's devices.
 #[derive(Clone, PartialEq, Eq)]
 pub struct EncryptedSecret(pub Vec<u8>);
 

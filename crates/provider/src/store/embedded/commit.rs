@@ -151,12 +151,17 @@ pub(super) fn transact<T>(
     durability: Durability,
     f: impl FnOnce(&WriteTransaction) -> StoreResult<T>,
 ) -> StoreResult<T> {
-    let mut txn = db.begin_write()?;
-    txn.set_durability(durability)
-        .map_err(|err| StoreError::Unavailable(format!("embedded store: {err}")))?;
+    let txn = begin(db, durability)?;
     let out = f(&txn)?;
     txn.commit()?;
     Ok(out)
+}
+
+/// A write transaction that commits with `durability`.
+fn begin(db: &Database, durability: Durability) -> StoreResult<WriteTransaction> {
+    let mut txn = db.begin_write()?;
+    txn.set_durability(durability)?;
+    Ok(txn)
 }
 
 /// Runs `job` in `txn`; false when it failed or panicked.
@@ -168,30 +173,33 @@ fn commit_batches(db: &Database, jobs: &mpsc::Receiver<Box<dyn Job>>) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         batch.extend(jobs.try_iter().take(MAX_BATCH - 1));
-        let durable = match run_together(db, &mut batch) {
-            Some(durable) => durable,
-            None => run_one_by_one(db, &mut batch),
+        // One write that waits for the disk makes the whole batch's commit durable.
+        let durability = if batch.iter().any(|job| job.durable()) {
+            Durability::Immediate
+        } else {
+            Durability::None
+        };
+        let done = match run_together(db, &mut batch, durability) {
+            Some(done) => done,
+            None => run_one_by_one(db, &mut batch, durability),
         };
         for job in batch {
-            job.answer(durable.clone());
+            job.answer(done.clone());
         }
     }
 }
 
 /// Runs the whole batch in one transaction and commits it; `None` when a
 /// write failed (the transaction is dropped, nothing of it kept).
-fn run_together(db: &Database, batch: &mut [Box<dyn Job>]) -> Option<StoreResult<()>> {
-    let mut txn = match db.begin_write() {
+fn run_together(
+    db: &Database,
+    batch: &mut [Box<dyn Job>],
+    durability: Durability,
+) -> Option<StoreResult<()>> {
+    let txn = match begin(db, durability) {
         Ok(txn) => txn,
-        Err(err) => return Some(Err(err.into())),
+        Err(err) => return Some(Err(err)),
     };
-    if !batch.iter().any(|job| job.durable())
-        && let Err(err) = txn.set_durability(Durability::None)
-    {
-        return Some(Err(StoreError::Unavailable(format!(
-            "embedded store: {err}"
-        ))));
-    }
     if !batch.iter_mut().all(|job| run_caught(job, &txn)) {
         return None;
     }
@@ -200,27 +208,23 @@ fn run_together(db: &Database, batch: &mut [Box<dyn Job>]) -> Option<StoreResult
 
 /// Runs each write of the batch in its own transaction (a failed one rolled
 /// back alone); all but the last commit without waiting for the disk, and
-/// one durable commit at the end makes them all durable (redb persists
-/// earlier non-durable commits with the next durable one).
-fn run_one_by_one(db: &Database, batch: &mut [Box<dyn Job>]) -> StoreResult<()> {
+/// one commit with the batch's `durability` at the end makes them all
+/// durable when it is (redb persists earlier non-durable commits with the
+/// next durable one).
+fn run_one_by_one(
+    db: &Database,
+    batch: &mut [Box<dyn Job>],
+    durability: Durability,
+) -> StoreResult<()> {
     for job in batch.iter_mut() {
-        let ran = db
-            .begin_write()
-            .map_err(StoreError::from)
-            .and_then(|mut txn| {
-                txn.set_durability(Durability::None)
-                    .map_err(|err| StoreError::Unavailable(format!("embedded store: {err}")))?;
-                if run_caught(job, &txn) {
-                    txn.commit()?;
-                }
-                Ok(())
-            });
-        ran?;
+        let txn = begin(db, Durability::None)?;
+        if run_caught(job, &txn) {
+            txn.commit()?;
+        }
     }
-    if batch.iter().any(|job| job.durable()) {
-        transact(db, Durability::Immediate, |_| Ok(()))
-    } else {
-        Ok(())
+    match durability {
+        Durability::None => Ok(()),
+        _ => transact(db, durability, |_| Ok(())),
     }
 }
 

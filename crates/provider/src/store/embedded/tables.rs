@@ -82,7 +82,8 @@ unavailable_from!(
     redb::TableError,
     redb::TransactionError,
     redb::CommitError,
-    redb::DatabaseError
+    redb::DatabaseError,
+    redb::SetDurabilityError
 );
 
 /// `"<a>\0<b>"`: the key of an index entry.
