@@ -81,6 +81,17 @@ impl CpuShares {
         }
     }
 
+    /// CPU microseconds per request at `rate` requests a second, by part.
+    pub fn per_request(&self, rate: f64) -> String {
+        let us = |cores: f64| cores / rate.max(1e-9) * 1e6;
+        format!(
+            "CPU per request: provider {:.1} µs, load {:.1} µs, redis-server {:.1} µs",
+            us(self.provider_cores),
+            us(self.load_cores),
+            us(self.redis_cores)
+        )
+    }
+
     /// Cores used outside the password verifiers: the provider's other
     /// threads, the load generator and Redis.
     pub fn outside_verifiers(&self) -> f64 {

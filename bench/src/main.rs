@@ -37,7 +37,9 @@ use load::{Stats, closed_loop};
 
 /// The sign-in run's slices, alternating with floor measurements.
 const SIGNIN_SLICES: u32 = 4;
-/// Time for the sign-ins of a slice after the first to fill the pipeline
+/// The Redis account API reads' slices, alternating with `redis-benchmark`.
+const READ_SLICES: u32 = 4;
+/// Time for the requests of a slice after the first to fill the pipeline
 /// again before they are counted.
 const REFILL: Duration = Duration::from_millis(500);
 use report::{Figures, Measure};
@@ -260,11 +262,6 @@ fn main() {
         figures.argon2_floor = Measure::rate_only(floors.iter().sum::<f64>() / floors.len() as f64);
     }
 
-    if o.runs("devices") {
-        eprintln!("redis-benchmark…");
-        figures.redis_get = report::redis_benchmark(redis.port, 200, 200_000);
-    }
-
     // The bare HTTP round trip of this client and server (a route that does
     // nothing), as the context of the account API figures.
     if o.runs("devices") {
@@ -273,10 +270,12 @@ fn main() {
         let srv = server_rt.block_on(Server::start(StoreKind::Embedded, Some(&url)));
         let url = format!("{}/healthz", srv.issuer);
         let getter = Arc::new(http1::Getter::new(&url, 200, &[]).expect("healthz URL"));
+        let cpu = cpu::CpuWindow::start(redis.pid());
         let stats = client_rt.block_on(closed_loop(200, warmup, measure, move |w, _| {
             let getter = getter.clone();
             async move { getter.expect(w, b"").await }
         }));
+        eprintln!("  {}", cpu.stop().per_request(stats.per_sec()));
         report_errors("healthz", &stats);
         figures.healthz = Measure::from_stats(&stats, 200);
         drop(srv);
@@ -299,18 +298,41 @@ fn main() {
             .collect();
         let url = format!("{}{}", srv.issuer, paths::MY_DEVICES);
         let getter = Arc::new(http1::Getter::new(&url, 200, &tokens).expect("devices URL"));
-        let stats = client_rt.block_on(closed_loop(200, warmup, measure, move |w, _| {
+        let read = move |w: usize, _: u64| {
             let getter = getter.clone();
             async move { getter.expect(w, b"[{").await }
-        }));
+        };
+        // On Redis, the reads run in slices alternating with
+        // `redis-benchmark` (before, between and after them): the machine's
+        // speed drifts within a minute, and the ratio compares the two.
+        let slices = match kind {
+            StoreKind::Redis => READ_SLICES,
+            StoreKind::Embedded => 1,
+        };
+        let mut peer = Vec::new();
+        let mut stats: Option<Stats> = None;
+        for n in 0..slices {
+            if kind == StoreKind::Redis {
+                peer.push(report::redis_benchmark(redis.port, 200, 100_000));
+            }
+            let warm = if n == 0 { warmup } else { REFILL };
+            let cpu = cpu::CpuWindow::start(redis.pid());
+            let slice_stats =
+                client_rt.block_on(closed_loop(200, warm, measure / slices, read.clone()));
+            eprintln!("  {}", cpu.stop().per_request(slice_stats.per_sec()));
+            match &mut stats {
+                Some(all) => all.merge(slice_stats),
+                None => stats = Some(slice_stats),
+            }
+        }
+        let stats = stats.expect("at least one slice");
         report_errors("devices", &stats);
         let m = Measure::from_stats(&stats, 200);
         match kind {
             StoreKind::Redis => {
+                peer.push(report::redis_benchmark(redis.port, 200, 100_000));
                 figures.devices_redis = m;
-                eprintln!("redis-benchmark again…");
-                let after = report::redis_benchmark(redis.port, 200, 200_000);
-                figures.redis_get = Measure::mean_of(std::mem::take(&mut figures.redis_get), after);
+                figures.redis_get = Measure::mean(peer);
             }
             StoreKind::Embedded => figures.devices_embedded = m,
         }

@@ -30,24 +30,24 @@ impl Measure {
         }
     }
 
-    /// Two runs of the same peer (before and after what is compared with
-    /// it, so that a machine slowing down or speeding up meanwhile weighs
-    /// on both sides): mean rate and percentiles, the larger maximum. A
-    /// missing run makes the result missing.
-    pub fn mean_of(a: Measure, b: Measure) -> Measure {
-        if a.missing.is_some() {
-            return a;
+    /// Runs of the same peer around what is compared with it (before,
+    /// between and after its slices, so that a machine slowing down or
+    /// speeding up meanwhile weighs on both sides): mean rate and
+    /// percentiles, the largest maximum. A missing run makes the result
+    /// missing.
+    pub fn mean(runs: Vec<Measure>) -> Measure {
+        if let Some(missing) = runs.iter().find(|m| m.missing.is_some()) {
+            return missing.clone();
         }
-        if b.missing.is_some() {
-            return b;
-        }
+        let n = runs.len().max(1) as f64;
+        let mean = |f: fn(&Measure) -> f64| runs.iter().map(f).sum::<f64>() / n;
         Measure {
-            rate: (a.rate + b.rate) / 2.0,
-            p50_ms: (a.p50_ms + b.p50_ms) / 2.0,
-            p99_ms: (a.p99_ms + b.p99_ms) / 2.0,
-            max_ms: a.max_ms.max(b.max_ms),
-            errors: a.errors + b.errors,
-            clients: a.clients,
+            rate: mean(|m| m.rate),
+            p50_ms: mean(|m| m.p50_ms),
+            p99_ms: mean(|m| m.p99_ms),
+            max_ms: runs.iter().map(|m| m.max_ms).fold(0.0, f64::max),
+            errors: runs.iter().map(|m| m.errors).sum(),
+            clients: runs.first().map_or(0, |m| m.clients),
             missing: None,
         }
     }
@@ -528,7 +528,7 @@ pub fn render(
     );
     row(
         &mut out,
-        "`redis-benchmark -c 200 -t get` (peer; mean of a run before and one after the Redis reads)",
+        "`redis-benchmark -c 200 -t get` (peer; mean of the runs before, between and after the Redis reads' slices)",
         &f.redis_get,
         "GET/s",
     );
@@ -758,4 +758,36 @@ pub fn render(
     let json = serde_json::to_string(&now_data).unwrap_or_default();
     let _ = writeln!(out, "\n{DATA_MARK}{json} -->");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(rate: f64, p99_ms: f64, max_ms: f64) -> Measure {
+        Measure {
+            rate,
+            p50_ms: p99_ms / 2.0,
+            p99_ms,
+            max_ms,
+            errors: 1,
+            clients: 200,
+            missing: None,
+        }
+    }
+
+    #[test]
+    fn the_peer_is_the_mean_of_its_runs_and_missing_if_one_is() {
+        let m = Measure::mean(vec![run(100.0, 2.0, 5.0), run(200.0, 4.0, 3.0)]);
+        assert_eq!((m.rate, m.p50_ms, m.p99_ms), (150.0, 1.5, 3.0));
+        assert_eq!((m.max_ms, m.errors, m.clients), (5.0, 2, 200));
+        assert!(m.missing.is_none());
+
+        let absent = Measure {
+            missing: Some("redis-benchmark failed".into()),
+            ..Measure::default()
+        };
+        let m = Measure::mean(vec![run(100.0, 2.0, 5.0), absent]);
+        assert_eq!(m.missing.as_deref(), Some("redis-benchmark failed"));
+    }
 }
