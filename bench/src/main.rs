@@ -147,6 +147,42 @@ fn http(pool: usize) -> reqwest::Client {
         .expect("HTTP client")
 }
 
+/// Runs `request` closed-loop in `slices` slices of `slice` each with
+/// `concurrency` clients (the first after `warmup`, the others after
+/// [`REFILL`]), calling `after_each` after every slice: what the run is
+/// compared with is measured between and after its slices. Returns the
+/// slices' merged statistics and each slice's CPU shares (and prints the
+/// CPU per request of each slice).
+fn in_slices<F, Fut>(
+    client_rt: &tokio::runtime::Runtime,
+    redis_pid: u32,
+    (concurrency, warmup, slice, slices): (usize, Duration, Duration, u32),
+    request: F,
+    mut after_each: impl FnMut(),
+) -> (Stats, Vec<cpu::CpuShares>)
+where
+    F: Fn(usize, u64) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), String>> + Send + 'static,
+{
+    let mut stats: Option<Stats> = None;
+    let mut shares = Vec::new();
+    for n in 0..slices {
+        let warm = if n == 0 { warmup } else { REFILL };
+        let cpu = cpu::CpuWindow::start(redis_pid);
+        let slice_stats =
+            client_rt.block_on(closed_loop(concurrency, warm, slice, request.clone()));
+        let share = cpu.stop();
+        eprintln!("  {}", share.per_request(slice_stats.per_sec()));
+        shares.push(share);
+        match &mut stats {
+            Some(all) => all.merge(slice_stats),
+            None => stats = Some(slice_stats),
+        }
+        after_each();
+    }
+    (stats.expect("at least one slice"), shares)
+}
+
 /// The floor of a sign-in: Argon2id verifications of the provider's own
 /// parameters, on every core, nothing else running.
 fn argon2_floor(measure: Duration, threads: usize) -> Measure {
@@ -226,21 +262,13 @@ fn main() {
                     .map(|_| ())
             }
         };
-        let mut stats: Option<Stats> = None;
-        let mut shares = Vec::new();
-        for n in 0..SIGNIN_SLICES {
-            let warm = if n == 0 { warmup } else { REFILL };
-            let cpu = cpu::CpuWindow::start(redis.pid());
-            let slice_stats =
-                client_rt.block_on(closed_loop(concurrency, warm, slice, sign_in.clone()));
-            shares.push(cpu.stop());
-            match &mut stats {
-                Some(all) => all.merge(slice_stats),
-                None => stats = Some(slice_stats),
-            }
-            floor_rates.push(argon2_floor(slice, cores).rate);
-        }
-        let stats = stats.expect("at least one slice");
+        let (stats, shares) = in_slices(
+            &client_rt,
+            redis.pid(),
+            (concurrency, warmup, slice, SIGNIN_SLICES),
+            sign_in,
+            || floor_rates.push(argon2_floor(slice, cores).rate),
+        );
         report_errors("sign-in", &stats);
         let m = Measure::from_stats(&stats, concurrency);
         drop(srv);
@@ -309,28 +337,26 @@ fn main() {
             StoreKind::Redis => READ_SLICES,
             StoreKind::Embedded => 1,
         };
+        let redis_get = || report::redis_benchmark(redis.port, 200, 100_000);
         let mut peer = Vec::new();
-        let mut stats: Option<Stats> = None;
-        for n in 0..slices {
-            if kind == StoreKind::Redis {
-                peer.push(report::redis_benchmark(redis.port, 200, 100_000));
-            }
-            let warm = if n == 0 { warmup } else { REFILL };
-            let cpu = cpu::CpuWindow::start(redis.pid());
-            let slice_stats =
-                client_rt.block_on(closed_loop(200, warm, measure / slices, read.clone()));
-            eprintln!("  {}", cpu.stop().per_request(slice_stats.per_sec()));
-            match &mut stats {
-                Some(all) => all.merge(slice_stats),
-                None => stats = Some(slice_stats),
-            }
+        if kind == StoreKind::Redis {
+            peer.push(redis_get());
         }
-        let stats = stats.expect("at least one slice");
+        let (stats, _) = in_slices(
+            &client_rt,
+            redis.pid(),
+            (200, warmup, measure / slices, slices),
+            read,
+            || {
+                if kind == StoreKind::Redis {
+                    peer.push(redis_get());
+                }
+            },
+        );
         report_errors("devices", &stats);
         let m = Measure::from_stats(&stats, 200);
         match kind {
             StoreKind::Redis => {
-                peer.push(report::redis_benchmark(redis.port, 200, 100_000));
                 figures.devices_redis = m;
                 figures.redis_get = Measure::mean(peer);
             }
