@@ -332,7 +332,7 @@ fn main() {
         };
         // On Redis, the reads run in slices alternating with
         // `redis-benchmark` (before, between and after them): the machine's
-        // speed drifts within a minute, and the ratio compares the two.
+        // speed drifts within seconds, and the ratio compares the two.
         let slices = match kind {
             StoreKind::Redis => READ_SLICES,
             StoreKind::Embedded => 1,
