@@ -380,6 +380,9 @@ test("the user, signed in again, sets up a new app on the provider's page and se
   assert.equal(await wd.text(await wd.waitFor(".who", 90000)), "Signed in as Demo User");
   // With no app left, the provider's code form was an enrolment.
   assert.match(await readFile(BROWSER_LOG, "utf8"), /setting up a new authenticator for demo on the sign-in page/);
+  // …which showed its recovery codes: the overview counts them.
+  assert.match(await readFile(BROWSER_LOG, "utf8"), /10 recovery codes shown; saved, continuing/);
+  await wd.waitForXPath("//p[@data-testid='recovery-status'][normalize-space()='10 unused recovery code(s) left.']");
   await open("Activity");
   const entry = await wd.waitForXPath(
     "//main//table//td[starts-with(normalize-space(), 'Authenticator apps reset')][contains(., 'E2E: new phone, ticket 2')]",

@@ -119,6 +119,15 @@ try {
   const secret = enrolSecret ?? account.totp_secret;
   const { code, step } = await freshCode(use, secret);
   page = await submit(page, { otp: code, trust_browser: "on" });
+  if (enrolSecret) {
+    // A first app comes with recovery codes, shown once before the sign-in
+    // completes; a person saves them and says so.
+    const codes = [...page.body.matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)].length;
+    if (!page.body.includes('id="recovery-codes"') || codes !== 10)
+      throw new Error(`no recovery codes after setting up an app (${codes} codes, ${page.res.status})`);
+    log(`${codes} recovery codes shown; saved, continuing`);
+    page = await submit(page, { saved: "1" });
+  }
   log(`ended at ${page.url} with ${page.res.status}`);
   if (!new URL(page.url).pathname.endsWith("/callback")) throw new Error(`did not reach the callback: ${page.url}`);
   writeFileSync(stepsFile, JSON.stringify({ ...usedSteps(), [secretKey(secret)]: step }));

@@ -13,6 +13,28 @@ pub struct EnrolView {
     pub secret_grouped: String,
 }
 
+/// The stage after a first enrolment: the recovery codes, shown once.
+pub struct RecoveryView {
+    /// Empty when the page is shown again: the codes were in the answer to
+    /// the confirming code and only their hashes are kept.
+    pub codes: Vec<String>,
+    /// The codes as a text file (`data:` URI), for the download link.
+    pub download_uri: String,
+}
+
+impl RecoveryView {
+    pub fn new(codes: Vec<String>) -> Self {
+        // One code per line; codes are letters, digits and `-`, which a
+        // `data:` URI carries as they are: only the line ends are encoded.
+        let lines: String = codes.iter().map(|c| format!("{c}%0A")).collect();
+        let download_uri = format!("data:text/plain;charset=utf-8,{lines}");
+        RecoveryView {
+            codes,
+            download_uri,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "signin.html")]
 pub struct SignInPage<'a> {
@@ -24,6 +46,7 @@ pub struct SignInPage<'a> {
     pub stage_password: bool,
     pub username: &'a str,
     pub enrol: Option<EnrolView>,
+    pub recovery: Option<RecoveryView>,
     pub error: Option<String>,
 }
 

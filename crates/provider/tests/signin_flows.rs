@@ -159,8 +159,12 @@ async fn enrolment_during_sign_in_completes_with_one_code_which_does_not_block_t
         let secret = rp::decode_b32(&grouped.replace(' ', ""));
         let mut app = Authenticator::new(&secret);
         let code = app.fresh_code().await;
-        let done = browser.submit(&enrol, &[("otp", &code)]).await;
-        let params = done.callback();
+        let codes_page = browser.submit(&enrol, &[("otp", &code)]).await;
+        let codes = shown_recovery_codes(codes_page.html());
+        assert_eq!(codes.len(), 10, "{}", codes_page.html());
+        // Nothing is issued until the user says they saved the codes.
+        assert_eq!(browser.cookie("tessera_session"), None);
+        let params = browser.submit(&codes_page, &[]).await.callback().clone();
         let (status, tokens) = exchange(issuer, &req, &params["code"]).await;
         assert_eq!(status, StatusCode::OK, "{}: {tokens}", env.store_name);
         assert_eq!(
@@ -186,6 +190,148 @@ async fn enrolment_during_sign_in_completes_with_one_code_which_does_not_block_t
         )
         .await;
         assert!(again.callback().contains_key("code"), "{}", env.store_name);
+    }
+}
+
+/// The recovery codes listed on the page after a first enrolment.
+fn shown_recovery_codes(html: &str) -> Vec<String> {
+    let Some(start) = html.find("<ol class=\"codes\" id=\"recovery-codes\">") else {
+        return Vec::new();
+    };
+    let list = &html[start..start + html[start..].find("</ol>").unwrap()];
+    list.split("<li><code>")
+        .skip(1)
+        .map(|item| item[..item.find("</code>").unwrap()].to_owned())
+        .collect()
+}
+
+/// Signs `uid` (no device yet) in up to the page of recovery codes shown
+/// after the enrolling code; returns it.
+async fn enrol_at_sign_in(
+    browser: &Browser,
+    url: &str,
+    uid: &str,
+    pw: &str,
+    fields: &[(&str, &str)],
+) -> Step {
+    let page = browser.get(url).await;
+    let enrol = browser
+        .submit(&page, &[("username", uid), ("password", pw)])
+        .await;
+    let html = enrol.html();
+    let start =
+        html.find("<code id=\"secret\">").expect("enrolment") + "<code id=\"secret\">".len();
+    let secret =
+        rp::decode_b32(&html[start..start + html[start..].find('<').unwrap()].replace(' ', ""));
+    let code = Authenticator::new(&secret).fresh_code().await;
+    let mut form = vec![("otp", code.as_str())];
+    form.extend_from_slice(fields);
+    browser.submit(&enrol, &form).await
+}
+
+#[tokio::test]
+async fn a_first_enrolment_at_sign_in_shows_recovery_codes_once_and_they_sign_in() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let pw = env.add_user("newbie", None, &[]).await;
+        let browser = Browser::new(issuer);
+        let req = AuthRequest::new();
+        let url = req.url(issuer, &[("claims", MFA_CLAIMS)]);
+        let codes_page =
+            enrol_at_sign_in(&browser, &url, "newbie", &pw, &[("trust_browser", "on")]).await;
+        let code_typed = time::OffsetDateTime::now_utc().unix_timestamp();
+        let (status, html) = codes_page.page();
+        assert_eq!(*status, StatusCode::OK, "{}", env.store_name);
+        assert!(html.contains("Save your recovery codes"), "{html}");
+        let codes = shown_recovery_codes(html);
+        assert_eq!(codes.len(), 10, "{html}");
+        let distinct: std::collections::BTreeSet<_> = codes.iter().collect();
+        assert_eq!(distinct.len(), 10, "{codes:?}");
+        // The download link is the same list, one code per line.
+        let lines: String = codes.iter().map(|c| format!("{c}%0A")).collect();
+        assert!(
+            html.contains(&format!(
+                "href=\"data:text/plain;charset=utf-8,{lines}\" download=\"recovery-codes.txt\""
+            )),
+            "{html}"
+        );
+        // Trusting the browser was asked with the code: it is trusted now.
+        assert!(browser.cookie("tessera_trusted").is_some());
+
+        // Shown once: the same sign-in page, shown again, lists none.
+        let tx = rp::hidden_inputs(html)
+            .into_iter()
+            .find(|(k, _)| k == "tx")
+            .unwrap()
+            .1;
+        let shown_again = browser.get(&format!("{issuer}/signin?tx={tx}")).await;
+        let again = shown_again.html();
+        assert!(shown_recovery_codes(again).is_empty(), "{again}");
+        assert!(!again.contains(&codes[0]), "{again}");
+        assert!(again.contains("are not shown again"), "{again}");
+
+        // "I have saved them" completes the sign-in, from either page; the
+        // session's auth_time is when the code was typed, not the click
+        // (which comes a second later: auth_time counts seconds).
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let params = browser.submit(&shown_again, &[]).await.callback().clone();
+        let (status, tokens) = exchange(issuer, &req, &params["code"]).await;
+        assert_eq!(status, StatusCode::OK, "{}: {tokens}", env.store_name);
+        let id = claims(tokens["id_token"].as_str().unwrap());
+        assert_eq!(id["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+        let auth_time = id["auth_time"].as_i64().unwrap();
+        assert!(auth_time <= code_typed, "{id}");
+        // The sign-in is over: its pages cannot complete it again.
+        let late = browser.submit(&codes_page, &[]).await;
+        assert_eq!(*late.page().0, StatusCode::GONE, "{}", env.store_name);
+
+        // Each code signs in once in place of a code from the app.
+        let fresh = || Browser::new(issuer);
+        let url2 = AuthRequest::new().url(issuer, &[("claims", MFA_CLAIMS)]);
+        let with_code = sign_in(&fresh(), &url2, "newbie", &pw, Some(&codes[3]), false).await;
+        assert!(
+            with_code.callback().contains_key("code"),
+            "{}",
+            env.store_name
+        );
+        let url3 = AuthRequest::new().url(issuer, &[("claims", MFA_CLAIMS)]);
+        let reused = sign_in(&fresh(), &url3, "newbie", &pw, Some(&codes[3]), false).await;
+        assert_eq!(
+            *reused.page().0,
+            StatusCode::UNAUTHORIZED,
+            "{}",
+            env.store_name
+        );
+        let actions: Vec<_> = env
+            .store
+            .list_audit("newbie", None, 50)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event.action)
+            .collect();
+        assert!(
+            actions.contains(&tessera_provider::store::AuditAction::RecoveryCodesRegenerated),
+            "{actions:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_account_disabled_while_its_codes_are_shown_is_not_signed_in() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let pw = env.add_user("newbie", None, &[]).await;
+        let browser = Browser::new(issuer);
+        let url = AuthRequest::new().url(issuer, &[("claims", MFA_CLAIMS)]);
+        let codes_page = enrol_at_sign_in(&browser, &url, "newbie", &pw, &[]).await;
+        assert_eq!(shown_recovery_codes(codes_page.html()).len(), 10);
+        env.store.set_user_disabled("newbie", true).await.unwrap();
+        let refused = browser.submit(&codes_page, &[]).await;
+        let (status, html) = refused.page();
+        assert_eq!(*status, StatusCode::FORBIDDEN, "{}", env.store_name);
+        assert!(html.contains("This account is disabled"), "{html}");
+        assert_eq!(browser.cookie("tessera_session"), None);
     }
 }
 

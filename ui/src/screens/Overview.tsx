@@ -56,7 +56,7 @@ export function Overview() {
         <p data-testid="twofa-status" className={me.device_count ? "ok" : "warn"}>
           {me.device_count ? t("overview.statusOn", { count: me.device_count }) : t("overview.statusOff")}
         </p>
-        {/* An app added during a sign-in comes without recovery codes: say so. */}
+        {/* All codes used, or none made (apps set up during a sign-in before the provider showed codes there): say so. */}
         {me.device_count > 0 &&
           (me.recovery_codes_left > 0 ? (
             <p data-testid="recovery-status">{t("overview.recoveryLeft", { count: me.recovery_codes_left })}</p>

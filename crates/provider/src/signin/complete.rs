@@ -22,6 +22,9 @@ pub struct Completion {
     existing: Option<(BrowserSession, String)>,
     /// The browser's previous session cookie, ended when a new session starts.
     replaces: Option<String>,
+    /// When the factors were proven, if not now (the sign-in waited for the
+    /// user to save their recovery codes): the session's `auth_time`.
+    authenticated_at: Option<OffsetDateTime>,
 }
 
 impl Completion {
@@ -32,7 +35,14 @@ impl Completion {
             amr: amr.iter().map(|s| (*s).to_owned()).collect(),
             existing: None,
             replaces: None,
+            authenticated_at: None,
         }
+    }
+
+    /// The factors were proven at `at`, before this completion.
+    pub fn authenticated_at(mut self, at: OffsetDateTime) -> Self {
+        self.authenticated_at = Some(at);
+        self
     }
 
     /// Ends the browser's current session (if any) when this one starts.
@@ -48,6 +58,7 @@ impl Completion {
             amr: session.amr.clone(),
             existing: Some((session, cookie_value)),
             replaces: None,
+            authenticated_at: None,
         }
     }
 }
@@ -108,9 +119,10 @@ pub async fn finish(
             let value = random_token(32);
             let hash = token_hash(&value);
             let lifetime = app.config.tokens.session_secs;
+            let auth_time = done.authenticated_at.unwrap_or(now);
             let session = BrowserSession {
                 uid: done.uid.clone(),
-                auth_time: now,
+                auth_time,
                 amr: done.amr.clone(),
                 created_at: now,
                 expires_at: now + Duration::seconds(lifetime as i64),
@@ -121,7 +133,7 @@ pub async fn finish(
                 Some(lifetime),
                 app.secure_cookies,
             ));
-            (hash.clone(), now, Some((hash, session)))
+            (hash.clone(), auth_time, Some((hash, session)))
         }
     };
     let code = random_token(32);

@@ -27,7 +27,7 @@ use crate::crypto::{ct_eq, token_hash};
 use crate::i18n::Lang;
 use crate::oidc::authorize::{AuthRequest, fresh_enough};
 use crate::oidc::redirect::error_redirect;
-use crate::pages::{EnrolView, SignInPage, error_page, render};
+use crate::pages::{EnrolView, RecoveryView, SignInPage, error_page, render};
 use crate::state::Provider;
 use crate::store::{AuditAction, Device, StoreError, StoreResult, User};
 use crate::web::{self, Params, SESSION_COOKIE, cookie};
@@ -155,14 +155,29 @@ async fn page(
     error: Option<String>,
     status: StatusCode,
 ) -> Result<Response, StoreError> {
+    stage_page(app, tx, txn, lang, error, status, Vec::new()).await
+}
+
+/// [`page`], with the recovery codes of a first device just confirmed:
+/// only the answer to the confirming code has them.
+async fn stage_page(
+    app: &Provider,
+    tx: &str,
+    txn: &Txn,
+    lang: Lang,
+    error: Option<String>,
+    status: StatusCode,
+    fresh_recovery_codes: Vec<String>,
+) -> Result<Response, StoreError> {
     let t = lang.texts();
-    let (stage_password, username, enrol) = match &txn.stage {
+    let (stage_password, username, enrol, recovery) = match &txn.stage {
         Stage::Password => (
             true,
             txn.request.login_hint.clone().unwrap_or_default(),
             None,
+            None,
         ),
-        Stage::SecondFactor { uid } => (false, uid.clone(), None),
+        Stage::SecondFactor { uid } => (false, uid.clone(), None, None),
         Stage::Enrol { uid, pending_id } => {
             let enrol = match app.store.get_pending_enrollment(uid, pending_id).await? {
                 Some(p) => match app.secret_key.open(&p.secret.0, uid) {
@@ -178,8 +193,14 @@ async fn page(
                 },
                 None => return Ok(error_page(lang, StatusCode::GONE, t.expired)),
             };
-            (false, uid.clone(), enrol)
+            (false, uid.clone(), enrol, None)
         }
+        Stage::SaveRecoveryCodes { uid, .. } => (
+            false,
+            uid.clone(),
+            None,
+            Some(RecoveryView::new(fresh_recovery_codes)),
+        ),
     };
     Ok(render(
         status,
@@ -192,6 +213,7 @@ async fn page(
             stage_password,
             username: &username,
             enrol,
+            recovery,
             error,
         },
     ))
@@ -299,6 +321,12 @@ impl Step<'_> {
         let name = match &self.txn.stage {
             Stage::Password => self.form.get("username").map(|u| u.trim().to_owned()),
             Stage::SecondFactor { uid } | Stage::Enrol { uid, .. } => Some(uid.clone()),
+            // Nothing is guessed at this stage (the factors are proven): no
+            // rate limit, and a lock-out started meanwhile does not undo it.
+            Stage::SaveRecoveryCodes {
+                uid,
+                authenticated_at,
+            } => return self.recovery_codes_saved(uid, *authenticated_at).await,
         };
         let limits = &self.app.config.rate_limit;
         let with_devices = !matches!(self.txn.stage, Stage::Enrol { .. });
@@ -317,6 +345,10 @@ impl Step<'_> {
             Stage::Enrol { uid, pending_id } => {
                 self.enrol(&uid, &pending_id, account.active(), now).await
             }
+            Stage::SaveRecoveryCodes {
+                uid,
+                authenticated_at,
+            } => self.recovery_codes_saved(&uid, authenticated_at).await,
         }
     }
 

@@ -4,12 +4,13 @@
 
 use std::time::Duration as StdDuration;
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
+use secrecy::{ExposeSecret, SecretString};
 use time::{Duration, OffsetDateTime};
 
 use super::complete::{self, Completion};
-use super::{Account, Stage, Step};
+use super::{Account, Stage, Step, transaction};
 use crate::audit;
 use crate::crypto::random_token;
 use crate::i18n::Lang;
@@ -117,9 +118,7 @@ impl Step<'_> {
                 tracing::error!(uid, device = %device.id, "device secret does not decrypt");
                 continue;
             };
-            let Some(step) =
-                totp::matching_step(secrecy::ExposeSecret::expose_secret(&secret), code, unix)
-            else {
+            let Some(step) = totp::matching_step(secret.expose_secret(), code, unix) else {
                 continue;
             };
             let ttl = StdDuration::from_secs(totp::replay_ttl_secs(step, unix));
@@ -217,8 +216,7 @@ impl Step<'_> {
             .open(&pending.secret.0, uid)
             .map_err(|_| StoreError::Corrupt("pending enrolment secret".into()))?;
         let unix = now.unix_timestamp().max(0) as u64;
-        if totp::matching_step(secrecy::ExposeSecret::expose_secret(&secret), code, unix).is_none()
-        {
+        if totp::matching_step(secret.expose_secret(), code, unix).is_none() {
             audit::record(
                 &*self.app.store,
                 &self.origin,
@@ -235,13 +233,16 @@ impl Step<'_> {
         // The confirming code is deliberately NOT recorded as used: it
         // completes this sign-in, and must not make the user wait for the
         // next code on their next sign-in either (the CAS defect).
-        let device = match self
+        // A first device gets recovery codes in the same atomic step, as
+        // through the account API (`account/devices.rs`).
+        let (codes, hashes) = recovery::generate();
+        let confirmed = match self
             .app
             .store
-            .confirm_enrollment(uid, pending_id, now, None)
+            .confirm_enrollment(uid, pending_id, now, Some(&hashes))
             .await
         {
-            Ok(confirmed) => confirmed.device,
+            Ok(confirmed) => confirmed,
             Err(StoreError::NotFound { .. }) => {
                 return Ok(crate::pages::error_page(
                     self.lang,
@@ -251,6 +252,7 @@ impl Step<'_> {
             }
             Err(e) => return Err(e),
         };
+        let device = confirmed.device;
         audit::record(
             &*self.app.store,
             &self.origin,
@@ -265,6 +267,11 @@ impl Step<'_> {
         )
         .await;
         let cookies = self.maybe_trust(&user.uid, now).await?;
+        if confirmed.first_device {
+            return self.show_recovery_codes(uid, &codes, cookies, now).await;
+        }
+        // Another device was confirmed meanwhile (the account API): the
+        // user had their codes then.
         let done =
             Completion::fresh(user.uid.clone(), &["pwd", "otp", "mfa"]).replacing(self.headers);
         complete::finish(
@@ -274,6 +281,74 @@ impl Step<'_> {
             done,
             &self.origin,
             cookies,
+        )
+        .await
+    }
+
+    /// Answers the confirming code of a first device with its recovery
+    /// codes, and moves the sign-in to the stage whose next post completes it.
+    async fn show_recovery_codes(
+        &self,
+        uid: &str,
+        codes: &[SecretString],
+        cookies: Vec<HeaderValue>,
+        now: OffsetDateTime,
+    ) -> Result<Response, StoreError> {
+        let mut txn = self.txn.clone();
+        txn.stage = Stage::SaveRecoveryCodes {
+            uid: uid.to_owned(),
+            authenticated_at: now,
+        };
+        let recorded = audit::record(
+            &*self.app.store,
+            &self.origin,
+            AuditAction::RecoveryCodesRegenerated,
+            uid,
+            Some(uid),
+            &[("during", "first_enrollment")],
+        );
+        let (saved, ()) = tokio::join!(transaction::save(self.app, self.tx, &txn), recorded);
+        saved?;
+        let codes = codes.iter().map(|c| c.expose_secret().to_owned()).collect();
+        let mut resp = super::stage_page(
+            self.app,
+            self.tx,
+            &txn,
+            self.lang,
+            None,
+            StatusCode::OK,
+            codes,
+        )
+        .await?;
+        for c in cookies {
+            resp.headers_mut().append(header::SET_COOKIE, c);
+        }
+        Ok(resp)
+    }
+
+    /// "I have saved them": completes a sign-in whose factors were proven
+    /// when the recovery codes were shown.
+    pub(super) async fn recovery_codes_saved(
+        &self,
+        uid: &str,
+        authenticated_at: OffsetDateTime,
+    ) -> Result<Response, StoreError> {
+        if super::active_user(self.app, uid).await?.is_none() {
+            let t = self.lang.texts();
+            return self
+                .again(t.account_disabled.to_owned(), StatusCode::FORBIDDEN)
+                .await;
+        }
+        let done = Completion::fresh(uid.to_owned(), &["pwd", "otp", "mfa"])
+            .authenticated_at(authenticated_at)
+            .replacing(self.headers);
+        complete::finish(
+            self.app,
+            Some(self.tx),
+            &self.txn.request,
+            done,
+            &self.origin,
+            Vec::new(),
         )
         .await
     }

@@ -39,6 +39,15 @@ pub enum Stage {
         uid: String,
         pending_id: String,
     },
+    /// The first device is confirmed and its recovery codes were shown (once,
+    /// in the answer to the confirming code): the next post, "I have saved
+    /// them", completes the sign-in. Without this stage a user who enrols on
+    /// the sign-in page of some application would have no recovery codes.
+    SaveRecoveryCodes {
+        uid: String,
+        #[serde(with = "time::serde::rfc3339")]
+        authenticated_at: OffsetDateTime,
+    },
 }
 
 /// Starts a sign-in and answers with the form of its first stage. The form
