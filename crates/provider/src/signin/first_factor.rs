@@ -84,15 +84,7 @@ impl Step<'_> {
         let request = self.txn.request.clone();
         if !needs_mfa(self.app, &request, &user) {
             let done = Completion::fresh(user.uid.clone(), &["pwd"]).replacing(self.headers);
-            return complete::finish(
-                self.app,
-                Some(self.tx),
-                &request,
-                done,
-                &self.origin,
-                Vec::new(),
-            )
-            .await;
+            return self.complete(done, Vec::new()).await;
         }
         if let Some(resp) = complete::via_trusted_browser(
             self.app,

@@ -412,6 +412,23 @@ impl Step<'_> {
         }
     }
 
+    /// Completes this sign-in (its transaction ends) for `done`.
+    async fn complete(
+        &self,
+        done: Completion,
+        cookies: Vec<HeaderValue>,
+    ) -> Result<Response, StoreError> {
+        complete::finish(
+            self.app,
+            Some(self.tx),
+            &self.txn.request,
+            done,
+            &self.origin,
+            cookies,
+        )
+        .await
+    }
+
     fn wants_trust(&self) -> bool {
         matches!(
             self.form.get("trust_browser"),

@@ -9,7 +9,7 @@ use axum::response::Response;
 use secrecy::{ExposeSecret, SecretString};
 use time::{Duration, OffsetDateTime};
 
-use super::complete::{self, Completion};
+use super::complete::Completion;
 use super::{Account, Stage, Step, transaction};
 use crate::audit;
 use crate::crypto::random_token;
@@ -173,14 +173,7 @@ impl Step<'_> {
                 None => Ok(()),
             }
         };
-        let finished = complete::finish(
-            self.app,
-            Some(self.tx),
-            &self.txn.request,
-            done,
-            &self.origin,
-            cookies,
-        );
+        let finished = self.complete(done, cookies);
         let (touched, finished) = tokio::join!(touched, finished);
         touched?;
         finished
@@ -274,15 +267,7 @@ impl Step<'_> {
         // user had their codes then.
         let done =
             Completion::fresh(user.uid.clone(), &["pwd", "otp", "mfa"]).replacing(self.headers);
-        complete::finish(
-            self.app,
-            Some(self.tx),
-            &self.txn.request,
-            done,
-            &self.origin,
-            cookies,
-        )
-        .await
+        self.complete(done, cookies).await
     }
 
     /// Answers the confirming code of a first device with its recovery
@@ -342,14 +327,6 @@ impl Step<'_> {
         let done = Completion::fresh(uid.to_owned(), &["pwd", "otp", "mfa"])
             .authenticated_at(authenticated_at)
             .replacing(self.headers);
-        complete::finish(
-            self.app,
-            Some(self.tx),
-            &self.txn.request,
-            done,
-            &self.origin,
-            Vec::new(),
-        )
-        .await
+        self.complete(done, Vec::new()).await
     }
 }
