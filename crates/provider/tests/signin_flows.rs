@@ -164,7 +164,11 @@ async fn enrolment_during_sign_in_completes_with_one_code_which_does_not_block_t
         assert_eq!(codes.len(), 10, "{}", codes_page.html());
         // Nothing is issued until the user says they saved the codes.
         assert_eq!(browser.cookie("tessera_session"), None);
-        let params = browser.submit(&codes_page, &[]).await.callback().clone();
+        let params = browser
+            .submit(&codes_page, &[("saved", "1")])
+            .await
+            .callback()
+            .clone();
         let (status, tokens) = exchange(issuer, &req, &params["code"]).await;
         assert_eq!(status, StatusCode::OK, "{}: {tokens}", env.store_name);
         assert_eq!(
@@ -269,12 +273,22 @@ async fn a_first_enrolment_at_sign_in_shows_recovery_codes_once_and_they_sign_in
         assert!(shown_recovery_codes(again).is_empty(), "{again}");
         assert!(!again.contains(&codes[0]), "{again}");
         assert!(again.contains("are not shown again"), "{again}");
+        // A reload of the page sends the code form again: the page again,
+        // without the codes, and nothing issued.
+        let resent = browser.submit(&codes_page, &[("otp", "123456")]).await;
+        let resent_html = resent.html();
+        assert!(resent_html.contains("are not shown again"), "{resent_html}");
+        assert_eq!(browser.cookie("tessera_session"), None);
 
         // "I have saved them" completes the sign-in, from either page; the
         // session's auth_time is when the code was typed, not the click
         // (which comes a second later: auth_time counts seconds).
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-        let params = browser.submit(&shown_again, &[]).await.callback().clone();
+        let params = browser
+            .submit(&shown_again, &[("saved", "1")])
+            .await
+            .callback()
+            .clone();
         let (status, tokens) = exchange(issuer, &req, &params["code"]).await;
         assert_eq!(status, StatusCode::OK, "{}: {tokens}", env.store_name);
         let id = claims(tokens["id_token"].as_str().unwrap());
@@ -282,7 +296,7 @@ async fn a_first_enrolment_at_sign_in_shows_recovery_codes_once_and_they_sign_in
         let auth_time = id["auth_time"].as_i64().unwrap();
         assert!(auth_time <= code_typed, "{id}");
         // The sign-in is over: its pages cannot complete it again.
-        let late = browser.submit(&codes_page, &[]).await;
+        let late = browser.submit(&codes_page, &[("saved", "1")]).await;
         assert_eq!(*late.page().0, StatusCode::GONE, "{}", env.store_name);
 
         // Each code signs in once in place of a code from the app.
@@ -327,7 +341,7 @@ async fn an_account_disabled_while_its_codes_are_shown_is_not_signed_in() {
         let codes_page = enrol_at_sign_in(&browser, &url, "newbie", &pw, &[]).await;
         assert_eq!(shown_recovery_codes(codes_page.html()).len(), 10);
         env.store.set_user_disabled("newbie", true).await.unwrap();
-        let refused = browser.submit(&codes_page, &[]).await;
+        let refused = browser.submit(&codes_page, &[("saved", "1")]).await;
         let (status, html) = refused.page();
         assert_eq!(*status, StatusCode::FORBIDDEN, "{}", env.store_name);
         assert!(html.contains("This account is disabled"), "{html}");

@@ -312,12 +312,17 @@ impl Step<'_> {
     }
 
     /// "I have saved them": completes a sign-in whose factors were proven
-    /// when the recovery codes were shown.
+    /// when the recovery codes were shown. Any other post (a reload of the
+    /// page, which sends the code form again) shows the page again, without
+    /// the codes: the sign-in goes on only when the user says so.
     pub(super) async fn recovery_codes_saved(
         &self,
         uid: &str,
         authenticated_at: OffsetDateTime,
     ) -> Result<Response, StoreError> {
+        if self.form.get("saved").is_none() {
+            return self.form_of_stage().await;
+        }
         if super::active_user(self.app, uid).await?.is_none() {
             let t = self.lang.texts();
             return self
