@@ -54,7 +54,8 @@ pub struct SettingFlags {
     /// Language of messages: fr, en or auto.
     #[arg(long, global = true, value_name = "LANG")]
     pub language: Option<String>,
-    /// Seconds to wait for the browser sign-in.
+    /// Seconds to wait for the browser sign-in (default 900, the provider's
+    /// sign-in lifetime).
     #[arg(long, global = true, value_name = "SECONDS")]
     pub login_timeout_secs: Option<u64>,
 }

@@ -20,7 +20,11 @@ use crate::issuer::Issuer;
 use crate::policy;
 
 pub const DEFAULT_CLIENT_ID: &str = "tessera-desktop";
-pub const DEFAULT_LOGIN_TIMEOUT_SECS: u64 = 300;
+/// As long as the provider keeps a sign-in (15 min): a first sign-in may
+/// mean installing an authenticator app, scanning its QR code and saving
+/// the recovery codes before the browser comes back. The waiting screen
+/// can be cancelled at any time.
+pub const DEFAULT_LOGIN_TIMEOUT_SECS: u64 = 15 * 60;
 const LOGIN_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 10..=3600;
 
 /// One configurable setting.

@@ -41,7 +41,7 @@ fn defaults_apply_when_only_the_issuer_is_set() {
     assert_eq!(c.client_id, "tessera-desktop");
     assert_eq!(c.account_api.as_str(), "https://id.example.org/api");
     assert_eq!(c.accepted_acr, policy::default_accepted_acr());
-    assert_eq!(c.login_timeout, Duration::from_secs(300));
+    assert_eq!(c.login_timeout, Duration::from_secs(900));
     assert_eq!(c.origins[&Setting::ClientId], Origin::Default);
     assert!(matches!(c.origins[&Setting::Issuer], Origin::UserFile(_)));
 }
