@@ -150,11 +150,8 @@ async fn enrolment_during_sign_in_completes_with_one_code_which_does_not_block_t
         let enrol = browser
             .submit(&page, &[("username", "newbie"), ("password", &pw)])
             .await;
-        let html = enrol.html().to_owned();
         // The secret is shown in groups of four; read it back like a person would.
-        let start =
-            html.find("<code id=\"secret\">").expect("secret shown") + "<code id=\"secret\">".len();
-        let grouped = &html[start..start + html[start..].find('<').unwrap()];
+        let grouped = shown_secret(enrol.html());
         assert!(grouped.split(' ').all(|g| g.len() <= 4), "{grouped}");
         let secret = rp::decode_b32(&grouped.replace(' ', ""));
         let mut app = Authenticator::new(&secret);
@@ -197,6 +194,13 @@ async fn enrolment_during_sign_in_completes_with_one_code_which_does_not_block_t
     }
 }
 
+/// The secret of the enrolment page, as shown (in groups of four).
+fn shown_secret(html: &str) -> &str {
+    let start =
+        html.find("<code id=\"secret\">").expect("secret shown") + "<code id=\"secret\">".len();
+    &html[start..start + html[start..].find('<').unwrap()]
+}
+
 /// The recovery codes listed on the page after a first enrolment.
 fn shown_recovery_codes(html: &str) -> Vec<String> {
     let Some(start) = html.find("<ol class=\"codes\" id=\"recovery-codes\">") else {
@@ -222,11 +226,7 @@ async fn enrol_at_sign_in(
     let enrol = browser
         .submit(&page, &[("username", uid), ("password", pw)])
         .await;
-    let html = enrol.html();
-    let start =
-        html.find("<code id=\"secret\">").expect("enrolment") + "<code id=\"secret\">".len();
-    let secret =
-        rp::decode_b32(&html[start..start + html[start..].find('<').unwrap()].replace(' ', ""));
+    let secret = rp::decode_b32(&shown_secret(enrol.html()).replace(' ', ""));
     let code = Authenticator::new(&secret).fresh_code().await;
     let mut form = vec![("otp", code.as_str())];
     form.extend_from_slice(fields);
