@@ -16,19 +16,8 @@ pub async fn revoke_access_token(
     app.store.revoke_access_token(jti, exp).await
 }
 
-/// Remembers which refresh-token family a redeemed code produced.
-pub async fn remember_redeemed_code(
-    app: &Provider,
-    code_hash: &str,
-    family_id: &str,
-    until: OffsetDateTime,
-) -> StoreResult<()> {
-    app.store
-        .remember_redeemed_code(code_hash, family_id, until)
-        .await
-}
-
-/// The family produced by an already-redeemed code, if it is remembered.
+/// The family produced by an already-redeemed code, if it is remembered
+/// (the store remembers it when the code is redeemed).
 pub async fn redeemed_code_family(app: &Provider, code_hash: &str) -> StoreResult<Option<String>> {
     app.store.redeemed_code_family(code_hash).await
 }

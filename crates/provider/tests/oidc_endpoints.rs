@@ -181,6 +181,47 @@ async fn a_code_works_once_and_its_reuse_revokes_the_tokens_it_gave() {
 }
 
 #[tokio::test]
+async fn concurrent_exchanges_of_one_code_give_one_set_of_tokens_then_revoke_it() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let mut app = Authenticator::new(&env.demo_secret());
+        let (browser, _, _) = signed_in(&env, &mut app).await;
+        let req = AuthRequest::new();
+        let code = code_from_session(&env, &browser, &req).await;
+        let (req, code) = (std::sync::Arc::new(req), std::sync::Arc::new(code));
+        let exchanges: Vec<_> = (0..8)
+            .map(|_| {
+                let (issuer, req, code) = (issuer.to_owned(), req.clone(), code.clone());
+                tokio::spawn(async move { exchange(&issuer, &req, &code).await })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for exchange in exchanges {
+            answers.push(exchange.await.unwrap());
+        }
+        let granted: Vec<&Value> = answers
+            .iter()
+            .filter(|(status, _)| *status == StatusCode::OK)
+            .map(|(_, body)| body)
+            .collect();
+        assert_eq!(granted.len(), 1, "{}: {answers:?}", env.store_name);
+        for (status, body) in answers.iter().filter(|(s, _)| *s != StatusCode::OK) {
+            assert_eq!(
+                (*status, body["error"].as_str()),
+                (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+                "{body}"
+            );
+        }
+        // The code was presented again after it was redeemed: the tokens it
+        // gave are revoked, whichever exchange won.
+        let refresh = granted[0]["refresh_token"].as_str().unwrap();
+        let (status, err) = rp::refresh(issuer, refresh, rp::CLIENT_ID).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{}: {err}", env.store_name);
+        assert_eq!(err["error"], "invalid_grant");
+    }
+}
+
+#[tokio::test]
 async fn pkce_redirect_uri_and_client_are_bound_to_the_code() {
     for env in each_env(|_| {}).await {
         let issuer = env.issuer();

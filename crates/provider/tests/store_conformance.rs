@@ -658,9 +658,15 @@ mod cases {
     pub async fn redeemed_codes_and_revoked_access_tokens_expire(store: Arc<dyn Store>) {
         let code = hash_token(b"redeemed");
         store
-            .remember_redeemed_code(&code, "fam-1", now() + SHORT_TTL)
+            .put_auth_code(&code, &grant("alice"), Duration::from_secs(60))
             .await
             .unwrap();
+        assert!(
+            store
+                .redeem_auth_code(&code, "rt-1", &refresh("fam-1", "alice"), now() + SHORT_TTL)
+                .await
+                .unwrap()
+        );
         assert_eq!(
             store.redeemed_code_family(&code).await.unwrap().as_deref(),
             Some("fam-1")
@@ -1204,6 +1210,88 @@ mod cases {
         );
     }
 
+    pub async fn auth_codes_are_redeemed_once_with_their_token(store: Arc<dyn Store>) {
+        let hash = hash_token(b"the-code");
+        let g = grant("alice");
+        store
+            .put_auth_code(&hash, &g, Duration::from_secs(60))
+            .await
+            .unwrap();
+        // Reading leaves the code in place.
+        assert_eq!(store.get_auth_code(&hash).await.unwrap(), Some(g.clone()));
+        assert_eq!(store.get_auth_code(&hash).await.unwrap(), Some(g));
+        assert_eq!(
+            store
+                .get_auth_code(&hash_token(b"never issued"))
+                .await
+                .unwrap(),
+            None
+        );
+        // Of concurrent exchanges, each with its own token, exactly one
+        // redeems the code; the others write nothing.
+        let tokens: Arc<Vec<RefreshToken>> = Arc::new(
+            (0..16)
+                .map(|n| refresh(&format!("fam-{n}"), "alice"))
+                .collect(),
+        );
+        let redeemed = concurrently(16, |n| {
+            let (store, hash, tokens) = (store.clone(), hash.clone(), tokens.clone());
+            async move {
+                store
+                    .redeem_auth_code(&hash, &format!("rt-{n}"), &tokens[n], in_secs(600))
+                    .await
+                    .unwrap()
+            }
+        })
+        .await;
+        let winners: Vec<usize> = (0..16).filter(|n| redeemed[*n]).collect();
+        assert_eq!(winners.len(), 1, "{redeemed:?}");
+        let winner = winners[0];
+        for (n, token) in tokens.iter().enumerate() {
+            let stored = store.get_refresh_token(&format!("rt-{n}")).await.unwrap();
+            let expected = (n == winner).then(|| token.clone());
+            assert_eq!(stored, expected, "exchange {n} (winner {winner})");
+        }
+        assert_eq!(store.get_auth_code(&hash).await.unwrap(), None);
+        assert_eq!(store.take_auth_code(&hash).await.unwrap(), None);
+        assert_eq!(
+            store.redeemed_code_family(&hash).await.unwrap(),
+            Some(format!("fam-{winner}")),
+            "the code remembers the family of the exchange that redeemed it"
+        );
+        // A token hash already taken: refused, and the code stays.
+        let other = hash_token(b"other-code");
+        store
+            .put_auth_code(&other, &grant("alice"), Duration::from_secs(60))
+            .await
+            .unwrap();
+        let err = store
+            .redeem_auth_code(
+                &other,
+                &format!("rt-{winner}"),
+                &refresh("fam-x", "alice"),
+                in_secs(600),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "already_exists");
+        assert!(store.get_auth_code(&other).await.unwrap().is_some());
+        assert_eq!(store.redeemed_code_family(&other).await.unwrap(), None);
+        // A code that was never issued redeems nothing and stores nothing.
+        assert!(
+            !store
+                .redeem_auth_code(
+                    &hash_token(b"never issued"),
+                    "rt-none",
+                    &refresh("fam-n", "alice"),
+                    in_secs(600)
+                )
+                .await
+                .unwrap()
+        );
+        assert_eq!(store.get_refresh_token("rt-none").await.unwrap(), None);
+    }
+
     pub async fn auth_codes_expire(store: Arc<dyn Store>) {
         let short = hash_token(b"short");
         let long = hash_token(b"long");
@@ -1216,6 +1304,20 @@ mod cases {
             .await
             .unwrap();
         tokio::time::sleep(PAST_SHORT_TTL).await;
+        assert_eq!(store.get_auth_code(&short).await.unwrap(), None);
+        assert!(
+            !store
+                .redeem_auth_code(
+                    &short,
+                    "rt-late",
+                    &refresh("fam-late", "alice"),
+                    in_secs(600)
+                )
+                .await
+                .unwrap(),
+            "an expired code is not redeemed"
+        );
+        assert_eq!(store.get_refresh_token("rt-late").await.unwrap(), None);
         assert_eq!(store.take_auth_code(&short).await.unwrap(), None);
         assert!(store.take_auth_code(&long).await.unwrap().is_some());
     }
@@ -1593,6 +1695,7 @@ macro_rules! conformance {
                 trusted_browsers_are_revoked_one_at_a_time,
                 trusted_browsers_expire,
                 auth_codes_are_single_use,
+                auth_codes_are_redeemed_once_with_their_token,
                 auth_codes_expire,
                 refresh_rotation_detects_reuse,
                 concurrent_rotations_have_one_winner,

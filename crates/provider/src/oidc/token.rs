@@ -15,7 +15,7 @@ use crate::crypto::{ct_eq, random_token, sha256_b64url, token_hash};
 use crate::error::OAuthError;
 use crate::revocation;
 use crate::state::{AppState, Provider};
-use crate::store::{AuditAction, Client, RefreshToken, StoreError, User};
+use crate::store::{AuditAction, AuthCodeGrant, Client, RefreshToken, StoreError, User};
 use crate::tokens::{self, Grant};
 use crate::web::{OAuthForm, Params};
 
@@ -70,20 +70,73 @@ async fn authorization_code(
         .get("code_verifier")
         .ok_or_else(|| OAuthError::invalid_request("code_verifier is missing"))?;
     let code_hash = token_hash(code);
-    // Taking the code consumes it whatever happens next: a failed check
-    // does not leave it usable for another try.
-    let Some(grant) = app.store.take_auth_code(&code_hash).await? else {
-        if let Some(family) = revocation::redeemed_code_family(app, &code_hash).await? {
-            let revoked = app.store.revoke_refresh_family(&family).await?;
-            tracing::warn!(client_id = %client.client_id, revoked, "authorization code reused; its tokens are revoked");
-            return Err(OAuthError::invalid_grant(
-                "the authorization code was already used",
-            ));
+    let Some(grant) = app.store.get_auth_code(&code_hash).await? else {
+        return Err(code_reused_or_unknown(app, client, &code_hash).await?);
+    };
+    let checked = check_grant(app, client, &grant, redirect_uri, verifier).await;
+    let user = match checked {
+        Ok(user) => user,
+        Err(refusal) => {
+            // A code that failed a check is consumed all the same: it does
+            // not stay usable for another try.
+            app.store.take_auth_code(&code_hash).await?;
+            return Err(refusal);
         }
-        return Err(OAuthError::invalid_grant(
+    };
+    let now = OffsetDateTime::now_utc();
+    let g = Grant {
+        client_id: client.client_id.clone(),
+        scope: grant.scope.clone(),
+        acr: grant.acr.clone(),
+        amr: grant.amr.clone(),
+        auth_time: grant.auth_time,
+        nonce: grant.nonce.clone(),
+    };
+    let family = random_token(16);
+    let (refresh, record) = new_refresh(app, &user, &g, &family, now);
+    let keep_until =
+        now + Duration::seconds((app.config.tokens.refresh_token_secs as i64).min(86_400));
+    let refresh_hash = token_hash(&refresh);
+    if !app
+        .store
+        .redeem_auth_code(&code_hash, &refresh_hash, &record, keep_until)
+        .await?
+    {
+        // Another exchange of the same code redeemed it since it was read.
+        return Err(code_reused_or_unknown(app, client, &code_hash).await?);
+    }
+    Ok(respond(app, &user, &g, refresh, now))
+}
+
+/// The refusal of a code that is not (or no longer) stored. A code that was
+/// redeemed is being presented again: whoever holds it may not be its
+/// client, so the tokens it produced are revoked (RFC 6749 §4.1.2).
+async fn code_reused_or_unknown(
+    app: &Provider,
+    client: &Client,
+    code_hash: &str,
+) -> Result<OAuthError, StoreError> {
+    let Some(family) = revocation::redeemed_code_family(app, code_hash).await? else {
+        return Ok(OAuthError::invalid_grant(
             "the authorization code is invalid or expired",
         ));
     };
+    let revoked = app.store.revoke_refresh_family(&family).await?;
+    tracing::warn!(client_id = %client.client_id, revoked, "authorization code reused; its tokens are revoked");
+    Ok(OAuthError::invalid_grant(
+        "the authorization code was already used",
+    ))
+}
+
+/// The grant's binding to the client, redirect URI and PKCE verifier, and
+/// its user still active; the user when all hold.
+async fn check_grant(
+    app: &Provider,
+    client: &Client,
+    grant: &AuthCodeGrant,
+    redirect_uri: &str,
+    verifier: &str,
+) -> Result<User, OAuthError> {
     if grant.client_id != client.client_id {
         return Err(OAuthError::invalid_grant(
             "the authorization code was issued to another client",
@@ -100,28 +153,7 @@ async fn authorization_code(
             "the PKCE code_verifier does not match the code_challenge",
         ));
     }
-    let user = active_user(app, &grant.uid).await?;
-    let now = OffsetDateTime::now_utc();
-    let g = Grant {
-        client_id: client.client_id.clone(),
-        scope: grant.scope.clone(),
-        acr: grant.acr.clone(),
-        amr: grant.amr.clone(),
-        auth_time: grant.auth_time,
-        nonce: grant.nonce.clone(),
-    };
-    let family = random_token(16);
-    let (refresh, record) = new_refresh(app, &user, &g, &family, now);
-    let keep_until =
-        now + Duration::seconds((app.config.tokens.refresh_token_secs as i64).min(86_400));
-    // Independent writes, issued together: one commit of the embedded store,
-    // one flush to Redis.
-    let refresh_hash = token_hash(&refresh);
-    tokio::try_join!(
-        app.store.put_refresh_token(&refresh_hash, &record),
-        revocation::remember_redeemed_code(app, &code_hash, &family, keep_until),
-    )?;
-    Ok(respond(app, &user, &g, refresh, now))
+    active_user(app, &grant.uid).await
 }
 
 async fn refresh(app: &Provider, client: &Client, form: &Params) -> Result<Response, OAuthError> {

@@ -174,11 +174,28 @@ pub trait Store: Send + Sync + 'static {
         grant: &AuthCodeGrant,
         ttl: Duration,
     ) -> StoreResult<()>;
+    /// The unexpired grant stored under the code's hash, left in place: the
+    /// token endpoint checks it, then exchanges it with
+    /// [`Store::redeem_auth_code`].
+    async fn get_auth_code(&self, code_hash: &str) -> StoreResult<Option<AuthCodeGrant>>;
     /// Removes and returns the grant: of concurrent takes exactly one gets it.
-    /// Visible at once, durable (on a store that waits for the disk) with the
-    /// caller's next durable write, which issuing tokens always is: a crash
-    /// before it may forget the take, which no answer relied on.
+    /// For a code that failed a check (it must not stay usable); a code
+    /// exchanged for tokens is consumed by [`Store::redeem_auth_code`].
     async fn take_auth_code(&self, code_hash: &str) -> StoreResult<Option<AuthCodeGrant>>;
+    /// Exchanges a code for its first refresh token in one atomic, durable
+    /// write: removes the code, stores `refresh` under `refresh_hash` and
+    /// remembers until `remember_until` that the code produced
+    /// `refresh.family_id` (so that presenting it again revokes the family).
+    /// `false`, with nothing written, when the code is gone: of concurrent
+    /// exchanges exactly one redeems it. `AlreadyExists` if the token hash
+    /// is taken.
+    async fn redeem_auth_code(
+        &self,
+        code_hash: &str,
+        refresh_hash: &str,
+        refresh: &RefreshToken,
+        remember_until: OffsetDateTime,
+    ) -> StoreResult<bool>;
 
     // ----- refresh tokens -----
 
@@ -202,15 +219,8 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes every token of the family; returns how many were removed.
     async fn revoke_refresh_family(&self, family_id: &str) -> StoreResult<u64>;
 
-    /// Remembers which refresh-token family a redeemed code produced, until
-    /// `until`, so that presenting the code again can revoke that family.
-    async fn remember_redeemed_code(
-        &self,
-        code_hash: &str,
-        family_id: &str,
-        until: OffsetDateTime,
-    ) -> StoreResult<()>;
-    /// The family an already-redeemed code produced, while remembered.
+    /// The family an already-redeemed code produced, while remembered (see
+    /// [`Store::redeem_auth_code`]).
     async fn redeemed_code_family(&self, code_hash: &str) -> StoreResult<Option<String>>;
 
     // ----- access token revocation (RFC 7009) -----

@@ -106,10 +106,10 @@ impl EmbeddedStore {
 
     /// Like [`Self::write`] but without waiting for the disk: for writes
     /// that only add short-lived data (authorization codes, sessions, sign-in
-    /// transactions, rate-limit hits), and for the two consuming writes that
+    /// transactions, rate-limit hits), and for the one consuming write that
     /// a durable write of the same request always follows before any answer
-    /// relies on them (a TOTP code marked used, an authorization code
-    /// taken; see their `Store` documentation). They become durable with the
+    /// relies on it (a TOTP code marked used; see its `Store`
+    /// documentation). They become durable with the
     /// next durable commit; a crash before that loses them, which costs a
     /// user a new sign-in at worst. Everything else that removes or consumes
     /// something, and every device, user or token change, stays durable.
@@ -694,13 +694,55 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn get_auth_code(&self, code_hash: &str) -> StoreResult<Option<AuthCodeGrant>> {
+        let key = ephemeral_key("code", code_hash);
+        self.read(move |txn| {
+            ephemeral_get(&txn.open_table(EPHEMERAL)?, &key)?
+                .map(|(_, payload)| decode(&payload))
+                .transpose()
+        })
+        .await
+    }
+
     async fn take_auth_code(&self, code_hash: &str) -> StoreResult<Option<AuthCodeGrant>> {
         let key = ephemeral_key("code", code_hash);
-        self.write_lazy(move |txn| {
+        self.write(move |txn| {
             let mut table = txn.open_table(EPHEMERAL)?;
             let found = ephemeral_get(&table, &key)?;
             table.remove(key.as_str())?;
             found.map(|(_, payload)| decode(&payload)).transpose()
+        })
+        .await
+    }
+
+    async fn redeem_auth_code(
+        &self,
+        code_hash: &str,
+        refresh_hash: &str,
+        refresh: &RefreshToken,
+        remember_until: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        check_key("token hash", refresh_hash)?;
+        check_key("family id", &refresh.family_id)?;
+        ttl_until("refresh token", refresh.expires_at)?;
+        let code = ephemeral_key("code", code_hash);
+        let redeemed = ephemeral_key("redeemed", code_hash);
+        let remembered = pack(remember_until, refresh.family_id.as_bytes());
+        let (hash, token) = (refresh_hash.to_owned(), refresh.clone());
+        // One durable commit for the code consumed and the token issued (a
+        // lazy take followed by a durable put cost two).
+        self.write(move |txn| {
+            let mut ephemeral = txn.open_table(EPHEMERAL)?;
+            if ephemeral_get(&ephemeral, &code)?.is_none() {
+                return Ok(false);
+            }
+            ephemeral.remove(code.as_str())?;
+            if !is_expired(remember_until) {
+                ephemeral.insert(redeemed.as_str(), remembered.as_slice())?;
+            }
+            drop(ephemeral);
+            insert_refresh(txn, &hash, &token)?;
+            Ok(true)
         })
         .await
     }
@@ -777,27 +819,6 @@ impl Store for EmbeddedStore {
     async fn revoke_refresh_family(&self, family_id: &str) -> StoreResult<u64> {
         let family_id = family_id.to_owned();
         self.write(move |txn| remove_family(txn, &family_id)).await
-    }
-
-    async fn remember_redeemed_code(
-        &self,
-        code_hash: &str,
-        family_id: &str,
-        until: OffsetDateTime,
-    ) -> StoreResult<()> {
-        check_key("code hash", code_hash)?;
-        check_key("family id", family_id)?;
-        if is_expired(until) {
-            return Ok(());
-        }
-        let key = ephemeral_key("redeemed", code_hash);
-        let value = pack(until, family_id.as_bytes());
-        self.write(move |txn| {
-            txn.open_table(EPHEMERAL)?
-                .insert(key.as_str(), value.as_slice())?;
-            Ok(())
-        })
-        .await
     }
 
     async fn redeemed_code_family(&self, code_hash: &str) -> StoreResult<Option<String>> {

@@ -864,11 +864,50 @@ impl Store for RedisStore {
         }
     }
 
+    async fn get_auth_code(&self, code_hash: &str) -> StoreResult<Option<AuthCodeGrant>> {
+        self.get_json(&self.key("code", code_hash)).await
+    }
+
     async fn take_auth_code(&self, code_hash: &str) -> StoreResult<Option<AuthCodeGrant>> {
         let raw: Option<Vec<u8>> = self
             .query(cmd("GETDEL").arg(self.key("code", code_hash)))
             .await?;
         raw.map(|bytes| decode(&bytes)).transpose()
+    }
+
+    async fn redeem_auth_code(
+        &self,
+        code_hash: &str,
+        refresh_hash: &str,
+        refresh: &RefreshToken,
+        remember_until: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        check_key("token hash", refresh_hash)?;
+        check_key("family id", &refresh.family_id)?;
+        let ttl = ttl_until("refresh token", refresh.expires_at)?;
+        // 0 ms: not remembered (already past).
+        let remember_ms = remaining(remember_until).map_or(0, ttl_ms);
+        let outcome: i64 = self
+            .run(
+                REDEEM_CODE
+                    .key(self.key("code", code_hash))
+                    .key(self.key("refresh", refresh_hash))
+                    .key(self.key("refresh-family", &refresh.family_id))
+                    .key(self.key("redeemed-code", code_hash))
+                    .arg(encode(refresh)?)
+                    .arg(ttl_ms(ttl))
+                    .arg(refresh_hash)
+                    .arg(&refresh.family_id)
+                    .arg(remember_ms),
+            )
+            .await?;
+        match outcome {
+            1 => Ok(true),
+            0 => Ok(false),
+            _ => Err(StoreError::AlreadyExists {
+                what: "refresh token",
+            }),
+        }
     }
 
     // ----- refresh tokens -----
@@ -990,27 +1029,6 @@ impl Store for RedisStore {
             REVOKE_FAMILY
                 .key(self.key("refresh-family", family_id))
                 .arg(self.kind_prefix("refresh")),
-        )
-        .await
-    }
-
-    async fn remember_redeemed_code(
-        &self,
-        code_hash: &str,
-        family_id: &str,
-        until: OffsetDateTime,
-    ) -> StoreResult<()> {
-        check_key("code hash", code_hash)?;
-        check_key("family id", family_id)?;
-        let Some(ttl) = remaining(until) else {
-            return Ok(());
-        };
-        self.query(
-            cmd("SET")
-                .arg(self.key("redeemed-code", code_hash))
-                .arg(family_id)
-                .arg("PX")
-                .arg(ttl_ms(ttl)),
         )
         .await
     }

@@ -256,6 +256,21 @@ if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KE
 return 1"
 );
 
+// KEYS code, token, family, redeemed code; ARGV token json, ttl ms, token
+// hash, family id, ms to remember the redeemed code (0: not at all).
+// 1 redeemed, 0 code gone, 2 token hash taken; nothing written unless 1.
+script!(
+    REDEEM_CODE,
+    r"if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[3])
+if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[3], ARGV[2]) end
+if tonumber(ARGV[5]) > 0 then redis.call('SET', KEYS[4], ARGV[4], 'PX', ARGV[5]) end
+return 1"
+);
+
 // KEYS old, new, family; ARGV expected old json, used old json, new json,
 // new ttl ms, new hash. 1 rotated, 0 old gone, 2 old changed, 3 new taken.
 script!(
