@@ -6,6 +6,12 @@
 //! counter reaches `ip_failures`; the lock lasts until the counting window
 //! (started by the first failure) ends. A complete sign-in clears the
 //! account's counter, never the address's.
+//!
+//! An attempt is counted *before* its password or code is checked
+//! ([`RateLimits::begin`]) and given back when it turns out not to be a
+//! failure: counted only after a failure, concurrent guesses would all pass
+//! a check made before any of them failed, and the threshold would bound
+//! nothing.
 
 use std::time::Duration;
 
@@ -58,59 +64,126 @@ impl RateLimits {
         })
     }
 
-    /// Refuses before any password or code is checked when the account (as
-    /// typed, or resolved uid) or the address is locked.
-    pub async fn check(
+    fn window(&self) -> Duration {
+        Duration::from_secs(self.window_secs)
+    }
+
+    /// Counts an attempt against the address and the account (as typed, or
+    /// resolved uid) before anything is checked. Refused, and not counted,
+    /// when either had already reached its threshold (failures and attempts
+    /// still being checked).
+    pub async fn begin(
         &self,
         store: &dyn Store,
         account: Option<&str>,
         ip: &str,
-    ) -> StoreResult<Result<(), Locked>> {
+    ) -> StoreResult<Result<Attempt, Locked>> {
         let ip_key = ip_key(ip);
         let account_key = account.map(account_key);
         let (ip_count, account_count) = both(&ip_key, account_key.as_deref(), |key| {
-            store.rate_limit_count(key)
+            store.rate_limit_hit(key, self.window())
         })
         .await?;
-        if ip_count >= self.ip_failures {
-            return Ok(Err(self.locked(store, &ip_key).await?));
+        let attempt = Attempt {
+            ip_key,
+            account_key,
+            ip_count,
+            account_count,
+        };
+        let over = if ip_count > self.ip_failures {
+            Some(attempt.ip_key.clone())
+        } else if account_count > self.account_failures {
+            attempt.account_key.clone()
+        } else {
+            None
+        };
+        match over {
+            Some(key) => {
+                let locked = self.locked(store, &key).await?;
+                self.release(store, attempt).await?;
+                Ok(Err(locked))
+            }
+            None => Ok(Ok(attempt)),
         }
-        if let Some(key) = &account_key
-            && account_count >= self.account_failures
-        {
-            return Ok(Err(self.locked(store, key).await?));
-        }
-        Ok(Ok(()))
     }
 
-    /// Counts a failure; answers whether this failure locked the account or
-    /// the address.
-    pub async fn failure(
+    /// Counts the attempt under `account` instead of the name it began
+    /// with (an email address that names this account); refused like
+    /// [`Self::begin`], the attempt then unchanged.
+    pub async fn rebind(
         &self,
         store: &dyn Store,
-        account: Option<&str>,
-        ip: &str,
+        attempt: &mut Attempt,
+        account: &str,
     ) -> StoreResult<Result<(), Locked>> {
-        let window = Duration::from_secs(self.window_secs);
-        let ip_key = ip_key(ip);
-        let account_key = account.map(account_key);
-        let (ip_count, account_count) = both(&ip_key, account_key.as_deref(), |key| {
-            store.rate_limit_hit(key, window)
-        })
-        .await?;
-        let ip_locked = ip_count >= self.ip_failures;
-        if let Some(key) = &account_key
-            && account_count >= self.account_failures
+        let key = account_key(account);
+        if attempt.account_key.as_ref() == Some(&key) {
+            return Ok(Ok(()));
+        }
+        let count = store.rate_limit_hit(&key, self.window()).await?;
+        if count > self.account_failures {
+            let locked = self.locked(store, &key).await?;
+            store.rate_limit_release(&key).await?;
+            return Ok(Err(locked));
+        }
+        if let Some(old) = attempt.account_key.replace(key) {
+            store.rate_limit_release(&old).await?;
+        }
+        attempt.account_count = count;
+        Ok(Ok(()))
+    }
+
+    /// The attempt failed: it stays counted. Answers whether it is the
+    /// failure that locked the account or the address.
+    pub async fn failed(
+        &self,
+        store: &dyn Store,
+        attempt: Attempt,
+    ) -> StoreResult<Result<(), Locked>> {
+        if let Some(key) = &attempt.account_key
+            && attempt.account_count >= self.account_failures
         {
             return Ok(Err(self.locked(store, key).await?));
         }
-        if ip_locked {
-            return Ok(Err(self.locked(store, &ip_key).await?));
+        if attempt.ip_count >= self.ip_failures {
+            return Ok(Err(self.locked(store, &attempt.ip_key).await?));
         }
         Ok(Ok(()))
     }
 
+    /// The attempt was not a failure (the factors were right, or nothing
+    /// was checked): both hits are given back.
+    pub async fn release(&self, store: &dyn Store, attempt: Attempt) -> StoreResult<()> {
+        let account = async {
+            match &attempt.account_key {
+                Some(key) => store.rate_limit_release(key).await,
+                None => Ok(()),
+            }
+        };
+        tokio::try_join!(store.rate_limit_release(&attempt.ip_key), account).map(drop)
+    }
+
+    /// The attempt completed a sign-in, whose completion clears the
+    /// account's counter ([`Self::success`]): the address's hit is given
+    /// back.
+    pub async fn completed(&self, store: &dyn Store, attempt: Attempt) -> StoreResult<()> {
+        store.rate_limit_release(&attempt.ip_key).await
+    }
+
+    /// A complete sign-in clears the account's counter.
     pub async fn success(&self, store: &dyn Store, account: &str) -> StoreResult<()> {
         store.rate_limit_reset(&account_key(account)).await
     }
+}
+
+/// One sign-in post's password or code, counted before it is checked (see
+/// the module's documentation); settled by [`RateLimits::failed`],
+/// [`RateLimits::release`] or [`RateLimits::completed`].
+#[derive(Debug)]
+pub struct Attempt {
+    ip_key: String,
+    account_key: Option<String>,
+    /// The counters' values when this attempt was counted, itself included.
+    ip_count: u64,
+    account_count: u64,
 }

@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use rp::{
     AuthRequest, Authenticator, Browser, MFA_CLAIMS, Step, claims, each_env, exchange, sign_in,
 };
+use tessera_provider::store::AuditAction;
 
 #[tokio::test]
 async fn demo_user_signs_in_with_password_and_code_and_gets_mfa_tokens() {
@@ -879,6 +880,165 @@ async fn pages_speak_french_or_english_by_accept_language() {
             page.html().contains("<html lang=\"fr\">"),
             "{}",
             page.html()
+        );
+    }
+}
+
+/// How many events of `action` the audit log holds about `subject`.
+async fn audited(env: &rp::Env, subject: &str, action: AuditAction) -> usize {
+    let events = env.store.list_audit(subject, None, 200).await.unwrap();
+    events.iter().filter(|e| e.event.action == action).count()
+}
+
+/// Sends each form of `pages` with `fields` at the same time, each from its
+/// own browser; the answers' statuses.
+async fn post_concurrently(
+    pages: Vec<(Browser, Step)>,
+    fields: &[(&'static str, &'static str)],
+) -> Vec<StatusCode> {
+    let posts: Vec<_> = pages
+        .into_iter()
+        .map(|(browser, page)| {
+            let fields = fields.to_vec();
+            tokio::spawn(async move { *browser.submit(&page, &fields).await.page().0 })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for post in posts {
+        statuses.push(post.await.unwrap());
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn concurrent_guesses_are_checked_no_more_often_than_the_threshold_allows() {
+    for env in each_env(|c| {
+        c.rate_limit.account_failures = 3;
+        c.rate_limit.ip_failures = 100;
+    })
+    .await
+    {
+        let issuer = env.issuer();
+        let url = AuthRequest::new().url(issuer, &[]);
+        let password = env.demo_password();
+        // Twelve browsers at the code form (a right password is not a
+        // failure: none of them counts), then twelve wrong codes at once.
+        let mut at_code_form = Vec::new();
+        for _ in 0..12 {
+            let browser = Browser::new(issuer);
+            let page = browser.get(&url).await;
+            let form = browser
+                .submit(&page, &[("username", "demo"), ("password", &password)])
+                .await;
+            assert!(form.html().contains("name=\"otp\""), "{}", form.html());
+            at_code_form.push((browser, form));
+        }
+        let statuses = post_concurrently(at_code_form, &[("otp", "000000")]).await;
+        let wrong = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::UNAUTHORIZED)
+            .count();
+        let locked = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count();
+        assert_eq!((wrong, locked), (2, 10), "{}: {statuses:?}", env.store_name);
+        // Only three codes were checked at all: the others were refused
+        // before, so a right code among them would not have got through.
+        assert_eq!(
+            audited(&env, "demo", AuditAction::SecondFactorFailed).await,
+            3,
+            "{}",
+            env.store_name
+        );
+
+        // The same for passwords, on another account.
+        let other = env.add_user("carol", None, &[]).await;
+        let mut at_password_form = Vec::new();
+        for _ in 0..12 {
+            let browser = Browser::new(issuer);
+            let page = browser.get(&url).await;
+            at_password_form.push((browser, page));
+        }
+        let statuses = post_concurrently(
+            at_password_form,
+            &[("username", "carol"), ("password", "wrong")],
+        )
+        .await;
+        assert_eq!(
+            statuses
+                .iter()
+                .filter(|s| **s == StatusCode::UNAUTHORIZED)
+                .count(),
+            2,
+            "{}: {statuses:?}",
+            env.store_name
+        );
+        assert_eq!(
+            audited(&env, "carol", AuditAction::SignInFailed).await,
+            3,
+            "{}",
+            env.store_name
+        );
+        let step = sign_in(&Browser::new(issuer), &url, "carol", &other, None, false).await;
+        assert_eq!(*step.page().0, StatusCode::TOO_MANY_REQUESTS);
+    }
+}
+
+#[tokio::test]
+async fn attempts_that_are_not_failures_are_given_back() {
+    for env in each_env(|c| {
+        c.rate_limit.account_failures = 2;
+        c.rate_limit.ip_failures = 2;
+    })
+    .await
+    {
+        let issuer = env.issuer();
+        let mut app = Authenticator::new(&env.demo_secret());
+        let url = AuthRequest::new().url(issuer, &[]);
+        let password = env.demo_password();
+        // Right passwords, forms sent without their code, one failure: with
+        // each of them counted the address would be locked after two.
+        let browser = Browser::new(issuer);
+        let mut form = browser.get(&url).await;
+        for _ in 0..4 {
+            let page = browser.get(&url).await;
+            form = browser
+                .submit(&page, &[("username", "demo"), ("password", &password)])
+                .await;
+            assert_eq!(*form.page().0, StatusCode::OK, "{}", env.store_name);
+            let missing = browser.submit(&form, &[]).await;
+            assert_eq!(
+                *missing.page().0,
+                StatusCode::BAD_REQUEST,
+                "{}",
+                missing.html()
+            );
+        }
+        let wrong = browser.submit(&form, &[("otp", "000000")]).await;
+        assert_eq!(
+            *wrong.page().0,
+            StatusCode::UNAUTHORIZED,
+            "{}",
+            wrong.html()
+        );
+        // A completed sign-in clears the account's failure and gives its
+        // own attempt back: the address has one failure of two, and a
+        // completed sign-in's attempt must not be what locks it.
+        let code = app.fresh_code().await;
+        let done = browser.submit(&form, &[("otp", &code)]).await;
+        assert!(done.callback().contains_key("code"), "{}", env.store_name);
+        for _ in 0..3 {
+            let step = sign_in(&Browser::new(issuer), &url, "demo", &password, None, false).await;
+            assert_eq!(*step.page().0, StatusCode::OK, "{}", env.store_name);
+        }
+        // The one failure still counts: one more locks the address.
+        let step = sign_in(&Browser::new(issuer), &url, "nobody", "wrong", None, false).await;
+        assert_eq!(
+            *step.page().0,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            step.html()
         );
     }
 }

@@ -1551,6 +1551,31 @@ mod cases {
         let counts: BTreeSet<u64> = counts.into_iter().collect();
         assert_eq!(counts, (1..=20).collect(), "every hit counted once");
 
+        // Hits given back: concurrently, each exactly once, the window kept
+        // while hits are left and ended with the last one.
+        concurrently(15, |_| {
+            let store = store.clone();
+            async move { store.rate_limit_release("ip:10.0.0.1").await.unwrap() }
+        })
+        .await;
+        assert_eq!(store.rate_limit_count("ip:10.0.0.1").await.unwrap(), 5);
+        let left = store.rate_limit_ttl("ip:10.0.0.1").await.unwrap().unwrap();
+        assert!(left > Duration::from_secs(50) && left <= window, "{left:?}");
+        for _ in 0..5 {
+            store.rate_limit_release("ip:10.0.0.1").await.unwrap();
+        }
+        assert_eq!(store.rate_limit_count("ip:10.0.0.1").await.unwrap(), 0);
+        assert_eq!(store.rate_limit_ttl("ip:10.0.0.1").await.unwrap(), None);
+        store.rate_limit_release("ip:10.0.0.1").await.unwrap();
+        store.rate_limit_release("login:nobody").await.unwrap();
+        assert_eq!(store.rate_limit_count("ip:10.0.0.1").await.unwrap(), 0);
+        assert_eq!(store.rate_limit_ttl("login:nobody").await.unwrap(), None);
+        assert_eq!(
+            store.rate_limit_hit("ip:10.0.0.1", window).await.unwrap(),
+            1,
+            "a new window after the last hit was given back"
+        );
+
         assert_eq!(store.rate_limit_hit("short", SHORT_TTL).await.unwrap(), 1);
         assert_eq!(store.rate_limit_hit("short", SHORT_TTL).await.unwrap(), 2);
         tokio::time::sleep(PAST_SHORT_TTL).await;

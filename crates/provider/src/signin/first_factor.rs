@@ -13,7 +13,7 @@ use crate::store::{AuditAction, StoreError};
 
 impl Step<'_> {
     pub(super) async fn password(
-        mut self,
+        &mut self,
         account: Account,
         now: OffsetDateTime,
     ) -> Result<Response, StoreError> {
@@ -31,6 +31,14 @@ impl Step<'_> {
             user = self.app.store.get_user_by_email(&username).await?;
             // Read under the typed name, not the account's.
             devices = None;
+            // Typed as an email, the attempt counts against the account's
+            // own lock, before the password is checked.
+            if let Some(u) = &user
+                && let Err(locked) = self.rebind_attempt(&u.uid).await?
+            {
+                let msg = t.too_many_attempts(locked.minutes);
+                return self.again(msg, StatusCode::TOO_MANY_REQUESTS).await;
+            }
         }
         let verified =
             password::verify_off_thread(pw, user.as_ref().map(|u| u.password_hash.0.clone())).await;
@@ -64,18 +72,6 @@ impl Step<'_> {
                     .await;
             }
         };
-        // Typed as an email, the account's lock is still the uid's.
-        if user.uid != username
-            && let Err(locked) = self
-                .app
-                .config
-                .rate_limit
-                .check(&*self.app.store, Some(&user.uid), &self.origin.ip)
-                .await?
-        {
-            let msg = t.too_many_attempts(locked.minutes);
-            return self.again(msg, StatusCode::TOO_MANY_REQUESTS).await;
-        }
         if user.disabled {
             return self
                 .again(t.account_disabled.to_owned(), StatusCode::FORBIDDEN)
@@ -97,6 +93,7 @@ impl Step<'_> {
         )
         .await?
         {
+            self.attempt_completed().await;
             return Ok(resp);
         }
         let devices = match devices {

@@ -28,6 +28,7 @@ use crate::i18n::Lang;
 use crate::oidc::authorize::{AuthRequest, fresh_enough};
 use crate::oidc::redirect::error_redirect;
 use crate::pages::{EnrolView, RecoveryView, SignInPage, error_page, render};
+use crate::ratelimit::{self, Attempt};
 use crate::state::Provider;
 use crate::store::{AuditAction, Device, StoreError, StoreResult, User};
 use crate::web::{self, Params, SESSION_COOKIE, cookie};
@@ -255,6 +256,7 @@ pub async fn submit(
         origin,
         lang,
         form,
+        attempt: std::sync::Mutex::new(None),
     };
     match step.run().await {
         Ok(resp) => resp,
@@ -271,6 +273,10 @@ struct Step<'a> {
     origin: Origin,
     lang: Lang,
     form: Params,
+    /// The password or code of this post, counted against the rate limits
+    /// before it is checked; taken by whichever outcome settles it (a
+    /// failure keeps it counted), given back by `run` otherwise.
+    attempt: std::sync::Mutex<Option<Attempt>>,
 }
 
 /// The account a form post is about, read together with its rate limits.
@@ -314,7 +320,7 @@ impl Account {
 }
 
 impl Step<'_> {
-    async fn run(self) -> Result<Response, StoreError> {
+    async fn run(mut self) -> Result<Response, StoreError> {
         let now = OffsetDateTime::now_utc();
         // Trimmed as the password step looks it up, so that " name" counts
         // against the lock of "name".
@@ -330,15 +336,37 @@ impl Step<'_> {
         };
         let limits = &self.app.config.rate_limit;
         let with_devices = !matches!(self.txn.stage, Stage::Enrol { .. });
-        let (limited, account) = tokio::join!(
-            limits.check(&*self.app.store, name.as_deref(), &self.origin.ip),
+        let (begun, account) = tokio::join!(
+            limits.begin(&*self.app.store, name.as_deref(), &self.origin.ip),
             Account::read(self.app, name.as_deref(), with_devices),
         );
-        if let Err(locked) = limited? {
-            let msg = self.lang.texts().too_many_attempts(locked.minutes);
-            return self.again(msg, StatusCode::TOO_MANY_REQUESTS).await;
+        let attempt = match begun? {
+            Ok(attempt) => attempt,
+            Err(locked) => {
+                let msg = self.lang.texts().too_many_attempts(locked.minutes);
+                return self.again(msg, StatusCode::TOO_MANY_REQUESTS).await;
+            }
+        };
+        *self.attempt_slot() = Some(attempt);
+        let answer = match account {
+            Ok(account) => self.stage(account, now).await,
+            Err(e) => Err(e),
+        };
+        // Not a failure (nor a completion, which settled it): not counted.
+        if let Some(attempt) = self.take_attempt()
+            && let Err(e) = limits.release(&*self.app.store, attempt).await
+        {
+            tracing::warn!(error = %e, "a sign-in attempt could not be given back");
         }
-        let account = account?;
+        answer
+    }
+
+    /// The post's stage, run with its account read.
+    async fn stage(
+        &mut self,
+        account: Account,
+        now: OffsetDateTime,
+    ) -> Result<Response, StoreError> {
         match self.txn.stage.clone() {
             Stage::Password => self.password(account, now).await,
             Stage::SecondFactor { uid } => self.second_factor(&uid, account, now).await,
@@ -350,6 +378,32 @@ impl Step<'_> {
                 authenticated_at,
             } => self.recovery_codes_saved(&uid, authenticated_at).await,
         }
+    }
+
+    fn attempt_slot(&self) -> std::sync::MutexGuard<'_, Option<Attempt>> {
+        // A panic elsewhere cannot leave the slot half-written.
+        self.attempt
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// This post's attempt, now settled by the caller.
+    fn take_attempt(&self) -> Option<Attempt> {
+        self.attempt_slot().take()
+    }
+
+    /// Counts this post's attempt under `uid` (see [`RateLimits::rebind`]).
+    ///
+    /// [`RateLimits::rebind`]: crate::config::RateLimits::rebind
+    async fn rebind_attempt(&self, uid: &str) -> StoreResult<Result<(), ratelimit::Locked>> {
+        let Some(mut attempt) = self.take_attempt() else {
+            return Ok(Ok(()));
+        };
+        let rebound = (self.app.config.rate_limit)
+            .rebind(&*self.app.store, &mut attempt, uid)
+            .await;
+        *self.attempt_slot() = Some(attempt);
+        rebound
     }
 
     /// The form of the current stage, without an error.
@@ -386,10 +440,13 @@ impl Step<'_> {
         status: StatusCode,
     ) -> Result<Response, StoreError> {
         let limits = &self.app.config.rate_limit;
-        match limits
-            .failure(&*self.app.store, account, &self.origin.ip)
-            .await?
-        {
+        let Some(attempt) = self.take_attempt() else {
+            // Every post that checks a password or code began an attempt.
+            return Err(StoreError::Unavailable(
+                "sign-in attempt not counted before its check".into(),
+            ));
+        };
+        match limits.failed(&*self.app.store, attempt).await? {
             Ok(()) => self.again(message.to_owned(), status).await,
             Err(locked) => {
                 if let Some(uid) = account {
@@ -418,7 +475,7 @@ impl Step<'_> {
         done: Completion,
         cookies: Vec<HeaderValue>,
     ) -> Result<Response, StoreError> {
-        complete::finish(
+        let finished = complete::finish(
             self.app,
             Some(self.tx),
             &self.txn.request,
@@ -426,7 +483,21 @@ impl Step<'_> {
             &self.origin,
             cookies,
         )
-        .await
+        .await?;
+        self.attempt_completed().await;
+        Ok(finished)
+    }
+
+    /// This post completed the sign-in, which cleared the account's
+    /// counter: its attempt no longer counts against the address either.
+    async fn attempt_completed(&self) {
+        if let Some(attempt) = self.take_attempt()
+            && let Err(e) = (self.app.config.rate_limit)
+                .completed(&*self.app.store, attempt)
+                .await
+        {
+            tracing::warn!(error = %e, "a sign-in attempt could not be given back");
+        }
     }
 
     fn wants_trust(&self) -> bool {

@@ -934,10 +934,28 @@ impl Store for EmbeddedStore {
                 Some((expiry, payload)) => (expiry, decode_count(&payload)? + 1),
                 None => (unix_ms(expiry_after(window)), 1),
             };
-            let mut value = expiry.to_be_bytes().to_vec();
-            value.extend_from_slice(&count.to_be_bytes());
-            table.insert(key.as_str(), value.as_slice())?;
+            table.insert(key.as_str(), encode_count(expiry, count).as_slice())?;
             Ok(count)
+        })
+        .await
+    }
+
+    async fn rate_limit_release(&self, key: &str) -> StoreResult<()> {
+        let key = ephemeral_key("rate", key);
+        self.write_lazy(move |txn| {
+            let mut table = txn.open_table(EPHEMERAL)?;
+            let Some((expiry, payload)) = ephemeral_get(&table, &key)? else {
+                return Ok(());
+            };
+            match decode_count(&payload)? {
+                0 | 1 => {
+                    table.remove(key.as_str())?;
+                }
+                count => {
+                    table.insert(key.as_str(), encode_count(expiry, count - 1).as_slice())?;
+                }
+            }
+            Ok(())
         })
         .await
     }

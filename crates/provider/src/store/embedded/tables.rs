@@ -300,6 +300,13 @@ pub(super) fn expired_ids<T: serde::de::DeserializeOwned>(
     Ok(out)
 }
 
+/// A rate-limit counter's row: its window's end (unix ms) and its hits.
+pub(super) fn encode_count(expiry: i64, count: u64) -> Vec<u8> {
+    let mut value = expiry.to_be_bytes().to_vec();
+    value.extend_from_slice(&count.to_be_bytes());
+    value
+}
+
 pub(super) fn decode_count(payload: &[u8]) -> StoreResult<u64> {
     let bytes: [u8; 8] = payload
         .try_into()

@@ -1138,6 +1138,11 @@ impl Store for RedisStore {
             .await
     }
 
+    async fn rate_limit_release(&self, key: &str) -> StoreResult<()> {
+        let _: i64 = self.run(&RATE_RELEASE.key(self.key("rate", key))).await?;
+        Ok(())
+    }
+
     async fn rate_limit_count(&self, key: &str) -> StoreResult<u64> {
         let count: Option<u64> = self.query(cmd("GET").arg(self.key("rate", key))).await?;
         Ok(count.unwrap_or(0))

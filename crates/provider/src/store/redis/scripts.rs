@@ -315,6 +315,15 @@ if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n"
 );
 
+// KEYS counter. Gives one hit back, removing the counter (its window) with
+// its last hit. 0.
+script!(
+    RATE_RELEASE,
+    r"local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 1 then redis.call('DECR', KEYS[1]) elseif n == 1 then redis.call('DEL', KEYS[1]) end
+return 0"
+);
+
 // KEYS sequence, subject zset; ARGV event json. The new id.
 script!(
     APPEND_AUDIT,
