@@ -123,11 +123,11 @@ impl RateLimits {
         let count = store.rate_limit_hit(&key, self.window()).await?;
         if count > self.account_failures {
             let locked = self.locked(store, &key).await?;
-            store.rate_limit_release(&key).await?;
+            store.rate_limit_release(&[&key]).await?;
             return Ok(Err(locked));
         }
         if let Some(old) = attempt.account_key.replace(key) {
-            store.rate_limit_release(&old).await?;
+            store.rate_limit_release(&[&old]).await?;
         }
         attempt.account_count = count;
         Ok(Ok(()))
@@ -152,22 +152,12 @@ impl RateLimits {
     }
 
     /// The attempt was not a failure (the factors were right, or nothing
-    /// was checked): both hits are given back.
+    /// was checked): both hits are given back. (After a completed sign-in,
+    /// whose [`Self::success`] clears the account's counter anyway.)
     pub async fn release(&self, store: &dyn Store, attempt: Attempt) -> StoreResult<()> {
-        let account = async {
-            match &attempt.account_key {
-                Some(key) => store.rate_limit_release(key).await,
-                None => Ok(()),
-            }
-        };
-        tokio::try_join!(store.rate_limit_release(&attempt.ip_key), account).map(drop)
-    }
-
-    /// The attempt completed a sign-in, whose completion clears the
-    /// account's counter ([`Self::success`]): the address's hit is given
-    /// back.
-    pub async fn completed(&self, store: &dyn Store, attempt: Attempt) -> StoreResult<()> {
-        store.rate_limit_release(&attempt.ip_key).await
+        let mut keys = vec![attempt.ip_key.as_str()];
+        keys.extend(attempt.account_key.as_deref());
+        store.rate_limit_release(&keys).await
     }
 
     /// A complete sign-in clears the account's counter.
@@ -177,8 +167,8 @@ impl RateLimits {
 }
 
 /// One sign-in post's password or code, counted before it is checked (see
-/// the module's documentation); settled by [`RateLimits::failed`],
-/// [`RateLimits::release`] or [`RateLimits::completed`].
+/// the module's documentation); settled by [`RateLimits::failed`] or
+/// [`RateLimits::release`].
 #[derive(Debug)]
 pub struct Attempt {
     ip_key: String,

@@ -1555,21 +1555,29 @@ mod cases {
         // while hits are left and ended with the last one.
         concurrently(15, |_| {
             let store = store.clone();
-            async move { store.rate_limit_release("ip:10.0.0.1").await.unwrap() }
+            async move { store.rate_limit_release(&["ip:10.0.0.1"]).await.unwrap() }
         })
         .await;
         assert_eq!(store.rate_limit_count("ip:10.0.0.1").await.unwrap(), 5);
         let left = store.rate_limit_ttl("ip:10.0.0.1").await.unwrap().unwrap();
         assert!(left > Duration::from_secs(50) && left <= window, "{left:?}");
         for _ in 0..5 {
-            store.rate_limit_release("ip:10.0.0.1").await.unwrap();
+            store.rate_limit_release(&["ip:10.0.0.1"]).await.unwrap();
         }
         assert_eq!(store.rate_limit_count("ip:10.0.0.1").await.unwrap(), 0);
         assert_eq!(store.rate_limit_ttl("ip:10.0.0.1").await.unwrap(), None);
-        store.rate_limit_release("ip:10.0.0.1").await.unwrap();
-        store.rate_limit_release("login:nobody").await.unwrap();
+        store.rate_limit_release(&["ip:10.0.0.1"]).await.unwrap();
+        store
+            .rate_limit_release(&["login:nobody", "login:bob"])
+            .await
+            .unwrap();
         assert_eq!(store.rate_limit_count("ip:10.0.0.1").await.unwrap(), 0);
         assert_eq!(store.rate_limit_ttl("login:nobody").await.unwrap(), None);
+        assert_eq!(
+            store.rate_limit_count("login:bob").await.unwrap(),
+            0,
+            "several at once"
+        );
         assert_eq!(
             store.rate_limit_hit("ip:10.0.0.1", window).await.unwrap(),
             1,

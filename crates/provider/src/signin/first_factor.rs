@@ -93,7 +93,6 @@ impl Step<'_> {
         )
         .await?
         {
-            self.attempt_completed().await;
             return Ok(resp);
         }
         let devices = match devices {

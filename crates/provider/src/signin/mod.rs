@@ -352,12 +352,8 @@ impl Step<'_> {
             Ok(account) => self.stage(account, now).await,
             Err(e) => Err(e),
         };
-        // Not a failure (nor a completion, which settled it): not counted.
-        if let Some(attempt) = self.take_attempt()
-            && let Err(e) = limits.release(&*self.app.store, attempt).await
-        {
-            tracing::warn!(error = %e, "a sign-in attempt could not be given back");
-        }
+        // Not a failure (which keeps it): not counted.
+        self.release_attempt().await;
         answer
     }
 
@@ -475,25 +471,27 @@ impl Step<'_> {
         done: Completion,
         cookies: Vec<HeaderValue>,
     ) -> Result<Response, StoreError> {
-        let finished = complete::finish(
-            self.app,
-            Some(self.tx),
-            &self.txn.request,
-            done,
-            &self.origin,
-            cookies,
-        )
-        .await?;
-        self.attempt_completed().await;
-        Ok(finished)
+        // Given back together with the completion's writes (one commit, one
+        // flush to Redis), which also clear the account's counter.
+        let (finished, ()) = tokio::join!(
+            complete::finish(
+                self.app,
+                Some(self.tx),
+                &self.txn.request,
+                done,
+                &self.origin,
+                cookies,
+            ),
+            self.release_attempt()
+        );
+        finished
     }
 
-    /// This post completed the sign-in, which cleared the account's
-    /// counter: its attempt no longer counts against the address either.
-    async fn attempt_completed(&self) {
+    /// This post's attempt was not a failure: its hits are given back.
+    async fn release_attempt(&self) {
         if let Some(attempt) = self.take_attempt()
             && let Err(e) = (self.app.config.rate_limit)
-                .completed(&*self.app.store, attempt)
+                .release(&*self.app.store, attempt)
                 .await
         {
             tracing::warn!(error = %e, "a sign-in attempt could not be given back");

@@ -272,10 +272,11 @@ pub trait Store: Send + Sync + 'static {
     /// Counts a hit; the window starts at the first hit and lasts `window`.
     /// Returns the count including this hit.
     async fn rate_limit_hit(&self, key: &str, window: Duration) -> StoreResult<u64>;
-    /// Gives one hit of the current window back (an attempt counted before
-    /// it was checked that turned out not to be a failure); the window ends
-    /// with its last hit. Nothing when there is no window.
-    async fn rate_limit_release(&self, key: &str) -> StoreResult<()>;
+    /// Gives one hit of the current window back on each of `keys` (an
+    /// attempt counted before it was checked that turned out not to be a
+    /// failure); a window ends with its last hit. Nothing for a key without
+    /// a window.
+    async fn rate_limit_release(&self, keys: &[&str]) -> StoreResult<()>;
     /// Hits in the current window (0 when none or expired).
     async fn rate_limit_count(&self, key: &str) -> StoreResult<u64>;
     async fn rate_limit_reset(&self, key: &str) -> StoreResult<()>;

@@ -940,19 +940,21 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn rate_limit_release(&self, key: &str) -> StoreResult<()> {
-        let key = ephemeral_key("rate", key);
+    async fn rate_limit_release(&self, keys: &[&str]) -> StoreResult<()> {
+        let keys: Vec<String> = keys.iter().map(|key| ephemeral_key("rate", key)).collect();
         self.write_lazy(move |txn| {
             let mut table = txn.open_table(EPHEMERAL)?;
-            let Some((expiry, payload)) = ephemeral_get(&table, &key)? else {
-                return Ok(());
-            };
-            match decode_count(&payload)? {
-                0 | 1 => {
-                    table.remove(key.as_str())?;
-                }
-                count => {
-                    table.insert(key.as_str(), encode_count(expiry, count - 1).as_slice())?;
+            for key in &keys {
+                let Some((expiry, payload)) = ephemeral_get(&table, key)? else {
+                    continue;
+                };
+                match decode_count(&payload)? {
+                    0 | 1 => {
+                        table.remove(key.as_str())?;
+                    }
+                    count => {
+                        table.insert(key.as_str(), encode_count(expiry, count - 1).as_slice())?;
+                    }
                 }
             }
             Ok(())

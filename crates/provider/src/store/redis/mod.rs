@@ -1138,8 +1138,12 @@ impl Store for RedisStore {
             .await
     }
 
-    async fn rate_limit_release(&self, key: &str) -> StoreResult<()> {
-        let _: i64 = self.run(&RATE_RELEASE.key(self.key("rate", key))).await?;
+    async fn rate_limit_release(&self, keys: &[&str]) -> StoreResult<()> {
+        let mut release = RATE_RELEASE.prepare_invoke();
+        for key in keys {
+            release.key(self.key("rate", key));
+        }
+        let _: i64 = self.run(&release).await?;
         Ok(())
     }
 

@@ -315,12 +315,14 @@ if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n"
 );
 
-// KEYS counter. Gives one hit back, removing the counter (its window) with
-// its last hit. 0.
+// KEYS counters. Gives one hit back on each, removing a counter (its window)
+// with its last hit. 0.
 script!(
     RATE_RELEASE,
-    r"local n = tonumber(redis.call('GET', KEYS[1]) or '0')
-if n > 1 then redis.call('DECR', KEYS[1]) elseif n == 1 then redis.call('DEL', KEYS[1]) end
+    r"for _, key in ipairs(KEYS) do
+  local n = tonumber(redis.call('GET', key) or '0')
+  if n > 1 then redis.call('DECR', key) elseif n == 1 then redis.call('DEL', key) end
+end
 return 0"
 );
 
