@@ -29,6 +29,16 @@ async fn signed_in(env: &Env, app: &mut Authenticator) -> (Browser, AuthRequest,
     (browser, req, tokens)
 }
 
+/// The demo user signed in, and a new authorization code (and its request)
+/// from that browser session.
+async fn signed_in_with_code(env: &Env) -> (Browser, AuthRequest, String) {
+    let mut app = Authenticator::new(&env.demo_secret());
+    let (browser, _, _) = signed_in(env, &mut app).await;
+    let req = AuthRequest::new();
+    let code = code_from_session(env, &browser, &req).await;
+    (browser, req, code)
+}
+
 /// An authorization code for the demo user from an existing browser session.
 async fn code_from_session(env: &Env, browser: &Browser, req: &AuthRequest) -> String {
     browser.get(&req.url(env.issuer(), &[])).await.callback()["code"].clone()
@@ -163,10 +173,7 @@ async fn id_token_signature_verifies_with_the_published_key() {
 async fn a_code_works_once_and_its_reuse_revokes_the_tokens_it_gave() {
     for env in each_env(|_| {}).await {
         let issuer = env.issuer();
-        let mut app = Authenticator::new(&env.demo_secret());
-        let (browser, _, _) = signed_in(&env, &mut app).await;
-        let req = AuthRequest::new();
-        let code = code_from_session(&env, &browser, &req).await;
+        let (_, req, code) = signed_in_with_code(&env).await;
         let (status, tokens) = exchange(issuer, &req, &code).await;
         assert_eq!(status, StatusCode::OK);
         let (status, err) = exchange(issuer, &req, &code).await;
@@ -184,10 +191,7 @@ async fn a_code_works_once_and_its_reuse_revokes_the_tokens_it_gave() {
 async fn concurrent_exchanges_of_one_code_give_one_set_of_tokens_then_revoke_it() {
     for env in each_env(|_| {}).await {
         let issuer = env.issuer();
-        let mut app = Authenticator::new(&env.demo_secret());
-        let (browser, _, _) = signed_in(&env, &mut app).await;
-        let req = AuthRequest::new();
-        let code = code_from_session(&env, &browser, &req).await;
+        let (_, req, code) = signed_in_with_code(&env).await;
         let (req, code) = (std::sync::Arc::new(req), std::sync::Arc::new(code));
         let exchanges: Vec<_> = (0..8)
             .map(|_| {
@@ -225,11 +229,7 @@ async fn concurrent_exchanges_of_one_code_give_one_set_of_tokens_then_revoke_it(
 async fn pkce_redirect_uri_and_client_are_bound_to_the_code() {
     for env in each_env(|_| {}).await {
         let issuer = env.issuer();
-        let mut app = Authenticator::new(&env.demo_secret());
-        let (browser, _, _) = signed_in(&env, &mut app).await;
-
-        let req = AuthRequest::new();
-        let code = code_from_session(&env, &browser, &req).await;
+        let (browser, req, code) = signed_in_with_code(&env).await;
         let wrong_verifier = "x".repeat(43);
         let (status, err) = exchange_with(
             issuer,
