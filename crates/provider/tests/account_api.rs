@@ -841,17 +841,41 @@ async fn wrong_confirmation_codes_are_rate_limited() {
             .fresh_code()
             .await;
         let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 7) % 1_000_000);
-        for _ in 0..3 {
+        // Confirming an enrolment that does not exist checks no code and
+        // counts nothing.
+        for _ in 0..4 {
             env.call(
                 Method::POST,
                 paths::MY_ENROLLMENT_CONFIRM,
-                &[("id", id)],
+                &[("id", "no-such-enrolment")],
                 Some(&token),
                 Some(json!({"code": wrong})),
             )
             .await
-            .problem(400, "invalid_code");
+            .problem(404, "not_found");
         }
+        // Ten wrong codes at once: three are checked, the others refused
+        // before their check.
+        let env_ref = &env;
+        let answers = futures_join_all((0..10).map(|_| {
+            let (token, wrong) = (token.clone(), wrong.clone());
+            async move {
+                env_ref
+                    .call(
+                        Method::POST,
+                        paths::MY_ENROLLMENT_CONFIRM,
+                        &[("id", id)],
+                        Some(&token),
+                        Some(json!({"code": wrong})),
+                    )
+                    .await
+            }
+        }))
+        .await;
+        let codes: Vec<String> = answers.iter().map(|r| r.code().to_owned()).collect();
+        let checked = codes.iter().filter(|c| *c == "invalid_code").count();
+        let refused = codes.iter().filter(|c| *c == "rate_limited").count();
+        assert_eq!((checked, refused), (3, 7), "{}: {codes:?}", env.name);
         // Locked: even the right code waits for the window to end.
         let r = env
             .call(

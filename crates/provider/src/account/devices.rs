@@ -140,38 +140,35 @@ pub async fn confirm_enrollment(
     let uid = caller.uid();
     let limits = &app.config.rate_limit;
     let failures_key = format!("account:confirm-failures:{uid}");
-    let failures = app.store.rate_limit_count(&failures_key).await?;
-    if failures >= limits.account_failures {
+    let window = Duration::from_secs(limits.window_secs);
+    // Counted before the code is checked, as a sign-in's attempt is, so that
+    // concurrent wrong codes cannot all pass a check made before any failed.
+    if app.store.rate_limit_hit(&failures_key, window).await? > limits.account_failures {
+        app.store.rate_limit_release(&[&failures_key]).await?;
         return Err(rate_limited(&app, &failures_key, "Too many wrong codes").await);
     }
     let now = OffsetDateTime::now_utc();
-    let Some(pending) = app.store.get_pending_enrollment(uid, &id).await? else {
-        return Err(missing_enrollment(&id, now));
-    };
-    let secret = app.secret_key.open(&pending.secret.0, uid).map_err(|_| {
-        tracing::error!(uid, enrollment = %pending.id, "pending enrolment secret does not decrypt");
-        ApiError::new(ErrorCode::Internal, "An internal error occurred.")
-    })?;
-    let unix = now.unix_timestamp().max(0) as u64;
-    let code = body.code.expose().trim();
-    if totp::matching_step(secrecy::ExposeSecret::expose_secret(&secret), code, unix).is_none() {
-        app.store
-            .rate_limit_hit(&failures_key, Duration::from_secs(limits.window_secs))
-            .await?;
-        audit::record(
-            &app,
-            Change::new(&caller, AuditAction::SecondFactorFailed, uid)
-                .detail("enrollment_id", &id)
-                .detail("reason", "wrong_enrollment_code"),
-        )
-        .await;
-        return Err(ApiError::new(
-            ErrorCode::InvalidCode,
-            "The code does not match; type the 6-digit code your authenticator app shows now.",
-        ));
-    }
-    if failures > 0 {
-        app.store.rate_limit_reset(&failures_key).await?;
+    match enrollment_code_matches(&app, uid, &id, body.code.expose().trim(), now).await {
+        Ok(true) => app.store.rate_limit_reset(&failures_key).await?,
+        // A wrong code stays counted.
+        Ok(false) => {
+            audit::record(
+                &app,
+                Change::new(&caller, AuditAction::SecondFactorFailed, uid)
+                    .detail("enrollment_id", &id)
+                    .detail("reason", "wrong_enrollment_code"),
+            )
+            .await;
+            return Err(ApiError::new(
+                ErrorCode::InvalidCode,
+                "The code does not match; type the 6-digit code your authenticator app shows now.",
+            ));
+        }
+        // Nothing was checked: not counted.
+        Err(refusal) => {
+            app.store.rate_limit_release(&[&failures_key]).await?;
+            return Err(refusal);
+        }
     }
 
     // A first device gets recovery codes, stored in the same atomic step as
@@ -217,6 +214,26 @@ pub async fn confirm_enrollment(
         recovery_codes,
     };
     Ok((StatusCode::CREATED, Json(confirmed)).into_response())
+}
+
+/// Whether `code` is a current code of the pending enrolment's secret;
+/// refused when there is no such enrolment (any more).
+async fn enrollment_code_matches(
+    app: &Provider,
+    uid: &str,
+    id: &str,
+    code: &str,
+    now: OffsetDateTime,
+) -> ApiResult<bool> {
+    let Some(pending) = app.store.get_pending_enrollment(uid, id).await? else {
+        return Err(missing_enrollment(id, now));
+    };
+    let secret = app.secret_key.open(&pending.secret.0, uid).map_err(|_| {
+        tracing::error!(uid, enrollment = %pending.id, "pending enrolment secret does not decrypt");
+        ApiError::new(ErrorCode::Internal, "An internal error occurred.")
+    })?;
+    let unix = now.unix_timestamp().max(0) as u64;
+    Ok(totp::matching_step(secrecy::ExposeSecret::expose_secret(&secret), code, unix).is_some())
 }
 
 /// Renames a device (in place; it is never duplicated).
