@@ -102,7 +102,20 @@ impl Step<'_> {
         self.txn.stage =
             second_factor::stage_for(self.app, &user, &devices, self.lang, &self.origin, now)
                 .await?;
-        save(self.app, self.tx, &self.txn).await?;
+        let code_follows = self.form.get("otp").is_some()
+            && matches!(
+                self.txn.stage,
+                Stage::SecondFactor { .. } | Stage::Enrol { .. }
+            );
+        if code_follows {
+            save(self.app, self.tx, &self.txn).await?;
+        } else {
+            // A right password is not a failure: its attempt is given back
+            // with the transaction's save (one commit, one flush to Redis).
+            let (saved, ()) =
+                tokio::join!(save(self.app, self.tx, &self.txn), self.release_attempt());
+            saved?;
+        }
         // A client that sent the code along with the password goes on at
         // once; a browser gets the code form as the answer to its post (no
         // redirect: one request and one store read fewer per sign-in).
