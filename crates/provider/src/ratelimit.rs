@@ -120,17 +120,30 @@ impl RateLimits {
         if attempt.account_key.as_ref() == Some(&key) {
             return Ok(Ok(()));
         }
-        let count = store.rate_limit_hit(&key, self.window()).await?;
-        if count > self.account_failures {
-            let locked = self.locked(store, &key).await?;
-            store.rate_limit_release(&[&key]).await?;
-            return Ok(Err(locked));
-        }
+        let Some(count) = self.count_account_attempt(store, &key).await? else {
+            return Ok(Err(self.locked(store, &key).await?));
+        };
         if let Some(old) = attempt.account_key.replace(key) {
             store.rate_limit_release(&[&old]).await?;
         }
         attempt.account_count = count;
         Ok(Ok(()))
+    }
+
+    /// Counts an attempt on the per-account counter `key` before anything
+    /// is checked: the count with it, or `None` (the hit given back) when
+    /// the counter was already at `account_failures`.
+    pub async fn count_account_attempt(
+        &self,
+        store: &dyn Store,
+        key: &str,
+    ) -> StoreResult<Option<u64>> {
+        let count = store.rate_limit_hit(key, self.window()).await?;
+        if count > self.account_failures {
+            store.rate_limit_release(&[key]).await?;
+            return Ok(None);
+        }
+        Ok(Some(count))
     }
 
     /// The attempt failed: it stays counted. Answers whether it is the

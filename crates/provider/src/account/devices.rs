@@ -140,11 +140,13 @@ pub async fn confirm_enrollment(
     let uid = caller.uid();
     let limits = &app.config.rate_limit;
     let failures_key = format!("account:confirm-failures:{uid}");
-    let window = Duration::from_secs(limits.window_secs);
     // Counted before the code is checked, as a sign-in's attempt is, so that
     // concurrent wrong codes cannot all pass a check made before any failed.
-    if app.store.rate_limit_hit(&failures_key, window).await? > limits.account_failures {
-        app.store.rate_limit_release(&[&failures_key]).await?;
+    if limits
+        .count_account_attempt(&*app.store, &failures_key)
+        .await?
+        .is_none()
+    {
         return Err(rate_limited(&app, &failures_key, "Too many wrong codes").await);
     }
     let now = OffsetDateTime::now_utc();
