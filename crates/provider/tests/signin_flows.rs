@@ -560,6 +560,86 @@ async fn trusted_browser_skips_the_code_until_its_record_is_revoked() {
     }
 }
 
+/// A help-desk reset leaves the account without a second factor: neither
+/// the browser session nor the browser's trust, both established with a
+/// removed device's code, may stand in for one. The user enrols again.
+#[tokio::test]
+async fn after_a_reset_neither_the_session_nor_a_trusted_browser_replaces_enrolment() {
+    // Second factors asked by the request (claims), not by a global policy,
+    // so that a password-only client can be answered from the session.
+    for env in each_env(|c| c.mfa.global = false).await {
+        let issuer = env.issuer();
+        let mut app = Authenticator::new(&env.demo_secret());
+        let browser = Browser::new(issuer);
+        let code = app.fresh_code().await;
+        let first = sign_in(
+            &browser,
+            &AuthRequest::new().url(issuer, &[("claims", MFA_CLAIMS)]),
+            "demo",
+            &env.demo_password(),
+            Some(&code),
+            true,
+        )
+        .await;
+        assert!(first.callback().contains_key("code"), "{}", env.store_name);
+        assert_eq!(
+            env.store.list_trusted_browsers("demo").await.unwrap().len(),
+            1
+        );
+        assert!(env.store.reset_devices("demo").await.unwrap() > 0);
+
+        // The session (signed in with a code) asks for an app to be set up.
+        let step = browser
+            .get(&AuthRequest::new().url(issuer, &[("claims", MFA_CLAIMS)]))
+            .await;
+        assert!(
+            step.html().contains("<code id=\"secret\">"),
+            "{}: {:?}",
+            env.store_name,
+            step.page()
+        );
+        // So does the password in the trusted browser.
+        let req = AuthRequest::new();
+        let page = browser
+            .get(&req.url(issuer, &[("prompt", "login"), ("claims", MFA_CLAIMS)]))
+            .await;
+        let step = browser
+            .submit(
+                &page,
+                &[("username", "demo"), ("password", &env.demo_password())],
+            )
+            .await;
+        assert!(
+            step.html().contains("<code id=\"secret\">"),
+            "{}: {:?}",
+            env.store_name,
+            step.page()
+        );
+        // And a silent request cannot be answered.
+        let step = browser
+            .get(&AuthRequest::new().url(issuer, &[("prompt", "none"), ("claims", MFA_CLAIMS)]))
+            .await;
+        assert_eq!(step.callback()["error"], "interaction_required");
+        // A client content with a password is answered from the session,
+        // which no longer claims the second factor.
+        let req =
+            AuthRequest::for_client(rp::PASSWORD_ONLY_CLIENT, "http://127.0.0.1:5000/callback");
+        let step = browser
+            .get(&req.url(issuer, &[("acr_values", "eidas1")]))
+            .await;
+        let (status, tokens) = exchange(issuer, &req, &step.callback()["code"]).await;
+        assert_eq!(status, StatusCode::OK, "{}: {tokens}", env.store_name);
+        let id = claims(tokens["id_token"].as_str().unwrap());
+        assert_eq!(id["acr"], "eidas1");
+        assert_eq!(id["amr"], serde_json::json!(["pwd"]));
+        // The trust record itself is left to the help desk's own action.
+        assert_eq!(
+            env.store.list_trusted_browsers("demo").await.unwrap().len(),
+            1
+        );
+    }
+}
+
 #[tokio::test]
 async fn unsatisfiable_essential_acr_is_access_denied_and_unknown_values_are_ignored() {
     for env in each_env(|_| {}).await {

@@ -10,7 +10,7 @@ use crate::crypto::{random_token, token_hash};
 use crate::oidc::authorize::AuthRequest;
 use crate::oidc::redirect::{error_redirect, see_other, with_params};
 use crate::state::Provider;
-use crate::store::{AuditAction, AuthCodeGrant, BrowserSession, StoreError, User};
+use crate::store::{AuditAction, AuthCodeGrant, BrowserSession, Device, StoreError, User};
 use crate::trusted;
 use crate::web::{SESSION_COOKIE, cookie, set_cookie};
 
@@ -61,19 +61,32 @@ impl Completion {
             authenticated_at: None,
         }
     }
+
+    /// Keeps only the first factor of an existing session whose second
+    /// factor no longer exists (the account's devices were reset since).
+    pub fn without_second_factor(mut self) -> Self {
+        self.amr.retain(|m| m == "pwd");
+        self
+    }
 }
 
 /// Skips the code when this browser is trusted by `user`: the sign-in
 /// completes with the password (or session) and the remembered factor.
+/// The trust was earned with a code of one of the user's devices: without
+/// any device left (a help-desk reset) it stands for nothing, and the user
+/// enrols again.
 pub async fn via_trusted_browser(
     app: &Provider,
     tx: Option<&str>,
     request: &AuthRequest,
-    user: &User,
+    (user, devices): (&User, &[Device]),
     headers: &HeaderMap,
     origin: &Origin,
-    now: OffsetDateTime,
 ) -> Result<Option<Response>, StoreError> {
+    if devices.is_empty() {
+        return Ok(None);
+    }
+    let now = OffsetDateTime::now_utc();
     if trusted::recognise(app, headers, &user.uid, now)
         .await?
         .is_none()

@@ -82,23 +82,22 @@ impl Step<'_> {
             let done = Completion::fresh(user.uid.clone(), &["pwd"]).replacing(self.headers);
             return self.complete(done, Vec::new()).await;
         }
+        let devices = match devices {
+            Some(devices) => devices,
+            None => self.app.store.list_devices(&user.uid).await?,
+        };
         if let Some(resp) = complete::via_trusted_browser(
             self.app,
             Some(self.tx),
             &request,
-            &user,
+            (&user, &devices),
             self.headers,
             &self.origin,
-            now,
         )
         .await?
         {
             return Ok(resp);
         }
-        let devices = match devices {
-            Some(devices) => devices,
-            None => self.app.store.list_devices(&user.uid).await?,
-        };
         self.txn.stage =
             second_factor::stage_for(self.app, &user, &devices, self.lang, &self.origin, now)
                 .await?;

@@ -66,20 +66,32 @@ async fn begin_inner(
         && fresh_enough(&request, session.auth_time, now)
         && let Some(user) = active_user(app, &session.uid).await?
     {
-        let mfa_done = session.amr.iter().any(|a| a == "mfa");
-        if !needs_mfa(app, &request, &user) || mfa_done {
-            let done = Completion::from_session(user.uid.clone(), session, session_value);
+        // A second factor proven earlier stands only while the account
+        // still has one: after a reset of its devices the user enrols again.
+        let needs = needs_mfa(app, &request, &user);
+        let claims_mfa = session.amr.iter().any(|a| a == "mfa");
+        let devices = if needs || claims_mfa {
+            app.store.list_devices(&user.uid).await?
+        } else {
+            Vec::new()
+        };
+        let mfa_done = claims_mfa && !devices.is_empty();
+        if !needs || mfa_done {
+            let mut done = Completion::from_session(user.uid.clone(), session, session_value);
+            if !mfa_done {
+                done = done.without_second_factor();
+            }
             return complete::finish(app, None, &request, done, origin, Vec::new()).await;
         }
         if let Some(resp) =
-            complete::via_trusted_browser(app, None, &request, &user, headers, origin, now).await?
+            complete::via_trusted_browser(app, None, &request, (&user, &devices), headers, origin)
+                .await?
         {
             return Ok(resp);
         }
         if request.prompt_none {
             return Ok(interaction_required(app, &request));
         }
-        let devices = app.store.list_devices(&user.uid).await?;
         let stage = second_factor::stage_for(app, &user, &devices, lang, origin, now).await?;
         return start_transaction(app, request, stage, headers, lang, now).await;
     }
