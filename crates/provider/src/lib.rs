@@ -69,7 +69,7 @@ pub fn router(app: AppState) -> Router {
             get(oidc::logout::logout).post(oidc::logout::logout),
         )
         .route("/static/style.css", get(style))
-        .merge(account::router(&app))
+        .merge(account::router())
         .fallback(not_found)
         .with_state(app)
         // Forms and token requests are small; refuse anything larger early.

@@ -2,7 +2,7 @@
 //! access tokens (RFC 9068, audience = the account API).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -11,7 +11,7 @@ use crate::crypto::random_token;
 use crate::error::OAuthError;
 use crate::jwt::at_hash;
 use crate::state::Provider;
-use crate::store::{BearerSubject, Device, User, hash_token};
+use crate::store::{BearerSubject, Device, User};
 
 /// What a token is issued for: from an authorization code or a refresh token.
 #[derive(Debug, Clone)]
@@ -120,8 +120,8 @@ pub fn add_profile_claims(claims: &mut serde_json::Value, user: &User, scope: &s
 pub async fn authenticate_bearer(
     app: &Provider,
     token: &str,
-) -> Result<(AccessClaims, Option<User>), OAuthError> {
-    let key = hash_token(token.as_bytes());
+) -> Result<(Arc<AccessClaims>, Option<User>), OAuthError> {
+    let key = TokenDigest::of(token);
     let claims = app.verified_tokens.claims(app, &key, token)?;
     let subject = app.store.bearer_subject(&claims.sub, &claims.jti).await?;
     let user = admit(app, &key, subject)?;
@@ -134,8 +134,8 @@ pub async fn authenticate_bearer(
 pub async fn authenticate_bearer_and_devices(
     app: &Provider,
     token: &str,
-) -> Result<(AccessClaims, Option<User>, Vec<Device>), OAuthError> {
-    let key = hash_token(token.as_bytes());
+) -> Result<(Arc<AccessClaims>, Option<User>, Vec<Device>), OAuthError> {
+    let key = TokenDigest::of(token);
     let claims = app.verified_tokens.claims(app, &key, token)?;
     let (subject, devices) = app
         .store
@@ -146,7 +146,11 @@ pub async fn authenticate_bearer_and_devices(
 }
 
 /// The subject of a verified token, unless the token was revoked.
-fn admit(app: &Provider, key: &str, subject: BearerSubject) -> Result<Option<User>, OAuthError> {
+fn admit(
+    app: &Provider,
+    key: &TokenDigest,
+    subject: BearerSubject,
+) -> Result<Option<User>, OAuthError> {
     if subject.token_revoked {
         app.verified_tokens.forget(key);
         return Err(OAuthError::invalid_token("the token has been revoked"));
@@ -181,7 +185,19 @@ fn verify_access_token(app: &Provider, token: &str) -> Result<AccessClaims, OAut
 /// revocation and the user are always read from the store.
 #[derive(Debug, Default)]
 pub struct VerifiedAccessTokens {
-    entries: Mutex<HashMap<String, AccessClaims>>,
+    entries: Mutex<HashMap<TokenDigest, Arc<AccessClaims>>>,
+}
+
+/// The SHA-256 of a whole bearer token: the cache's key, kept as bytes
+/// (no hex string to build on every request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct TokenDigest([u8; 32]);
+
+impl TokenDigest {
+    fn of(token: &str) -> TokenDigest {
+        use sha2::Digest;
+        TokenDigest(sha2::Sha256::digest(token.as_bytes()).into())
+    }
 }
 
 /// Beyond this many entries the cache drops expired ones, then everything.
@@ -189,13 +205,18 @@ const VERIFIED_TOKENS_MAX: usize = 20_000;
 
 impl VerifiedAccessTokens {
     /// The unexpired claims of the token whose hash is `key`.
-    fn claims(&self, app: &Provider, key: &str, token: &str) -> Result<AccessClaims, OAuthError> {
+    fn claims(
+        &self,
+        app: &Provider,
+        key: &TokenDigest,
+        token: &str,
+    ) -> Result<Arc<AccessClaims>, OAuthError> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let cached = self.lock().get(key).cloned();
         let claims = match cached {
             Some(claims) => claims,
             None => {
-                let claims = verify_access_token(app, token)?;
+                let claims = Arc::new(verify_access_token(app, token)?);
                 let mut entries = self.lock();
                 if entries.len() >= VERIFIED_TOKENS_MAX {
                     entries.retain(|_, c| c.exp > now);
@@ -203,7 +224,7 @@ impl VerifiedAccessTokens {
                         entries.clear();
                     }
                 }
-                entries.insert(key.to_owned(), claims.clone());
+                entries.insert(*key, claims.clone());
                 claims
             }
         };
@@ -214,11 +235,11 @@ impl VerifiedAccessTokens {
         Ok(claims)
     }
 
-    fn forget(&self, key: &str) {
+    fn forget(&self, key: &TokenDigest) {
         self.lock().remove(key);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, AccessClaims>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TokenDigest, Arc<AccessClaims>>> {
         // A panic while holding the lock cannot leave the map inconsistent.
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }

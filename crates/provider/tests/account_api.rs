@@ -585,6 +585,13 @@ async fn enrolment_starts_pending_then_a_valid_code_stores_the_device_and_first_
             started.headers["cache-control"], "no-store",
             "secrets are not cached"
         );
+        let listed = env
+            .call(Method::GET, paths::MY_DEVICES, &[], Some(&token), None)
+            .await;
+        assert_eq!(
+            listed.headers["cache-control"], "no-store",
+            "personal reads are not cached either"
+        );
         let started = started.ok(201).clone();
         let id = started["enrollment_id"].as_str().unwrap().to_owned();
         assert_eq!(started["name"], "My phone", "{}", env.name);

@@ -14,13 +14,13 @@
 //! at once.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use time::OffsetDateTime;
 
-use super::AccountApi;
 use super::problem::{ApiError, ApiResult};
 use crate::audit::Origin;
 use crate::state::{AppState, Provider};
@@ -34,7 +34,8 @@ use crate::web::BearerError;
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user: User,
-    pub claims: AccessClaims,
+    /// Shared with the verified-token cache (not copied per request).
+    pub claims: Arc<AccessClaims>,
     pub origin: Origin,
 }
 
@@ -67,22 +68,6 @@ pub struct Helpdesk(pub Caller);
 #[derive(Debug, Clone)]
 pub struct HelpdeskStepUp(pub Caller);
 
-fn api(parts: &Parts) -> ApiResult<&AccountApi> {
-    parts
-        .extensions
-        .get::<std::sync::Arc<AccountApi>>()
-        .map(|a| &**a)
-        .ok_or_else(|| {
-            tracing::error!(
-                "account API extension missing: the router was not built by account::router"
-            );
-            ApiError::new(
-                tessera_api::ErrorCode::Internal,
-                "An internal error occurred.",
-            )
-        })
-}
-
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -111,7 +96,7 @@ impl Caller {
     fn new(
         parts: &Parts,
         app: &AppState,
-        claims: AccessClaims,
+        claims: Arc<AccessClaims>,
         user: Option<User>,
     ) -> ApiResult<Caller> {
         let user = match user {
@@ -145,7 +130,7 @@ impl FromRequestParts<AppState> for StepUp {
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> ApiResult<StepUp> {
         let caller = Caller::from_request_parts(parts, app).await?;
-        require_recent(api(parts)?, app, &caller).await?;
+        require_recent(app, &caller).await?;
         Ok(StepUp(caller))
     }
 }
@@ -167,7 +152,7 @@ impl FromRequestParts<AppState> for HelpdeskStepUp {
         let caller = Caller::from_request_parts(parts, app).await?;
         // The role first: stepping up would not help someone without it.
         require_helpdesk(&caller)?;
-        require_recent(api(parts)?, app, &caller).await?;
+        require_recent(app, &caller).await?;
         Ok(HelpdeskStepUp(caller))
     }
 }
@@ -184,8 +169,8 @@ fn require_helpdesk(caller: &Caller) -> ApiResult<()> {
 
 /// RFC 9470 step-up: the sign-in must be at most `step_up_max_age` old, and —
 /// for a user who has an authenticator — must have used a second factor.
-async fn require_recent(api: &AccountApi, app: &Provider, caller: &Caller) -> ApiResult<()> {
-    let max_age = api.settings.step_up_max_age_secs;
+async fn require_recent(app: &Provider, caller: &Caller) -> ApiResult<()> {
+    let max_age = app.config.step_up_max_age_secs;
     let age = OffsetDateTime::now_utc().unix_timestamp() - caller.claims.auth_time;
     if age > max_age as i64 {
         return Err(ApiError::step_up(

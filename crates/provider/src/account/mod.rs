@@ -22,55 +22,22 @@ pub mod recovery;
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Router};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::policy;
 use crate::state::{AppState, Provider};
 use crate::store::{StoreResult, User};
 use problem::ApiError;
 
-/// Settings of the account API.
-#[derive(Debug, Clone)]
-pub struct AccountSettings {
-    /// Destructive changes need a sign-in at most this old.
-    pub step_up_max_age_secs: u64,
-}
-
-impl AccountSettings {
-    /// From the provider's configuration (`step_up_max_age_secs`).
-    pub fn from_provider(app: &Provider) -> Self {
-        AccountSettings {
-            step_up_max_age_secs: app.config.step_up_max_age_secs,
-        }
-    }
-}
-
-/// The account API's own state, beside the provider's `AppState`.
-#[derive(Debug)]
-pub struct AccountApi {
-    pub settings: AccountSettings,
-}
-
-impl AccountApi {
-    pub fn new(settings: AccountSettings) -> Self {
-        AccountApi { settings }
-    }
-}
-
 type ApiState = State<AppState>;
 
-/// The account API routes and `/api/openapi.json`, with settings from the
-/// provider's configuration. Merge into the provider's router before its
-/// state is applied.
-pub fn router(app: &Provider) -> Router<AppState> {
-    router_with(AccountSettings::from_provider(app))
-}
-
-/// Same as [`router`] with explicit settings.
-pub fn router_with(settings: AccountSettings) -> Router<AppState> {
+/// The account API routes and `/api/openapi.json`. Merge into the
+/// provider's router before its state is applied.
+pub fn router() -> Router<AppState> {
     let (routes, doc) = openapi::routes().split_for_parts();
     let doc = Arc::new(
         doc.to_pretty_json()
@@ -92,16 +59,11 @@ pub fn router_with(settings: AccountSettings) -> Router<AppState> {
             }),
         )
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::map_response(no_store))
-        .layer(Extension(Arc::new(AccountApi::new(settings))))
-}
-
-/// Account data (TOTP secrets, recovery codes, activity) must never sit in a
-/// cache between the provider and the client.
-async fn no_store(mut resp: Response) -> Response {
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+        // Answers are personal and change with every action: never cached.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
 }
 
 async fn method_not_allowed() -> Response {
