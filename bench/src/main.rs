@@ -13,6 +13,7 @@
 //! `--only signin-embedded` or `--only signin-redis` runs the sign-in on one
 //! store (for profiling).
 
+mod bare;
 mod cpu;
 mod desktop;
 mod http1;
@@ -359,6 +360,8 @@ fn main() {
             StoreKind::Redis => {
                 figures.devices_redis = m;
                 figures.redis_get = Measure::mean(peer);
+                figures.bare_redis =
+                    bare_reads(&server_rt, &client_rt, &srv, &users[0].uid, &o, &redis);
             }
             StoreKind::Embedded => figures.devices_embedded = m,
         }
@@ -495,4 +498,43 @@ fn report_errors(what: &str, stats: &Stats) {
             stats.first_error.as_deref().unwrap_or("?")
         );
     }
+}
+
+/// The ceiling of the account API read (see `bare`): the same Redis reads,
+/// on records copied from `uid`'s, behind a handler that does nothing else.
+fn bare_reads(
+    server_rt: &tokio::runtime::Runtime,
+    client_rt: &tokio::runtime::Runtime,
+    srv: &Server,
+    uid: &str,
+    o: &Options,
+    redis: &RedisProcess,
+) -> Measure {
+    eprintln!("bare handler, the same Redis reads…");
+    let (user, devices) = server_rt.block_on(async {
+        let user = srv
+            .app
+            .store
+            .get_user(uid)
+            .await
+            .expect("read user")
+            .expect("user");
+        let devices = srv.app.store.list_devices(uid).await.expect("read devices");
+        (user, devices)
+    });
+    let user = serde_json::to_vec(&user).expect("user record");
+    let devices = devices
+        .iter()
+        .map(|d| (d.id.clone(), serde_json::to_vec(d).expect("device record")))
+        .collect();
+    let bare = server_rt.block_on(bare::start(&redis.url(), user, devices));
+    let getter = Arc::new(http1::Getter::new(&bare.url, 200, &[]).expect("bare URL"));
+    let cpu = cpu::CpuWindow::start(redis.pid());
+    let stats = client_rt.block_on(closed_loop(200, o.warmup, o.measure, move |w, _| {
+        let getter = getter.clone();
+        async move { getter.expect(w, b"{").await }
+    }));
+    eprintln!("  {}", cpu.stop().per_request(stats.per_sec()));
+    report_errors("bare", &stats);
+    Measure::from_stats(&stats, 200)
 }
