@@ -43,6 +43,8 @@ pub struct AccessClaims {
 }
 
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+/// The `typ` of ID tokens: plain JWT, which access tokens (`at+jwt`) are not.
+pub const ID_TOKEN_TYP: &str = "JWT";
 
 pub fn access_token(
     app: &Provider,
@@ -94,7 +96,7 @@ pub fn id_token(
         claims["nonce"] = nonce.clone().into();
     }
     add_profile_claims(&mut claims, user, &grant.scope);
-    app.keys.sign("JWT", &claims)
+    app.keys.sign(ID_TOKEN_TYP, &claims)
 }
 
 /// The standard claims the granted scopes release.

@@ -514,6 +514,26 @@ async fn logout_ends_the_session_and_only_redirects_to_registered_uris() {
             "still signed in"
         );
 
+        // The user's access token, signed by the same key, is not an ID
+        // token: as a hint it would end the session without confirmation.
+        let access_token = tokens["access_token"].as_str().unwrap();
+        let step = browser
+            .get(&format!("{issuer}/logout?id_token_hint={access_token}"))
+            .await;
+        assert_eq!(
+            *step.page().0,
+            StatusCode::BAD_REQUEST,
+            "{}",
+            env.store_name
+        );
+        assert!(
+            code_from_session(&env, &browser, &AuthRequest::new())
+                .await
+                .len()
+                > 20,
+            "still signed in"
+        );
+
         // Without a hint the user confirms on a page first.
         let confirm = browser.get(&format!("{issuer}/logout")).await;
         assert!(

@@ -20,6 +20,7 @@ use crate::i18n::Lang;
 use crate::pages::{LogoutForm, MessagePage, error_page, render};
 use crate::state::{AppState, Provider};
 use crate::store::{AuditAction, StoreError};
+use crate::tokens::ID_TOKEN_TYP;
 use crate::web::{self, Params, SESSION_COOKIE, clear_cookie, cookie};
 
 fn logout_csrf(session_value: &str) -> String {
@@ -86,7 +87,8 @@ async fn handle(
     // The hint may have expired; its signature and issuer must still hold.
     let hint = match params.get("id_token_hint") {
         None => None,
-        Some(token) => match app.keys.verify(token, None) {
+        // Typed as an ID token: an access token of the same user is not a hint.
+        Some(token) => match app.keys.verify(token, Some(ID_TOKEN_TYP)) {
             Ok(c) if c["iss"] == app.issuer.as_str() => Some(c),
             _ => return bad("id_token_hint is not an ID token of this provider"),
         },
