@@ -210,6 +210,16 @@ pub fn load_average() -> String {
         .join(" ")
 }
 
+/// A "(context)" row of the goals table: `rate` against a reference of the
+/// same run, no target.
+fn context_ratio(out: &mut String, what: &str, rate: f64, (reference, of): (&str, f64)) {
+    let _ = writeln!(
+        out,
+        "| (context) {what} | {rate:.0} req/s | {reference} {of:.0}/s | {} | — | — |",
+        pct(rate, of)
+    );
+}
+
 fn pct(a: f64, b: f64) -> String {
     if b > 0.0 {
         format!("{:.0} %", 100.0 * a / b)
@@ -634,31 +644,28 @@ pub fn render(
         );
     }
     if f.bare_redis.missing.is_none() && f.redis_get.missing.is_none() {
-        let _ = writeln!(
-            out,
-            "| (context) Ceiling of that read on this machine: the bare handler's Redis reads vs `redis-benchmark` | {:.0} req/s | `redis-benchmark` GET {:.0}/s | {} | — | — |",
+        context_ratio(
+            &mut out,
+            "Ceiling of that read on this machine: the bare handler's Redis reads vs `redis-benchmark`",
             f.bare_redis.rate,
-            f.redis_get.rate,
-            pct(f.bare_redis.rate, f.redis_get.rate)
+            ("`redis-benchmark` GET", f.redis_get.rate),
         );
-        let _ = writeln!(
-            out,
-            "| (context) Account API reads (Redis) vs that ceiling (the rest is Tessera's own work per read) | {:.0} req/s | bare handler {:.0}/s | {} | — | — |",
+        context_ratio(
+            &mut out,
+            "Account API reads (Redis) vs that ceiling (the rest is Tessera's own work per read)",
             f.devices_redis.rate,
-            f.bare_redis.rate,
-            pct(f.devices_redis.rate, f.bare_redis.rate)
+            ("bare handler", f.bare_redis.rate),
         );
     }
     for (name, m) in [
         ("Redis", &f.devices_redis),
         ("embedded", &f.devices_embedded),
     ] {
-        let _ = writeln!(
-            out,
-            "| (context) Account API reads vs the bare HTTP round trip ({name}) | {:.0} req/s | `GET /healthz` {:.0}/s | {} | — | — |",
+        context_ratio(
+            &mut out,
+            &format!("Account API reads vs the bare HTTP round trip ({name})"),
             m.rate,
-            f.healthz.rate,
-            pct(m.rate, f.healthz.rate)
+            ("`GET /healthz`", f.healthz.rate),
         );
     }
     for (name, m) in [

@@ -487,6 +487,25 @@ async fn revoking_a_refresh_token_kills_its_family_and_unknown_tokens_answer_200
     }
 }
 
+/// A logout request at `url` is refused with a page and the browser's
+/// session still answers an authorization request.
+async fn refused_and_still_signed_in(env: &Env, browser: &Browser, url: &str) {
+    let step = browser.get(url).await;
+    assert_eq!(
+        *step.page().0,
+        StatusCode::BAD_REQUEST,
+        "{}: {url}",
+        env.store_name
+    );
+    assert!(
+        code_from_session(env, browser, &AuthRequest::new())
+            .await
+            .len()
+            > 20,
+        "still signed in after {url}"
+    );
+}
+
 #[tokio::test]
 async fn logout_ends_the_session_and_only_redirects_to_registered_uris() {
     for env in each_env(|_| {}).await {
@@ -499,40 +518,13 @@ async fn logout_ends_the_session_and_only_redirects_to_registered_uris() {
         let bad = format!(
             "{issuer}/logout?id_token_hint={id_token}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F"
         );
-        let step = browser.get(&bad).await;
-        assert_eq!(
-            *step.page().0,
-            StatusCode::BAD_REQUEST,
-            "{}",
-            env.store_name
-        );
-        assert!(
-            code_from_session(&env, &browser, &AuthRequest::new())
-                .await
-                .len()
-                > 20,
-            "still signed in"
-        );
+        refused_and_still_signed_in(&env, &browser, &bad).await;
 
         // The user's access token, signed by the same key, is not an ID
         // token: as a hint it would end the session without confirmation.
         let access_token = tokens["access_token"].as_str().unwrap();
-        let step = browser
-            .get(&format!("{issuer}/logout?id_token_hint={access_token}"))
-            .await;
-        assert_eq!(
-            *step.page().0,
-            StatusCode::BAD_REQUEST,
-            "{}",
-            env.store_name
-        );
-        assert!(
-            code_from_session(&env, &browser, &AuthRequest::new())
-                .await
-                .len()
-                > 20,
-            "still signed in"
-        );
+        let hint = format!("{issuer}/logout?id_token_hint={access_token}");
+        refused_and_still_signed_in(&env, &browser, &hint).await;
 
         // Without a hint the user confirms on a page first.
         let confirm = browser.get(&format!("{issuer}/logout")).await;

@@ -588,32 +588,24 @@ async fn after_a_reset_neither_the_session_nor_a_trusted_browser_replaces_enrolm
         );
         assert!(env.store.reset_devices("demo").await.unwrap() > 0);
 
+        let asks_to_enrol = |step: &rp::Step, what: &str| {
+            let (status, html) = step.page();
+            assert!(
+                html.contains("<code id=\"secret\">"),
+                "{what} on {}: {status}\n{html}",
+                env.store_name
+            );
+        };
         // The session (signed in with a code) asks for an app to be set up.
         let step = browser
             .get(&AuthRequest::new().url(issuer, &[("claims", MFA_CLAIMS)]))
             .await;
-        assert!(
-            step.html().contains("<code id=\"secret\">"),
-            "{}: {:?}",
-            env.store_name,
-            step.page()
-        );
+        asks_to_enrol(&step, "the session");
         // So does the password in the trusted browser.
-        let req = AuthRequest::new();
-        let page = browser
-            .get(&req.url(issuer, &[("prompt", "login"), ("claims", MFA_CLAIMS)]))
-            .await;
-        let step = browser
-            .submit(
-                &page,
-                &[("username", "demo"), ("password", &env.demo_password())],
-            )
-            .await;
-        assert!(
-            step.html().contains("<code id=\"secret\">"),
-            "{}: {:?}",
-            env.store_name,
-            step.page()
+        let url = AuthRequest::new().url(issuer, &[("prompt", "login"), ("claims", MFA_CLAIMS)]);
+        asks_to_enrol(
+            &env.demo_sign_in(&browser, &url, None).await,
+            "the trusted browser",
         );
         // And a silent request cannot be answered.
         let step = browser
