@@ -59,7 +59,8 @@ pub fn router() -> Router<AppState> {
             }),
         )
         .method_not_allowed_fallback(method_not_allowed)
-        // Answers are personal and change with every action: never cached.
+        // Account data (TOTP secrets, recovery codes, activity) must never
+        // sit in a cache between the provider and the client.
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
