@@ -298,15 +298,7 @@ fn main() {
         let url = redis.url();
         let srv = server_rt.block_on(Server::start(StoreKind::Embedded, Some(&url)));
         let url = format!("{}/healthz", srv.issuer);
-        let getter = Arc::new(http1::Getter::new(&url, 200, &[]).expect("healthz URL"));
-        let cpu = cpu::CpuWindow::start(redis.pid());
-        let stats = client_rt.block_on(closed_loop(200, warmup, measure, move |w, _| {
-            let getter = getter.clone();
-            async move { getter.expect(w, b"").await }
-        }));
-        eprintln!("  {}", cpu.stop().per_request(stats.per_sec()));
-        report_errors("healthz", &stats);
-        figures.healthz = Measure::from_stats(&stats, 200);
+        figures.healthz = gets(&client_rt, &redis, ("healthz", &url, b""), &o);
         drop(srv);
     }
 
@@ -528,13 +520,24 @@ fn bare_reads(
         .map(|d| (d.id.clone(), serde_json::to_vec(d).expect("device record")))
         .collect();
     let bare = server_rt.block_on(bare::start(&redis.url(), user, devices));
-    let getter = Arc::new(http1::Getter::new(&bare.url, 200, &[]).expect("bare URL"));
+    gets(client_rt, redis, ("bare", &bare.url, b"{"), o)
+}
+
+/// `GET url` from 200 closed-loop clients without credentials, each answer
+/// a 200 whose body starts with `prefix`; prints the CPU per request.
+fn gets(
+    client_rt: &tokio::runtime::Runtime,
+    redis: &RedisProcess,
+    (what, url, prefix): (&str, &str, &'static [u8]),
+    o: &Options,
+) -> Measure {
+    let getter = Arc::new(http1::Getter::new(url, 200, &[]).expect("a URL of this machine"));
     let cpu = cpu::CpuWindow::start(redis.pid());
     let stats = client_rt.block_on(closed_loop(200, o.warmup, o.measure, move |w, _| {
         let getter = getter.clone();
-        async move { getter.expect(w, b"{").await }
+        async move { getter.expect(w, prefix).await }
     }));
     eprintln!("  {}", cpu.stop().per_request(stats.per_sec()));
-    report_errors("bare", &stats);
+    report_errors(what, &stats);
     Measure::from_stats(&stats, 200)
 }
