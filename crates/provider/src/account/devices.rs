@@ -39,10 +39,12 @@ pub const ENROLLMENT_TTL_SECS: i64 = 10 * 60;
 /// Enrolments a user may start per rate-limit window.
 const ENROLLMENT_STARTS_PER_WINDOW: u64 = 20;
 
-pub fn to_wire(d: &store::Device) -> Device {
+/// The wire form of a stored device (its strings moved, not copied: this
+/// runs for every device of every list).
+pub fn to_wire(d: store::Device) -> Device {
     Device {
-        id: d.id.clone(),
-        name: d.name.clone(),
+        id: d.id,
+        name: d.name,
         registered_at: d.registered_at,
         last_used_at: d.last_used_at,
     }
@@ -56,7 +58,7 @@ pub fn to_wire(d: &store::Device) -> Device {
         (status = 503, response = inline(Unavailable)),
     ))]
 pub async fn list(CallerDevices(_, devices): CallerDevices) -> ApiResult<Json<Vec<Device>>> {
-    Ok(Json(devices.iter().map(to_wire).collect()))
+    Ok(Json(devices.into_iter().map(to_wire).collect()))
 }
 
 /// Starts an enrolment: a new secret, its `otpauth://` URI and an expiry.
@@ -212,7 +214,7 @@ pub async fn confirm_enrollment(
             .collect()
     });
     let confirmed = EnrollmentConfirmed {
-        device: to_wire(&device),
+        device: to_wire(device),
         recovery_codes,
     };
     Ok((StatusCode::CREATED, Json(confirmed)).into_response())
@@ -270,7 +272,7 @@ pub async fn rename(
             .detail("name", &name),
     )
     .await;
-    Ok(Json(to_wire(&device)))
+    Ok(Json(to_wire(device)))
 }
 
 /// Deletes one of the user's devices (step-up). The last device of a user

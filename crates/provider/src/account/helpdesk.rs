@@ -116,7 +116,7 @@ pub async fn user_devices(
         app.store
             .list_devices(&uid)
             .await?
-            .iter()
+            .into_iter()
             .map(devices::to_wire)
             .collect(),
     ))
