@@ -187,6 +187,7 @@ impl Server {
                     attributes: Default::default(),
                     disabled: false,
                     created_at: now,
+                    devices_reset_at: None,
                 };
                 app.store.create_user(&user).await.expect("create user");
                 let mut first = Vec::new();

@@ -84,6 +84,7 @@ async fn account(
         attributes: BTreeMap::new(),
         disabled: false,
         created_at: now,
+        devices_reset_at: None,
     };
     match app.store.create_user(&user).await {
         Ok(()) => {}

@@ -39,6 +39,7 @@ mod tests {
                 .collect(),
             disabled: false,
             created_at: time::OffsetDateTime::UNIX_EPOCH,
+            devices_reset_at: None,
         }
     }
 

@@ -126,7 +126,7 @@ pub async fn authenticate_bearer(
     let key = TokenDigest::of(token);
     let claims = app.verified_tokens.claims(app, &key, token)?;
     let subject = app.store.bearer_subject(&claims.sub, &claims.jti).await?;
-    let user = admit(app, &key, subject)?;
+    let user = admit(app, &key, &claims, subject)?;
     Ok((claims, user))
 }
 
@@ -143,19 +143,29 @@ pub async fn authenticate_bearer_and_devices(
         .store
         .bearer_subject_and_devices(&claims.sub, &claims.jti)
         .await?;
-    let user = admit(app, &key, subject)?;
+    let user = admit(app, &key, &claims, subject)?;
     Ok((claims, user, devices))
 }
 
-/// The subject of a verified token, unless the token was revoked.
+/// The subject of a verified token, unless the token was revoked, or its
+/// sign-in predates a reset of the user's devices.
 fn admit(
     app: &Provider,
     key: &TokenDigest,
+    claims: &AccessClaims,
     subject: BearerSubject,
 ) -> Result<Option<User>, OAuthError> {
     if subject.token_revoked {
         app.verified_tokens.forget(key);
         return Err(OAuthError::invalid_token("the token has been revoked"));
+    }
+    if let Some(user) = &subject.user
+        && !user.signed_in_since_reset(claims.auth_time)
+    {
+        app.verified_tokens.forget(key);
+        return Err(OAuthError::invalid_token(
+            "the sign-in behind this token predates a reset of the account's authenticator apps",
+        ));
     }
     Ok(subject.user)
 }

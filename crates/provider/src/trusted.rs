@@ -8,7 +8,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::crypto::{random_token, token_hash};
 use crate::state::Provider;
-use crate::store::{StoreResult, TrustedBrowser};
+use crate::store::{StoreResult, TrustedBrowser, User};
 use crate::useragent::browser_name;
 use crate::web::{TRUSTED_COOKIE, cookie, set_cookie};
 
@@ -42,19 +42,26 @@ pub async fn trust(
     ))
 }
 
-/// The browser's unexpired trust record for `uid`, marked as used now.
+/// The browser's unexpired trust record for `user`, marked as used now.
 pub async fn recognise(
     app: &Provider,
     headers: &HeaderMap,
-    uid: &str,
+    user: &User,
     now: OffsetDateTime,
 ) -> StoreResult<Option<TrustedBrowser>> {
     let Some(value) = cookie(headers, TRUSTED_COOKIE) else {
         return Ok(None);
     };
     match app.store.find_trusted_browser(&token_hash(&value)).await? {
-        Some(tb) if tb.uid == uid && tb.expires_at > now => {
-            app.store.touch_trusted_browser(uid, &tb.id, now).await?;
+        // Trust given before a reset of the devices went with them.
+        Some(tb)
+            if tb.uid == user.uid
+                && tb.expires_at > now
+                && user.signed_in_since_reset(tb.created_at.unix_timestamp()) =>
+        {
+            app.store
+                .touch_trusted_browser(&user.uid, &tb.id, now)
+                .await?;
             Ok(Some(tb))
         }
         _ => Ok(None),

@@ -147,8 +147,15 @@ impl Env {
             attributes: Default::default(),
             disabled: false,
             created_at: now,
+            devices_reset_at: None,
         };
         self.store.create_user(&user).await.unwrap();
+        self.add_devices(uid, devices).await;
+    }
+
+    /// Devices `ids` of `uid`, with the secrets of [`secret_of`].
+    async fn add_devices(&self, uid: &str, devices: &[&str]) {
+        let now = OffsetDateTime::now_utc();
         for (i, id) in devices.iter().enumerate() {
             let device = Device {
                 id: (*id).into(),
@@ -1816,6 +1823,100 @@ async fn helpdesk_reset_removes_every_device_and_recovery_code() {
             html.contains("name=\"otp\"") && html.contains("data:image/svg+xml;base64,"),
             "{html}"
         );
+    }
+}
+
+/// A reset answers a lost or stolen phone: what a sign-in before it proved
+/// (the browser session, the access and refresh tokens, a trusted browser)
+/// goes with the devices, also once a new phone is set up; sign-ins after it
+/// work as usual.
+#[tokio::test]
+async fn a_helpdesk_reset_ends_what_earlier_sign_ins_proved() {
+    for env in each_env().await {
+        let issuer = env.issuer();
+        let browser = rp::Browser::new(issuer);
+        let req = rp::AuthRequest::new();
+        let authorize = req.url(issuer, &[("claims", rp::MFA_CLAIMS)]);
+        let sign_in = |device: &'static str, trust: bool| {
+            let (browser, authorize) = (&browser, &authorize);
+            async move {
+                let code = Authenticator::new(&secret_of(device)).fresh_code().await;
+                rp::sign_in(browser, authorize, "alice", "pw-alice", Some(&code), trust).await
+            }
+        };
+        let tokens_of = |step: rp::Step| {
+            let req = &req;
+            async move {
+                let (status, tokens) = rp::exchange(issuer, req, &step.callback()["code"]).await;
+                assert_eq!(status, StatusCode::OK, "{tokens}");
+                let token = |name: &str| tokens[name].as_str().unwrap().to_owned();
+                (token("access_token"), token("refresh_token"))
+            }
+        };
+        let (access, refresh) = tokens_of(sign_in("alice-phone", true).await).await;
+        env.get(paths::MY_DEVICES, &[], &access).await.ok(200);
+
+        // Tokens tell sign-in times to the second: the reset comes in a
+        // later one.
+        let into_second = OffsetDateTime::now_utc().nanosecond() as u64;
+        tokio::time::sleep(Duration::from_nanos(1_000_000_000 - into_second)).await;
+        let agent = env.fresh("agent").await;
+        env.call(
+            Method::DELETE,
+            paths::USER_DEVICES,
+            &[("uid", "alice")],
+            Some(&agent),
+            reason("phone stolen"),
+        )
+        .await
+        .ok(200);
+
+        // The tokens of that sign-in are refused everywhere...
+        let r = env.get(paths::MY_DEVICES, &[], &access).await;
+        r.problem(401, "unauthorized");
+        assert!(
+            r.challenge().contains(r#"error="invalid_token""#),
+            "{}",
+            env.name
+        );
+        let userinfo = env
+            .http
+            .get(format!("{issuer}/userinfo"))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(userinfo.status(), StatusCode::UNAUTHORIZED);
+        let (status, body) = rp::refresh(issuer, &refresh, rp::CLIENT_ID).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["error"], "invalid_grant");
+        // ...its browser session asks for the password again, and cannot
+        // answer a silent request...
+        let step = browser.get(&authorize).await;
+        assert!(step.html().contains("name=\"password\""), "{}", step.html());
+        let silent = browser
+            .get(&req.url(issuer, &[("prompt", "none"), ("claims", rp::MFA_CLAIMS)]))
+            .await;
+        assert_eq!(silent.callback()["error"], "login_required");
+        // ...and with a new phone set up, the browser trusted before the
+        // reset is asked for a code like any other.
+        env.add_devices("alice", &["alice-new-phone"]).await;
+        let step = browser.get(&authorize).await;
+        let step = browser
+            .submit(&step, &[("username", "alice"), ("password", "pw-alice")])
+            .await;
+        assert!(step.html().contains("name=\"otp\""), "{}", step.html());
+
+        // A sign-in after the reset: its tokens work and refresh.
+        let (access, refresh) = tokens_of(sign_in("alice-new-phone", false).await).await;
+        let listed = env
+            .get(paths::MY_DEVICES, &[], &access)
+            .await
+            .ok(200)
+            .clone();
+        assert_eq!(listed[0]["id"], "alice-new-phone", "{}", env.name);
+        let (status, body) = rp::refresh(issuer, &refresh, rp::CLIENT_ID).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
     }
 }
 

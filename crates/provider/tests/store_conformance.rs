@@ -41,6 +41,7 @@ fn user(uid: &str, email: &str, name: &str) -> User {
         attributes: BTreeMap::new(),
         disabled: false,
         created_at: now(),
+        devices_reset_at: None,
     }
 }
 

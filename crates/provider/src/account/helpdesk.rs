@@ -11,6 +11,7 @@ use tessera_api::{
     ActivityPage, ActivityQuery, Device, HelpdeskChange, Problem, Removed, TrustedBrowser,
     UserSearchQuery, UserSearchResults, UserSummary,
 };
+use time::OffsetDateTime;
 
 use super::audit::{self, Change};
 use super::auth::{Caller, Helpdesk, HelpdeskStepUp};
@@ -36,7 +37,7 @@ async fn change_target(
     caller: &Caller,
     uid: &str,
     body: HelpdeskChange,
-) -> ApiResult<String> {
+) -> ApiResult<(String, User)> {
     let reason = body
         .validated()
         .map_err(|e| ApiError::bad_request(sentence(&e.to_string())))?;
@@ -45,8 +46,8 @@ async fn change_target(
             "Use the self-service routes (/api/v1/me/…) for your own account.",
         ));
     }
-    existing_user(app, uid).await?;
-    Ok(reason.reason)
+    let user = existing_user(app, uid).await?;
+    Ok((reason.reason, user))
 }
 
 /// Prefix search on uid, email and name.
@@ -141,7 +142,7 @@ pub async fn remove_device(
     ApiPath((uid, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<HelpdeskChange>,
 ) -> ApiResult<StatusCode> {
-    let reason = change_target(&app, &caller, &uid, body).await?;
+    let (reason, _) = change_target(&app, &caller, &uid, body).await?;
     let Some(device) = app.store.get_device(&uid, &id).await? else {
         return Err(ApiError::not_found("device"));
     };
@@ -160,7 +161,9 @@ pub async fn remove_device(
 }
 
 /// Resets a user's second factor (step-up, reason): every device and the
-/// recovery codes are removed; the user enrols again at the next sign-in.
+/// recovery codes are removed, and what earlier sign-ins proved (browser
+/// sessions, access and refresh tokens, trusted browsers) no longer counts;
+/// the user signs in again and enrols.
 #[utoipa::path(delete, path = "/api/v1/users/{uid}/devices", operation_id = "reset_user_devices", tag = "help desk", security(("bearer" = [])),
     params(("uid" = String, Path, description = "The user's uid")),
     request_body = HelpdeskChange,
@@ -178,7 +181,13 @@ pub async fn reset_devices(
     ApiPath(uid): ApiPath<String>,
     ApiJson(body): ApiJson<HelpdeskChange>,
 ) -> ApiResult<Json<Removed>> {
-    let reason = change_target(&app, &caller, &uid, body).await?;
+    let (reason, mut user) = change_target(&app, &caller, &uid, body).await?;
+    // First what the lost devices proved (sessions, tokens, trusted browsers
+    // of earlier sign-ins), then the devices: a failure in between leaves
+    // the user signing in again with a device they still have, never a
+    // taken device's sign-ins standing.
+    user.devices_reset_at = Some(OffsetDateTime::now_utc());
+    app.store.update_user(&user).await?;
     let n = app.store.reset_devices(&uid).await?;
     audit::record(
         &app,
@@ -234,7 +243,7 @@ pub async fn revoke_browser(
     ApiPath((uid, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<HelpdeskChange>,
 ) -> ApiResult<StatusCode> {
-    let reason = change_target(&app, &caller, &uid, body).await?;
+    let (reason, _) = change_target(&app, &caller, &uid, body).await?;
     if !app.store.revoke_trusted_browser(&uid, &id).await? {
         return Err(ApiError::not_found("trusted browser"));
     }
@@ -266,7 +275,7 @@ pub async fn revoke_browsers(
     ApiPath(uid): ApiPath<String>,
     ApiJson(body): ApiJson<HelpdeskChange>,
 ) -> ApiResult<Json<Removed>> {
-    let reason = change_target(&app, &caller, &uid, body).await?;
+    let (reason, _) = change_target(&app, &caller, &uid, body).await?;
     let n = app.store.revoke_all_trusted_browsers(&uid).await?;
     audit::record(
         &app,

@@ -103,6 +103,7 @@ pub(super) async fn user(store: &dyn Store, cmd: UserCommand) -> Result<(), Star
                 attributes: attrs,
                 disabled: false,
                 created_at: OffsetDateTime::now_utc(),
+                devices_reset_at: None,
             };
             store.create_user(&user).await?;
             println!("user {} added", user.uid);

@@ -153,7 +153,7 @@ async fn check_grant(
             "the PKCE code_verifier does not match the code_challenge",
         ));
     }
-    active_user(app, &grant.uid).await
+    active_user(app, &grant.uid, grant.auth_time).await
 }
 
 async fn refresh(app: &Provider, client: &Client, form: &Params) -> Result<Response, OAuthError> {
@@ -194,7 +194,7 @@ async fn refresh(app: &Provider, client: &Client, form: &Params) -> Result<Respo
         auth_time: old.auth_time,
         nonce: None,
     };
-    let user = active_user(app, &old.uid).await?;
+    let user = active_user(app, &old.uid, old.auth_time).await?;
     let (refresh, mut record) = new_refresh(app, &user, &g, &old.family_id, now);
     // Rotation keeps the family's original lifetime: refreshing does not
     // extend a sign-in forever.
@@ -236,10 +236,24 @@ async fn refresh(app: &Provider, client: &Client, form: &Params) -> Result<Respo
     Ok(respond(app, &user, &g, refresh, now))
 }
 
-async fn active_user(app: &Provider, uid: &str) -> Result<User, OAuthError> {
+/// The grant's user, if still enabled and if the sign-in at `auth_time`
+/// behind the grant still stands (see [`User::signed_in_since_reset`]).
+async fn active_user(
+    app: &Provider,
+    uid: &str,
+    auth_time: OffsetDateTime,
+) -> Result<User, OAuthError> {
     match app.store.get_user(uid).await? {
-        Some(u) if !u.disabled => Ok(u),
-        _ => Err(OAuthError::invalid_grant(
+        Some(u) if u.disabled => Err(OAuthError::invalid_grant(
+            "the user no longer exists or is disabled",
+        )),
+        Some(u) if !u.signed_in_since_reset(auth_time.unix_timestamp()) => {
+            Err(OAuthError::invalid_grant(
+                "the sign-in behind this grant predates a reset of the account's authenticator apps",
+            ))
+        }
+        Some(u) => Ok(u),
+        None => Err(OAuthError::invalid_grant(
             "the user no longer exists or is disabled",
         )),
     }

@@ -87,10 +87,7 @@ pub async fn via_trusted_browser(
         return Ok(None);
     }
     let now = OffsetDateTime::now_utc();
-    if trusted::recognise(app, headers, &user.uid, now)
-        .await?
-        .is_none()
-    {
+    if trusted::recognise(app, headers, user, now).await?.is_none() {
         return Ok(None);
     }
     // RFC 8176 has no value for a remembered browser; "mfa" says two factors

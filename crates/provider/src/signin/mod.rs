@@ -65,6 +65,9 @@ async fn begin_inner(
         && let Some(session) = app.store.get_session(&token_hash(&session_value)).await?
         && fresh_enough(&request, session.auth_time, now)
         && let Some(user) = active_user(app, &session.uid).await?
+        // A session from before a reset of the devices is not reused at all
+        // (its password proof included): the reset may be a theft's answer.
+        && user.signed_in_since_reset(session.auth_time.unix_timestamp())
     {
         // A second factor proven earlier stands only while the account
         // still has one: after a reset of its devices the user enrols again.

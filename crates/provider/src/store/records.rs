@@ -98,11 +98,30 @@ pub struct User {
     pub disabled: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// When the help desk last reset this user's authenticator apps: what a
+    /// sign-in before it proved (browser sessions, tokens, trusted browsers)
+    /// no longer counts. Absent in records written before it existed.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub devices_reset_at: Option<OffsetDateTime>,
 }
 
 impl User {
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.contains(role)
+    }
+
+    /// Whether a sign-in at `auth_time` (Unix seconds, the resolution of the
+    /// tokens' `auth_time`) may still stand: it is not older than the last
+    /// reset of the user's devices. A reset means the second factor was lost
+    /// or taken, so what it proved goes with it. A sign-in in the very second
+    /// of the reset counts as after it (a token cannot tell them apart).
+    pub fn signed_in_since_reset(&self, auth_time: i64) -> bool {
+        self.devices_reset_at
+            .is_none_or(|reset| auth_time >= reset.unix_timestamp())
     }
 }
 
@@ -380,6 +399,34 @@ mod tests {
             let err = serde_json::from_str::<EncryptedSecret>(bad).unwrap_err();
             assert!(err.is_data() || err.is_syntax(), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn a_reset_stands_against_earlier_sign_ins_to_the_second() {
+        // A record written before the field existed: no reset.
+        let legacy = r#"{"uid":"ann","email":"ann@example.org","display_name":"Ann",
+            "password_hash":"$argon2id$x","roles":[],"attributes":{},"disabled":false,
+            "created_at":"2026-01-01T00:00:00Z"}"#;
+        let mut user: User = serde_json::from_str(legacy).unwrap();
+        assert_eq!(user.devices_reset_at, None);
+        assert!(user.signed_in_since_reset(0));
+        assert!(
+            !serde_json::to_string(&user)
+                .unwrap()
+                .contains("devices_reset_at")
+        );
+
+        let reset = time::macros::datetime!(2026-12-06 10:00:00.750 UTC);
+        user.devices_reset_at = Some(reset);
+        let secs = reset.unix_timestamp();
+        assert!(!user.signed_in_since_reset(secs - 1));
+        assert!(
+            user.signed_in_since_reset(secs),
+            "the same second counts as after"
+        );
+        assert!(user.signed_in_since_reset(secs + 1));
+        let stored: User = serde_json::from_str(&serde_json::to_string(&user).unwrap()).unwrap();
+        assert_eq!(stored.devices_reset_at, Some(reset));
     }
 
     #[test]

@@ -177,6 +177,7 @@ mod tests {
             attributes: BTreeMap::new(),
             disabled: false,
             created_at: now(),
+            devices_reset_at: None,
         };
         let terms: Vec<String> = search_terms(&user).into_iter().collect();
         assert_eq!(

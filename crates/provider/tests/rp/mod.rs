@@ -124,6 +124,7 @@ impl Env {
                 .collect::<BTreeMap<_, _>>(),
             disabled: false,
             created_at: now,
+            devices_reset_at: None,
         };
         self.store.create_user(&user).await.unwrap();
         if let Some(secret) = secret {
