@@ -348,7 +348,7 @@ test("the help desk resets all of a user's apps, only with a reason, and the res
   const remaining = await texts("section[aria-labelledby=hd-devices] tbody th");
   assert.ok(remaining.length >= 1, "the demo user still has an app to reset");
   await wd.click(await wd.waitForXPath(`${devices}//button[normalize-space()='Reset all authenticator apps']`));
-  await wd.waitForXPath("//form[contains(@class,'confirm')]//p[normalize-space()='Remove every authenticator app of Demo User (demo)? They will set one up again at their next sign-in.']");
+  await wd.waitForXPath("//form[contains(@class,'confirm')]//p[normalize-space()='Remove every authenticator app of Demo User (demo)? They will be signed out everywhere and set one up again at their next sign-in.']");
   // No reason, no reset: the form says why and nothing is sent.
   await wd.click(await wd.waitForXPath("//button[normalize-space()='Confirm with this reason']"));
   await wd.waitForXPath("//form[contains(@class,'confirm')]//textarea[@aria-invalid='true']");

@@ -53,7 +53,7 @@ export const commands = {
 	helpdeskSearch: (query: string) => __TAURI_INVOKE<UserSearchResults>("helpdesk_search", { query }),
 	helpdeskDevices: (uid: string) => __TAURI_INVOKE<Device[]>("helpdesk_devices", { uid }),
 	helpdeskDeviceRemove: (uid: string, id: string, reason: string, onProgress: Channel<LoginProgress>) => __TAURI_INVOKE<null>("helpdesk_device_remove", { uid, id, reason, onProgress }),
-	/**  Removes every device of the user: they enrol again at their next sign-in. */
+	/**  Removes every device of the user: signed out everywhere, they enrol again. */
 	helpdeskDevicesReset: (uid: string, reason: string, onProgress: Channel<LoginProgress>) => __TAURI_INVOKE<Removed>("helpdesk_devices_reset", { uid, reason, onProgress }),
 	helpdeskBrowsers: (uid: string) => __TAURI_INVOKE<TrustedBrowser[]>("helpdesk_browsers", { uid }),
 	helpdeskBrowserRevoke: (uid: string, id: string, reason: string, onProgress: Channel<LoginProgress>) => __TAURI_INVOKE<null>("helpdesk_browser_revoke", { uid, id, reason, onProgress }),

@@ -167,7 +167,8 @@ pub enum HelpdeskCommand {
         #[command(flatten)]
         reason: Reason,
     },
-    /// Remove all of a user's apps: they enrol again at next sign-in.
+    /// Remove all of a user's apps: they are signed out everywhere and enrol
+    /// again at next sign-in.
     Reset {
         uid: String,
         #[command(flatten)]

@@ -41,7 +41,7 @@ pub async fn helpdesk_device_remove(
         .await
 }
 
-/// Removes every device of the user: they enrol again at their next sign-in.
+/// Removes every device of the user: signed out everywhere, they enrol again.
 #[tauri::command]
 #[specta::specta]
 pub async fn helpdesk_devices_reset(

@@ -148,7 +148,7 @@ export const en = {
   "helpdesk.removeConfirm": "Remove {name} from {user}?",
   "helpdesk.removed": "{name} was removed.",
   "helpdesk.reset": "Reset all authenticator apps",
-  "helpdesk.resetConfirm": "Remove every authenticator app of {user}? They will set one up again at their next sign-in.",
+  "helpdesk.resetConfirm": "Remove every authenticator app of {user}? They will be signed out everywhere and set one up again at their next sign-in.",
   "helpdesk.resetDone": "The authenticator apps of {user} were reset.",
   "helpdesk.revokeConfirm": "Revoke {name} for {user}?",
   "helpdesk.revokeAllConfirm": "Revoke every trusted browser of {user}?",

@@ -149,7 +149,7 @@ export const fr: Messages = {
   "helpdesk.removeConfirm": "Retirer {name} à {user} ?",
   "helpdesk.removed": "{name} a été retirée.",
   "helpdesk.reset": "Réinitialiser toutes les applications",
-  "helpdesk.resetConfirm": "Retirer toutes les applications d’authentification de {user} ? Il en configurera une à sa prochaine connexion.",
+  "helpdesk.resetConfirm": "Retirer toutes les applications d’authentification de {user} ? Il sera déconnecté partout et en configurera une à sa prochaine connexion.",
   "helpdesk.resetDone": "Les applications d’authentification de {user} ont été réinitialisées.",
   "helpdesk.revokeConfirm": "Révoquer {name} pour {user} ?",
   "helpdesk.revokeAllConfirm": "Révoquer tous les navigateurs de confiance de {user} ?",
