@@ -219,9 +219,15 @@ impl AppState {
         self.call(None, |c| async move { c.devices().await }).await
     }
 
-    pub async fn device_enrol_start(&self, name: String) -> CommandResult<EnrolmentView> {
+    pub async fn device_enrol_start(
+        &self,
+        name: String,
+        progress: Channel<LoginProgress>,
+    ) -> CommandResult<EnrolmentView> {
         let started = self
-            .call(None, |c| async move { c.start_enrollment(&name).await })
+            .call(Some(progress), |c| async move {
+                c.start_enrollment(&name).await
+            })
             .await?;
         let png = qr::png(started.otpauth_uri.expose(), QR_SCALE)
             .map_err(|e| from_client(&e, self.lang()))?;

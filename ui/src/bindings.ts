@@ -24,8 +24,11 @@ export const commands = {
 	/**  Who is signed in; `not_signed_in` when no session is kept. */
 	me: () => __TAURI_INVOKE<Me>("me"),
 	devicesList: () => __TAURI_INVOKE<Device[]>("devices_list"),
-	/**  Starts an enrolment: QR code (PNG data URI) and the secret in groups of four. */
-	deviceEnrolStart: (name: string) => __TAURI_INVOKE<EnrolmentView>("device_enrol_start", { name }),
+	/**
+	 *  Starts an enrolment: QR code (PNG data URI) and the secret in groups of
+	 *  four. An account that has an app may have to sign in again first (step-up).
+	 */
+	deviceEnrolStart: (name: string, onProgress: Channel<LoginProgress>) => __TAURI_INVOKE<EnrolmentView>("device_enrol_start", { name, onProgress }),
 	/**
 	 *  Confirms an enrolment with the app's current code; recovery codes come
 	 *  back on the first device (and are kept for `recovery_codes_save`).

@@ -61,7 +61,8 @@ export const ipc = {
   signOut: () => call(commands.signOut()),
   me: () => call(commands.me()),
   devicesList: () => call(commands.devicesList()),
-  deviceEnrolStart: (name: string) => call(commands.deviceEnrolStart(name)),
+  deviceEnrolStart: (name: string, onProgress: Progress = ignore) =>
+    call(commands.deviceEnrolStart(name, progressChannel(onProgress))),
   deviceEnrolConfirm: (enrolmentId: string, code: string) =>
     call(commands.deviceEnrolConfirm(enrolmentId, code)),
   deviceRename: (id: string, name: string) => call(commands.deviceRename(id, name)),

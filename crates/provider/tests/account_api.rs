@@ -979,6 +979,60 @@ async fn rename_changes_only_the_callers_device() {
     }
 }
 
+/// Adding an app to an account that has one needs a recent sign-in with it,
+/// as deleting one does: a stolen session or refresh token must not let its
+/// holder add a second factor of their own. A first app needs none.
+#[tokio::test]
+async fn adding_an_app_to_a_protected_account_needs_step_up() {
+    for env in each_env().await {
+        let start = |token: String| {
+            let env = &env;
+            async move {
+                env.call(
+                    Method::POST,
+                    paths::MY_DEVICES,
+                    &[],
+                    Some(&token),
+                    Some(json!({ "name": "Attacker's phone" })),
+                )
+                .await
+            }
+        };
+        let r = start(env.stale("alice").await).await;
+        r.problem(401, "step_up_required");
+        assert!(r.challenge().contains("max_age=600"), "{}", r.challenge());
+        let r = start(env.mint("alice", 5, &["pwd"], 0).await).await;
+        r.problem(401, "step_up_required");
+        assert!(
+            r.challenge().contains(r#"acr_values="eidas1-mfa"#),
+            "{}: {}",
+            env.name,
+            r.challenge()
+        );
+        // Nothing was started: no pending enrolment, no audit entry.
+        let trail = env
+            .get(paths::MY_ACTIVITY, &[], &env.fresh("alice").await)
+            .await
+            .ok(200)
+            .clone();
+        assert!(
+            trail["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["action"] != "enrollment_started"),
+            "{trail}"
+        );
+        // A recent sign-in with the app may add another.
+        start(env.fresh("alice").await).await.ok(201);
+        // An account without an app sets up its first one without stepping up.
+        start(env.stale("newbie").await).await.ok(201);
+        start(env.mint("newbie", 5, &["pwd"], 0).await)
+            .await
+            .ok(201);
+    }
+}
+
 #[tokio::test]
 async fn delete_needs_step_up_owns_its_target_and_keeps_the_last_factor() {
     for env in each_env().await {

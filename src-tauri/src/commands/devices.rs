@@ -16,14 +16,16 @@ pub async fn devices_list(state: State<'_, AppState>) -> CommandResult<Vec<Devic
     state.devices_list().await
 }
 
-/// Starts an enrolment: QR code (PNG data URI) and the secret in groups of four.
+/// Starts an enrolment: QR code (PNG data URI) and the secret in groups of
+/// four. An account that has an app may have to sign in again first (step-up).
 #[tauri::command]
 #[specta::specta]
 pub async fn device_enrol_start(
     state: State<'_, AppState>,
     name: String,
+    on_progress: Channel<LoginProgress>,
 ) -> CommandResult<EnrolmentView> {
-    state.device_enrol_start(name).await
+    state.device_enrol_start(name, on_progress).await
 }
 
 /// Confirms an enrolment with the app's current code; recovery codes come

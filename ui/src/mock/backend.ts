@@ -165,6 +165,10 @@ export function mockBackend(opts: MockOptions = {}) {
     devices_list: () => (needMe(), state.devices),
     device_enrol_start: (a) => {
       needMe();
+      // The provider asks an account that has an app for a recent sign-in.
+      if (state.devices.length > 0) {
+        send(a, { step: "waiting_for_browser", url: `${state.settings.issuer}/authorize?max_age=0` });
+      }
       state.enrolment = {
         enrollment_id: "enr-1",
         name: String(a.name),

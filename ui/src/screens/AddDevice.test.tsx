@@ -110,3 +110,30 @@ test("rate limiting is explained", async () => {
   await user.click(screen.getByRole("button", { name: "Next" }));
   expect(await screen.findByText("Too many attempts. Wait a few minutes, then try again.")).toBeInTheDocument();
 });
+
+test("another app: the step-up is announced while the browser confirms, then the QR code shows", async () => {
+  let release: () => void = () => {};
+  const { user } = await startAdding({
+    overrides: {
+      device_enrol_start: (a: Record<string, unknown>) => {
+        (a.onProgress as { onmessage: (p: unknown) => void }).onmessage({ step: "waiting_for_browser", provider: "x" });
+        const view = {
+          enrollment_id: "enr-2",
+          name: String(a.name),
+          qr_png_data_uri: "data:image/png;base64,AA==",
+          secret_groups: ["JBSW", "Y3DP"],
+          expires_at: "2026-11-23T09:22:00Z",
+        };
+        return new Promise((res) => (release = () => res(view)));
+      },
+    },
+  });
+  await user.type(screen.getByLabelText("Name of the app or phone"), "Spare phone");
+  await user.click(screen.getByRole("button", { name: "Next" }));
+  await waitFor(() =>
+    expect(screen.getAllByRole("status").some((s) => s.textContent?.includes("needs a recent sign-in"))).toBe(true),
+  );
+  release();
+  await expectFocusedHeading("Step 2 of 4: scan the QR code", 2);
+  expect(screen.getByTestId("secret")).toHaveTextContent("JBSWY3DP");
+});

@@ -4,6 +4,7 @@ import { FocusHeading } from "../components/Heading";
 import { CopyButton } from "../components/CopyButton";
 import { ErrorNotice } from "../components/ErrorNotice";
 import { RecoveryCodes } from "../components/RecoveryCodes";
+import { Status } from "../components/Status";
 import { useI18n } from "../i18n/I18n";
 import { ipc } from "../ipc";
 import type { EnrolmentView } from "../ipc";
@@ -22,7 +23,7 @@ type Step =
  */
 export function AddDevice({ onFinished }: { onFinished: () => void }) {
   const { t, formatDate } = useI18n();
-  const { run, busy, error, setError } = useAction();
+  const { run, busy, error, setError, progress, onProgress } = useAction();
   const [step, setStep] = useState<Step>({ kind: "name" });
   const [name, setName] = useState("");
   const [nameMissing, setNameMissing] = useState(false);
@@ -39,7 +40,9 @@ export function AddDevice({ onFinished }: { onFinished: () => void }) {
       nameRef.current?.focus();
       return;
     }
-    const enrolment = await run(() => ipc.deviceEnrolStart(name.trim()));
+    // An account that has an app may be asked to sign in again first: the
+    // progress says so while the browser is open.
+    const enrolment = await run(() => ipc.deviceEnrolStart(name.trim(), onProgress));
     if (enrolment) setStep({ kind: "scan", enrolment });
   };
 
@@ -106,6 +109,7 @@ export function AddDevice({ onFinished }: { onFinished: () => void }) {
               {t("common.cancel")}
             </button>
           </div>
+          <Status message={progress} />
         </form>
       )}
 

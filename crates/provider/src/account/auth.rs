@@ -169,7 +169,7 @@ fn require_helpdesk(caller: &Caller) -> ApiResult<()> {
 
 /// RFC 9470 step-up: the sign-in must be at most `step_up_max_age` old, and —
 /// for a user who has an authenticator — must have used a second factor.
-async fn require_recent(app: &Provider, caller: &Caller) -> ApiResult<()> {
+pub(super) async fn require_recent(app: &Provider, caller: &Caller) -> ApiResult<()> {
     let max_age = app.config.step_up_max_age_secs;
     let age = OffsetDateTime::now_utc().unix_timestamp() - caller.claims.auth_time;
     if age > max_age as i64 {

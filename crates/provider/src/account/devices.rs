@@ -22,7 +22,7 @@ use tessera_api::{
 use time::OffsetDateTime;
 
 use super::audit::{self, Change};
-use super::auth::{Caller, CallerDevices, StepUp};
+use super::auth::{Caller, CallerDevices, StepUp, require_recent};
 use super::extract::{ApiJson, ApiPath};
 use super::openapi::responses::{StepUpOrUnauthorized, Unauthorized, Unavailable};
 use super::problem::{ApiError, ApiResult, sentence};
@@ -63,22 +63,31 @@ pub async fn list(CallerDevices(_, devices): CallerDevices) -> ApiResult<Json<Ve
 
 /// Starts an enrolment: a new secret, its `otpauth://` URI and an expiry.
 /// Nothing is a device until the enrolment is confirmed.
+///
+/// An account that has a device needs a recent sign-in with it (step-up),
+/// as for deleting one: otherwise whoever holds a session or a refresh
+/// token (a stolen laptop) could add an app of their own and keep a second
+/// factor after the user changes the password. A first device needs none:
+/// the account has no factor to prove yet.
 #[utoipa::path(post, path = "/api/v1/me/devices", operation_id = "start_enrollment", tag = "devices", security(("bearer" = [])),
     request_body = EnrollmentStart,
     responses(
         (status = 201, description = "Pending enrolment", body = EnrollmentStarted),
         (status = 400, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
-        (status = 401, response = inline(Unauthorized)),
+        (status = 401, response = inline(StepUpOrUnauthorized)),
         (status = 429, description = "Too many enrolments started", body = Problem, content_type = "application/problem+json"),
         (status = 503, response = inline(Unavailable)),
     ))]
 pub async fn start_enrollment(
     State(app): ApiState,
-    caller: Caller,
+    CallerDevices(caller, devices): CallerDevices,
     ApiJson(body): ApiJson<EnrollmentStart>,
 ) -> ApiResult<Response> {
     let name = normalize_device_name(&body.name)
         .map_err(|e| ApiError::bad_request(sentence(&e.to_string())))?;
+    if !devices.is_empty() {
+        require_recent(&app, &caller).await?;
+    }
     let uid = caller.uid();
     let limits = &app.config.rate_limit;
     let start_key = format!("account:enroll-start:{uid}");
