@@ -24,3 +24,24 @@ export async function expectFocusedHeading(name: string, level: 1 | 2 = 1) {
   await waitFor(() => expect(screen.getByRole("heading", { level, name })).toHaveFocus());
   return screen.getByRole("heading", { level, name });
 }
+
+/**
+ * A command override that reports a step-up waiting for the browser, then
+ * answers `answer(args)` once `release()` is called: for checking what a
+ * screen shows while the browser confirms.
+ */
+export function stepUpPending(answer: (args: Record<string, unknown>) => unknown = () => null) {
+  let release: () => void = () => {};
+  const command = (a: Record<string, unknown>) => {
+    (a.onProgress as { onmessage: (p: unknown) => void }).onmessage({ step: "waiting_for_browser", provider: "x" });
+    return new Promise((res) => (release = () => res(answer(a))));
+  };
+  return { command, release: () => release() };
+}
+
+/** Waits until a status region announces the step-up. */
+export async function expectStepUpAnnounced() {
+  await waitFor(() =>
+    expect(screen.getAllByRole("status").some((s) => s.textContent?.includes("needs a recent sign-in"))).toBe(true),
+  );
+}

@@ -1,6 +1,6 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import { expect, test } from "vitest";
-import { renderApp, expectFocusedHeading } from "../test-utils";
+import { renderApp, expectFocusedHeading, expectStepUpAnnounced, stepUpPending } from "../test-utils";
 
 async function startAdding(opts = {}) {
   const r = renderApp(opts);
@@ -112,28 +112,18 @@ test("rate limiting is explained", async () => {
 });
 
 test("another app: the step-up is announced while the browser confirms, then the QR code shows", async () => {
-  let release: () => void = () => {};
-  const { user } = await startAdding({
-    overrides: {
-      device_enrol_start: (a: Record<string, unknown>) => {
-        (a.onProgress as { onmessage: (p: unknown) => void }).onmessage({ step: "waiting_for_browser", provider: "x" });
-        const view = {
-          enrollment_id: "enr-2",
-          name: String(a.name),
-          qr_png_data_uri: "data:image/png;base64,AA==",
-          secret_groups: ["JBSW", "Y3DP"],
-          expires_at: "2026-11-23T09:22:00Z",
-        };
-        return new Promise((res) => (release = () => res(view)));
-      },
-    },
-  });
+  const start = stepUpPending((a) => ({
+    enrollment_id: "enr-2",
+    name: String(a.name),
+    qr_png_data_uri: "data:image/png;base64,AA==",
+    secret_groups: ["JBSW", "Y3DP"],
+    expires_at: "2026-11-23T09:22:00Z",
+  }));
+  const { user } = await startAdding({ overrides: { device_enrol_start: start.command } });
   await user.type(screen.getByLabelText("Name of the app or phone"), "Spare phone");
   await user.click(screen.getByRole("button", { name: "Next" }));
-  await waitFor(() =>
-    expect(screen.getAllByRole("status").some((s) => s.textContent?.includes("needs a recent sign-in"))).toBe(true),
-  );
-  release();
+  await expectStepUpAnnounced();
+  start.release();
   await expectFocusedHeading("Step 2 of 4: scan the QR code", 2);
   expect(screen.getByTestId("secret")).toHaveTextContent("JBSWY3DP");
 });

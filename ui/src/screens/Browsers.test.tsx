@@ -1,6 +1,6 @@
 import { screen, waitFor } from "@testing-library/react";
 import { expect, test } from "vitest";
-import { renderApp, expectFocusedHeading } from "../test-utils";
+import { renderApp, expectFocusedHeading, expectStepUpAnnounced, stepUpPending } from "../test-utils";
 
 async function openBrowsers(opts = {}) {
   const r = renderApp(opts);
@@ -32,20 +32,11 @@ test("revoke all asks first, then empties the list", async () => {
 });
 
 test("step-up progress is announced while the browser confirms a revocation", async () => {
-  let release: () => void = () => {};
-  const { user } = await openBrowsers({
-    overrides: {
-      browser_revoke: (a: Record<string, unknown>) => {
-        (a.onProgress as { onmessage: (p: unknown) => void }).onmessage({ step: "waiting_for_browser", provider: "x" });
-        return new Promise((res) => (release = () => res(null)));
-      },
-    },
-  });
+  const revoke = stepUpPending();
+  const { user } = await openBrowsers({ overrides: { browser_revoke: revoke.command } });
   await user.click(await screen.findByRole("button", { name: "Revoke Chrome on Windows" }));
-  await waitFor(() =>
-    expect(screen.getAllByRole("status").some((s) => s.textContent?.includes("needs a recent sign-in"))).toBe(true),
-  );
-  release();
+  await expectStepUpAnnounced();
+  revoke.release();
   await waitFor(() => expect(screen.queryByRole("rowheader", { name: "Chrome on Windows" })).not.toBeInTheDocument());
 });
 

@@ -1,6 +1,6 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import { expect, test } from "vitest";
-import { renderApp, expectFocusedHeading } from "../test-utils";
+import { renderApp, expectFocusedHeading, expectStepUpAnnounced, stepUpPending } from "../test-utils";
 import { demoDevices } from "../mock/backend";
 
 async function openDevices(opts = {}) {
@@ -63,21 +63,12 @@ test("deleting the last app is refused with last_factor and explained", async ()
 });
 
 test("step-up progress is announced while the browser confirms", async () => {
-  let release: () => void = () => {};
-  const { user } = await openDevices({
-    overrides: {
-      device_delete: (a: Record<string, unknown>) => {
-        (a.onProgress as { onmessage: (p: unknown) => void }).onmessage({ step: "waiting_for_browser", provider: "x" });
-        return new Promise((res) => (release = () => res(null)));
-      },
-    },
-  });
+  const remove = stepUpPending();
+  const { user } = await openDevices({ overrides: { device_delete: remove.command } });
   await user.click(await screen.findByRole("button", { name: "Delete Tablet" }));
   await user.click(screen.getByRole("button", { name: "Delete Tablet" }));
-  await waitFor(() =>
-    expect(screen.getAllByRole("status").some((s) => s.textContent?.includes("needs a recent sign-in"))).toBe(true),
-  );
-  release();
+  await expectStepUpAnnounced();
+  remove.release();
   await waitFor(() => expect(screen.queryByRole("rowheader", { name: "Tablet" })).not.toBeInTheDocument());
 });
 
