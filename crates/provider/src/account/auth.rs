@@ -130,7 +130,7 @@ impl FromRequestParts<AppState> for StepUp {
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> ApiResult<StepUp> {
         let caller = Caller::from_request_parts(parts, app).await?;
-        require_recent(app, &caller).await?;
+        require_recent(app, &caller, None).await?;
         Ok(StepUp(caller))
     }
 }
@@ -152,7 +152,7 @@ impl FromRequestParts<AppState> for HelpdeskStepUp {
         let caller = Caller::from_request_parts(parts, app).await?;
         // The role first: stepping up would not help someone without it.
         require_helpdesk(&caller)?;
-        require_recent(app, &caller).await?;
+        require_recent(app, &caller, None).await?;
         Ok(HelpdeskStepUp(caller))
     }
 }
@@ -169,7 +169,13 @@ fn require_helpdesk(caller: &Caller) -> ApiResult<()> {
 
 /// RFC 9470 step-up: the sign-in must be at most `step_up_max_age` old, and —
 /// for a user who has an authenticator — must have used a second factor.
-pub(super) async fn require_recent(app: &Provider, caller: &Caller) -> ApiResult<()> {
+/// `devices` are the caller's when the route already read them; otherwise
+/// they are read, and only if the answer depends on them.
+pub(super) async fn require_recent(
+    app: &Provider,
+    caller: &Caller,
+    devices: Option<&[store::Device]>,
+) -> ApiResult<()> {
     let max_age = app.config.step_up_max_age_secs;
     let age = OffsetDateTime::now_utc().unix_timestamp() - caller.claims.auth_time;
     if age > max_age as i64 {
@@ -183,7 +189,12 @@ pub(super) async fn require_recent(app: &Provider, caller: &Caller) -> ApiResult
         ));
     }
     let used_second_factor = caller.claims.amr.iter().any(|m| m == "mfa" || m == "otp");
-    if !used_second_factor && !app.store.list_devices(caller.uid()).await?.is_empty() {
+    let has_device = match devices {
+        _ if used_second_factor => false,
+        Some(devices) => !devices.is_empty(),
+        None => !app.store.list_devices(caller.uid()).await?.is_empty(),
+    };
+    if has_device {
         let mfa_levels: Vec<&str> = app
             .config
             .acr

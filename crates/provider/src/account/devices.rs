@@ -86,7 +86,7 @@ pub async fn start_enrollment(
     let name = normalize_device_name(&body.name)
         .map_err(|e| ApiError::bad_request(sentence(&e.to_string())))?;
     if !devices.is_empty() {
-        require_recent(&app, &caller).await?;
+        require_recent(&app, &caller, Some(&devices)).await?;
     }
     let uid = caller.uid();
     let limits = &app.config.rate_limit;

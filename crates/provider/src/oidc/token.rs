@@ -243,8 +243,8 @@ async fn active_user(
     uid: &str,
     auth_time: OffsetDateTime,
 ) -> Result<User, OAuthError> {
-    match app.store.get_user(uid).await? {
-        Some(u) if u.disabled => Err(OAuthError::invalid_grant(
+    match app.store.get_user(uid).await?.filter(|u| !u.disabled) {
+        None => Err(OAuthError::invalid_grant(
             "the user no longer exists or is disabled",
         )),
         Some(u) if !u.signed_in_since_reset(auth_time.unix_timestamp()) => {
@@ -253,9 +253,6 @@ async fn active_user(
             ))
         }
         Some(u) => Ok(u),
-        None => Err(OAuthError::invalid_grant(
-            "the user no longer exists or is disabled",
-        )),
     }
 }
 
