@@ -1924,6 +1924,13 @@ async fn a_helpdesk_reset_ends_what_earlier_sign_ins_proved() {
         )
         .await
         .ok(200);
+        // The browser trusted with the lost phone is gone from the lists.
+        let browsers = env
+            .get(paths::USER_TRUSTED_BROWSERS, &[("uid", "alice")], &agent)
+            .await
+            .ok(200)
+            .clone();
+        assert_eq!(browsers, serde_json::json!([]), "{}", env.name);
 
         // The tokens of that sign-in are refused everywhere...
         let r = env.get(paths::MY_DEVICES, &[], &access).await;

@@ -505,7 +505,8 @@ mod cases {
             let codes = [format!("{uid}-code")];
             store.replace_recovery_codes(uid, &codes).await.unwrap();
         }
-        assert_eq!(store.reset_devices("alice").await.unwrap(), 2);
+        let reset = store.reset_devices("alice", now()).await.unwrap();
+        assert_eq!(reset.devices, 2);
         assert!(store.list_devices("alice").await.unwrap().is_empty());
         assert_eq!(
             store.count_recovery_codes("alice").await.unwrap(),
@@ -515,6 +516,94 @@ mod cases {
         assert_eq!(store.count_recovery_codes("bob").await.unwrap(), 1);
         assert_eq!(store.get_device("alice", "d4").await.unwrap(), None);
         assert_eq!(ids(&store.list_devices("bob").await.unwrap()), ["d3"]);
+    }
+
+    /// A reset stamps the user record as stored (keeping a change made just
+    /// before it), and removes the devices, the recovery codes and the
+    /// trusted browsers of that user only, in one step.
+    pub async fn reset_stamps_the_user_and_removes_what_devices_proved(store: Arc<dyn Store>) {
+        for (uid, email) in [("rita", "rita@example.org"), ("sam", "sam@example.org")] {
+            store.create_user(&user(uid, email, uid)).await.unwrap();
+            store
+                .create_device(&device(uid, &format!("{uid}-d1"), "Phone"))
+                .await
+                .unwrap();
+            store
+                .replace_recovery_codes(uid, &[format!("{uid}-code")])
+                .await
+                .unwrap();
+            for n in 1..=2 {
+                store
+                    .create_trusted_browser(&browser(uid, &format!("{uid}-b{n}"), in_secs(3600)))
+                    .await
+                    .unwrap();
+            }
+        }
+        store
+            .create_trusted_browser(&browser("rita", "rita-old", in_secs(1)))
+            .await
+            .unwrap();
+        let mut renamed = store.get_user("rita").await.unwrap().unwrap();
+        renamed.display_name = "Rita Renamed".into();
+        store.update_user(&renamed).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+        let at = OffsetDateTime::from_unix_timestamp(now().unix_timestamp()).unwrap();
+        let reset = store.reset_devices("rita", at).await.unwrap();
+        assert_eq!(
+            (reset.devices, reset.browsers),
+            (1, 2),
+            "the expired browser is removed but not counted"
+        );
+
+        let rita = store.get_user("rita").await.unwrap().unwrap();
+        assert_eq!(rita.devices_reset_at, Some(at));
+        assert_eq!(
+            rita.display_name, "Rita Renamed",
+            "the record as stored is stamped"
+        );
+        assert!(!rita.signed_in_since_reset(at.unix_timestamp() - 1));
+        let subject = store.bearer_subject("rita", "jti-rita").await.unwrap();
+        assert_eq!(subject.user.unwrap().devices_reset_at, Some(at));
+        assert!(store.list_devices("rita").await.unwrap().is_empty());
+        assert_eq!(store.count_recovery_codes("rita").await.unwrap(), 0);
+        assert!(
+            store
+                .list_trusted_browsers("rita")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        for id in ["rita-b1", "rita-b2"] {
+            let cookie = hash_token(format!("cookie-{id}").as_bytes());
+            assert_eq!(
+                store.find_trusted_browser(&cookie).await.unwrap(),
+                None,
+                "{id}"
+            );
+        }
+        assert_eq!(
+            store
+                .rename_device("rita", "rita-d1", "back")
+                .await
+                .unwrap_err()
+                .code(),
+            "not_found"
+        );
+
+        let sam = store.get_user("sam").await.unwrap().unwrap();
+        assert_eq!(sam.devices_reset_at, None, "another user is untouched");
+        assert_eq!(store.list_devices("sam").await.unwrap().len(), 1);
+        assert_eq!(store.count_recovery_codes("sam").await.unwrap(), 1);
+        assert_eq!(store.list_trusted_browsers("sam").await.unwrap().len(), 2);
+
+        let err = store.reset_devices("nobody", at).await.unwrap_err();
+        assert_eq!(err.code(), "not_found");
+        assert_eq!(
+            store.get_user("nobody").await.unwrap(),
+            None,
+            "nothing created"
+        );
     }
 
     /// The CAS defect: a deleted device stayed in the user's index and kept
@@ -1718,6 +1807,7 @@ macro_rules! conformance {
                 hostile_keys_find_nothing,
                 clients_are_unique,
                 devices_belong_to_their_owner,
+                reset_stamps_the_user_and_removes_what_devices_proved,
                 listed_iff_usable_under_concurrency,
                 concurrent_renames_never_duplicate,
                 last_device_is_kept_when_asked,

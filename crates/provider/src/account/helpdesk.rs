@@ -31,13 +31,13 @@ async fn existing_user(app: &Provider, uid: &str) -> ApiResult<User> {
         .ok_or_else(|| ApiError::not_found("user"))
 }
 
-/// The checked reason of a change, and the user it concerns.
+/// The checked reason of a change to an existing user.
 async fn change_target(
     app: &Provider,
     caller: &Caller,
     uid: &str,
     body: HelpdeskChange,
-) -> ApiResult<(String, User)> {
+) -> ApiResult<String> {
     let reason = body
         .validated()
         .map_err(|e| ApiError::bad_request(sentence(&e.to_string())))?;
@@ -46,8 +46,8 @@ async fn change_target(
             "Use the self-service routes (/api/v1/me/…) for your own account.",
         ));
     }
-    let user = existing_user(app, uid).await?;
-    Ok((reason.reason, user))
+    existing_user(app, uid).await?;
+    Ok(reason.reason)
 }
 
 /// Prefix search on uid, email and name.
@@ -142,7 +142,7 @@ pub async fn remove_device(
     ApiPath((uid, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<HelpdeskChange>,
 ) -> ApiResult<StatusCode> {
-    let (reason, _) = change_target(&app, &caller, &uid, body).await?;
+    let reason = change_target(&app, &caller, &uid, body).await?;
     let Some(device) = app.store.get_device(&uid, &id).await? else {
         return Err(ApiError::not_found("device"));
     };
@@ -160,10 +160,10 @@ pub async fn remove_device(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Resets a user's second factor (step-up, reason): every device and the
-/// recovery codes are removed, and what earlier sign-ins proved (browser
-/// sessions, access and refresh tokens, trusted browsers) no longer counts;
-/// the user signs in again and enrols.
+/// Resets a user's second factor (step-up, reason): every device, the
+/// recovery codes and the trusted browsers are removed, and what earlier
+/// sign-ins proved (browser sessions, access and refresh tokens) no longer
+/// counts; the user signs in again and enrols.
 #[utoipa::path(delete, path = "/api/v1/users/{uid}/devices", operation_id = "reset_user_devices", tag = "help desk", security(("bearer" = [])),
     params(("uid" = String, Path, description = "The user's uid")),
     request_body = HelpdeskChange,
@@ -181,22 +181,20 @@ pub async fn reset_devices(
     ApiPath(uid): ApiPath<String>,
     ApiJson(body): ApiJson<HelpdeskChange>,
 ) -> ApiResult<Json<Removed>> {
-    let (reason, mut user) = change_target(&app, &caller, &uid, body).await?;
-    // First what the lost devices proved (sessions, tokens, trusted browsers
-    // of earlier sign-ins), then the devices: a failure in between leaves
-    // the user signing in again with a device they still have, never a
-    // taken device's sign-ins standing.
-    user.devices_reset_at = Some(OffsetDateTime::now_utc());
-    app.store.update_user(&user).await?;
-    let n = app.store.reset_devices(&uid).await?;
+    let reason = change_target(&app, &caller, &uid, body).await?;
+    let reset = app
+        .store
+        .reset_devices(&uid, OffsetDateTime::now_utc())
+        .await?;
     audit::record(
         &app,
         Change::new(&caller, AuditAction::DevicesReset, &uid)
             .reason(&reason)
-            .detail("count", &n.to_string()),
+            .detail("count", &reset.devices.to_string())
+            .detail("browsers", &reset.browsers.to_string()),
     )
     .await;
-    Ok(Json(browsers::removed(n)))
+    Ok(Json(browsers::removed(reset.devices)))
 }
 
 /// A user's trusted browsers.
@@ -243,7 +241,7 @@ pub async fn revoke_browser(
     ApiPath((uid, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<HelpdeskChange>,
 ) -> ApiResult<StatusCode> {
-    let (reason, _) = change_target(&app, &caller, &uid, body).await?;
+    let reason = change_target(&app, &caller, &uid, body).await?;
     if !app.store.revoke_trusted_browser(&uid, &id).await? {
         return Err(ApiError::not_found("trusted browser"));
     }
@@ -275,7 +273,7 @@ pub async fn revoke_browsers(
     ApiPath(uid): ApiPath<String>,
     ApiJson(body): ApiJson<HelpdeskChange>,
 ) -> ApiResult<Json<Removed>> {
-    let (reason, _) = change_target(&app, &caller, &uid, body).await?;
+    let reason = change_target(&app, &caller, &uid, body).await?;
     let n = app.store.revoke_all_trusted_browsers(&uid).await?;
     audit::record(
         &app,

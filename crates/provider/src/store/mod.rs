@@ -33,8 +33,9 @@ pub use embedded::EmbeddedStore;
 pub use error::{StoreError, StoreResult};
 pub use records::{
     AuditAction, AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client,
-    ConfirmedEnrollment, Device, DeviceDeletion, EncryptedSecret, NewAuditEvent, PasswordHash,
-    PendingEnrollment, RefreshToken, SignInTransaction, TrustedBrowser, User, hash_token,
+    ConfirmedEnrollment, Device, DeviceDeletion, DevicesReset, EncryptedSecret, NewAuditEvent,
+    PasswordHash, PendingEnrollment, RefreshToken, SignInTransaction, TrustedBrowser, User,
+    hash_token,
 };
 
 /// Name of the provider's ES256 signing key in [`Store::put_key_material`].
@@ -99,11 +100,15 @@ pub trait Store: Send + Sync + 'static {
     /// Removes the device and its index entry atomically; `false` if the user
     /// has no such device.
     async fn delete_device(&self, uid: &str, id: &str) -> StoreResult<bool>;
-    /// The help-desk reset: removes all of the user's devices and their
-    /// recovery codes (which stand in for a device) in one atomic step, so
-    /// no device confirmed meanwhile is left without its codes; returns how
-    /// many devices were removed.
-    async fn reset_devices(&self, uid: &str) -> StoreResult<u64>;
+    /// The help-desk reset, in one atomic step: stamps the user's
+    /// `devices_reset_at` with `at` (what earlier sign-ins proved stops
+    /// counting) and removes all of the user's devices, their recovery codes
+    /// (which stand in for a device) and their trusted browsers. No device
+    /// confirmed meanwhile is left without its codes, no sign-in can slip
+    /// between the stamp and the removal, and a concurrent change to the
+    /// user record is kept (the stamp is set on the record as stored).
+    /// `NotFound` if there is no such user.
+    async fn reset_devices(&self, uid: &str, at: OffsetDateTime) -> StoreResult<DevicesReset>;
     /// Like [`Store::delete_device`], but refuses (atomically, across provider
     /// instances) to remove the user's only device: the "last factor" rule
     /// for users who must use 2FA.

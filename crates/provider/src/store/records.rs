@@ -169,6 +169,14 @@ pub enum DeviceDeletion {
     LastDevice,
 }
 
+/// What [`crate::store::Store::reset_devices`] removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DevicesReset {
+    pub devices: u64,
+    /// Unexpired trusted browsers.
+    pub browsers: u64,
+}
+
 /// An enrolment started but not confirmed yet. Nothing is a device until
 /// [`crate::store::Store::confirm_enrollment`] turns it into one, under the
 /// same id.

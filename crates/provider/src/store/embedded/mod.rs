@@ -28,8 +28,8 @@ use super::shared::{
 };
 use super::{
     AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, ConfirmedEnrollment, Device,
-    DeviceDeletion, NewAuditEvent, PendingEnrollment, RefreshToken, SignInTransaction, Store,
-    StoreError, StoreResult, TrustedBrowser, User,
+    DeviceDeletion, DevicesReset, NewAuditEvent, PendingEnrollment, RefreshToken,
+    SignInTransaction, Store, StoreError, StoreResult, TrustedBrowser, User,
 };
 
 /// How often the background task purges expired records.
@@ -410,18 +410,26 @@ impl Store for EmbeddedStore {
         self.write(move |txn| remove_device(txn, &uid, &id)).await
     }
 
-    async fn reset_devices(&self, uid: &str) -> StoreResult<u64> {
+    async fn reset_devices(&self, uid: &str, at: OffsetDateTime) -> StoreResult<DevicesReset> {
         let uid = uid.to_owned();
         self.write(move |txn| {
+            let mut users = txn.open_table(USERS)?;
+            let Some(mut user) = get_json::<User, _>(&users, &uid)? else {
+                return Err(StoreError::NotFound { what: "user" });
+            };
+            user.devices_reset_at = Some(at);
+            put_json(&mut users, &uid, &user)?;
+            drop(users);
             let ids = members(&txn.open_table(USER_DEVICES)?, &uid)?;
-            let mut removed = 0;
+            let mut devices = 0;
             for id in ids {
                 if remove_device(txn, &uid, &id)? {
-                    removed += 1;
+                    devices += 1;
                 }
             }
             replace_recovery_codes_in(txn, &uid, &[])?;
-            Ok(removed)
+            let browsers = remove_all_browsers(txn, &uid)?;
+            Ok(DevicesReset { devices, browsers })
         })
         .await
     }
@@ -649,24 +657,7 @@ impl Store for EmbeddedStore {
 
     async fn revoke_all_trusted_browsers(&self, uid: &str) -> StoreResult<u64> {
         let uid = uid.to_owned();
-        self.write(move |txn| {
-            let ids = members(&txn.open_table(USER_BROWSERS)?, &uid)?;
-            let mut revoked = 0;
-            for id in ids {
-                let browser: Option<TrustedBrowser> = get_json(&txn.open_table(BROWSERS)?, &id)?;
-                if let Some(browser) = browser {
-                    remove_browser(txn, &browser)?;
-                    if !is_expired(browser.expires_at) {
-                        revoked += 1;
-                    }
-                } else {
-                    txn.open_table(USER_BROWSERS)?
-                        .remove(pair(&uid, &id).as_str())?;
-                }
-            }
-            Ok(revoked)
-        })
-        .await
+        self.write(move |txn| remove_all_browsers(txn, &uid)).await
     }
 
     // ----- authorization codes -----

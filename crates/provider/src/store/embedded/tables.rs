@@ -191,6 +191,26 @@ pub(super) fn remove_browser(txn: &WriteTransaction, browser: &TrustedBrowser) -
     Ok(())
 }
 
+/// Removes all of the user's trusted browsers; returns how many were
+/// unexpired.
+pub(super) fn remove_all_browsers(txn: &WriteTransaction, uid: &str) -> StoreResult<u64> {
+    let ids = members(&txn.open_table(USER_BROWSERS)?, uid)?;
+    let mut revoked = 0;
+    for id in ids {
+        let browser: Option<TrustedBrowser> = get_json(&txn.open_table(BROWSERS)?, &id)?;
+        if let Some(browser) = browser {
+            remove_browser(txn, &browser)?;
+            if !is_expired(browser.expires_at) {
+                revoked += 1;
+            }
+        } else {
+            txn.open_table(USER_BROWSERS)?
+                .remove(pair(uid, &id).as_str())?;
+        }
+    }
+    Ok(revoked)
+}
+
 pub(super) fn remove_refresh(txn: &WriteTransaction, hash: &str) -> StoreResult<bool> {
     let mut tokens = txn.open_table(REFRESH)?;
     let Some(token) = get_json::<RefreshToken, _>(&tokens, hash)? else {

@@ -54,8 +54,8 @@ use super::shared::{
 };
 use super::{
     AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, ConfirmedEnrollment, Device,
-    DeviceDeletion, NewAuditEvent, PendingEnrollment, RefreshToken, SignInTransaction, Store,
-    StoreError, StoreResult, TrustedBrowser, User,
+    DeviceDeletion, DevicesReset, NewAuditEvent, PendingEnrollment, RefreshToken,
+    SignInTransaction, Store, StoreError, StoreResult, TrustedBrowser, User,
 };
 
 /// Where a record is stored: a key of its own, or a field of a hash (a
@@ -600,14 +600,43 @@ impl Store for RedisStore {
         Ok(deleted == 1)
     }
 
-    async fn reset_devices(&self, uid: &str) -> StoreResult<u64> {
-        self.run(
-            RESET_DEVICES
-                .key(self.key("devices", uid))
-                .key(self.key("recovery", uid))
-                .arg(self.kind_prefix("device-owner")),
-        )
-        .await
+    async fn reset_devices(&self, uid: &str, at: OffsetDateTime) -> StoreResult<DevicesReset> {
+        let key = self.key("user", uid);
+        for _ in 0..CAS_ATTEMPTS {
+            let Some(raw): Option<Vec<u8>> = self.query(cmd("GET").arg(&key)).await? else {
+                return Err(StoreError::NotFound { what: "user" });
+            };
+            let mut user: User = decode(&raw)?;
+            user.devices_reset_at = Some(at);
+            let outcome: Vec<i64> = self
+                .run(
+                    RESET_DEVICES
+                        .key(&key)
+                        .key(self.key("devices", uid))
+                        .key(self.key("recovery", uid))
+                        .key(self.key("user-browsers", uid))
+                        .arg(raw)
+                        .arg(encode(&user)?)
+                        .arg(self.kind_prefix("device-owner"))
+                        .arg(self.kind_prefix("browser"))
+                        .arg(self.kind_prefix("browser-token"))
+                        .arg(uid),
+                )
+                .await?;
+            match outcome[..] {
+                [devices, browsers] => {
+                    return Ok(DevicesReset {
+                        devices: devices as u64,
+                        browsers: browsers as u64,
+                    });
+                }
+                [-1] => return Err(StoreError::NotFound { what: "user" }),
+                _ => continue,
+            }
+        }
+        Err(StoreError::Conflict(
+            "user changed concurrently too often".into(),
+        ))
     }
 
     async fn delete_device_unless_last(&self, uid: &str, id: &str) -> StoreResult<DeviceDeletion> {

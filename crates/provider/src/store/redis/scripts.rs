@@ -155,14 +155,33 @@ redis.call('DEL', KEYS[2])
 return 1"
 );
 
-// KEYS user's devices, user's recovery codes; ARGV device owner key prefix.
-// Number of devices deleted.
+// KEYS user, user's devices, user's recovery codes, user's browsers; ARGV
+// expected user json, stamped user json, device owner key prefix, browser
+// key prefix, browser token key prefix, uid.
+// {devices deleted, browsers deleted}; {-1} missing, {-2} changed meanwhile.
 script!(
     RESET_DEVICES,
-    r"local ids = redis.call('HKEYS', KEYS[1])
-for _, id in ipairs(ids) do redis.call('DEL', ARGV[1] .. id) end
-redis.call('DEL', KEYS[1], KEYS[2])
-return #ids"
+    r"local cur = redis.call('GET', KEYS[1])
+if not cur then return {-1} end
+if cur ~= ARGV[1] then return {-2} end
+redis.call('SET', KEYS[1], ARGV[2])
+local ids = redis.call('HKEYS', KEYS[2])
+for _, id in ipairs(ids) do redis.call('DEL', ARGV[3] .. id) end
+redis.call('DEL', KEYS[2], KEYS[3])
+local n = 0
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  local k = ARGV[4] .. id
+  local v = redis.call('GET', k)
+  if v then
+    local b = cjson.decode(v)
+    if b.uid == ARGV[6] then
+      redis.call('DEL', k, ARGV[5] .. b.token_hash)
+      n = n + 1
+    end
+  end
+end
+redis.call('DEL', KEYS[4])
+return {#ids, n}"
 );
 
 // KEYS user's devices, device owner; ARGV id. 1 deleted, 0 not this user's,
