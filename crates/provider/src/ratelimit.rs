@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use crate::config::RateLimits;
-use crate::store::{Store, StoreResult};
+use crate::store::{Store, StoreError, StoreResult};
 
 /// Refusal: too many failures; `minutes` until the lock ends (rounded up).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,24 +32,8 @@ fn ip_key(ip: &str) -> String {
     format!("signin:ip:{ip}")
 }
 
-/// `counter` on the address's key and, when there is one, the account's
-/// (0 without), together: one round trip to Redis.
-async fn both<'k, F, Fut>(
-    ip_key: &'k str,
-    account_key: Option<&'k str>,
-    counter: F,
-) -> StoreResult<(u64, u64)>
-where
-    F: Fn(&'k str) -> Fut,
-    Fut: std::future::Future<Output = StoreResult<u64>>,
-{
-    let account = async {
-        match account_key {
-            Some(key) => counter(key).await,
-            None => Ok(0),
-        }
-    };
-    tokio::try_join!(counter(ip_key), account)
+fn wrong_count() -> StoreError {
+    StoreError::Unavailable("the store answered another number of counts than keys".into())
 }
 
 impl RateLimits {
@@ -80,10 +64,14 @@ impl RateLimits {
     ) -> StoreResult<Result<Attempt, Locked>> {
         let ip_key = ip_key(ip);
         let account_key = account.map(account_key);
-        let (ip_count, account_count) = both(&ip_key, account_key.as_deref(), |key| {
-            store.rate_limit_hit(key, self.window())
-        })
-        .await?;
+        let mut keys = vec![ip_key.as_str()];
+        keys.extend(account_key.as_deref());
+        let counts = store.rate_limit_hits(&keys, self.window()).await?;
+        let (ip_count, account_count) = match (counts.as_slice(), &account_key) {
+            ([ip], None) => (*ip, 0),
+            ([ip, account], Some(_)) => (*ip, *account),
+            _ => return Err(wrong_count()),
+        };
         let attempt = Attempt {
             ip_key,
             account_key,

@@ -1674,6 +1674,36 @@ mod cases {
             "a new window after the last hit was given back"
         );
 
+        // Several keys in one call: each counted on its own, in order, each
+        // window opened by its own first hit.
+        assert_eq!(
+            store
+                .rate_limit_hits(&["multi:a", "ip:10.0.0.1", "multi:b"], window)
+                .await
+                .unwrap(),
+            [1, 2, 1]
+        );
+        assert_eq!(
+            store
+                .rate_limit_hits(&["multi:b", "multi:a"], window)
+                .await
+                .unwrap(),
+            [2, 2]
+        );
+        let left = store.rate_limit_ttl("multi:b").await.unwrap().unwrap();
+        assert!(left > Duration::from_secs(50) && left <= window, "{left:?}");
+        assert!(store.rate_limit_hits(&[], window).await.unwrap().is_empty());
+        let err = store
+            .rate_limit_hits(&["multi:a", ""], window)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid");
+        assert_eq!(
+            store.rate_limit_count("multi:a").await.unwrap(),
+            2,
+            "a refused call counts nothing"
+        );
+
         assert_eq!(store.rate_limit_hit("short", SHORT_TTL).await.unwrap(), 1);
         assert_eq!(store.rate_limit_hit("short", SHORT_TTL).await.unwrap(), 2);
         tokio::time::sleep(PAST_SHORT_TTL).await;

@@ -274,9 +274,18 @@ pub trait Store: Send + Sync + 'static {
 
     // ----- rate limiting -----
 
-    /// Counts a hit; the window starts at the first hit and lasts `window`.
-    /// Returns the count including this hit.
-    async fn rate_limit_hit(&self, key: &str, window: Duration) -> StoreResult<u64>;
+    /// Counts a hit on each of `keys` together (one round trip); a key's
+    /// window starts at its first hit and lasts `window`. Returns each
+    /// key's count including this hit, in the order of `keys`.
+    async fn rate_limit_hits(&self, keys: &[&str], window: Duration) -> StoreResult<Vec<u64>>;
+    /// [`Store::rate_limit_hits`] on one key.
+    async fn rate_limit_hit(&self, key: &str, window: Duration) -> StoreResult<u64> {
+        let counts = self.rate_limit_hits(&[key], window).await?;
+        counts
+            .first()
+            .copied()
+            .ok_or_else(|| StoreError::Unavailable("the store answered no count".into()))
+    }
     /// Gives one hit of the current window back on each of `keys` (an
     /// attempt counted before it was checked that turned out not to be a
     /// failure); a window ends with its last hit. Nothing for a key without

@@ -915,18 +915,27 @@ impl Store for EmbeddedStore {
 
     // ----- rate limiting -----
 
-    async fn rate_limit_hit(&self, key: &str, window: Duration) -> StoreResult<u64> {
-        check_key("rate limit key", key)?;
+    async fn rate_limit_hits(&self, keys: &[&str], window: Duration) -> StoreResult<Vec<u64>> {
         check_ttl("rate limit window", window)?;
-        let key = ephemeral_key("rate", key);
+        let keys = keys
+            .iter()
+            .map(|key| {
+                check_key("rate limit key", key)?;
+                Ok(ephemeral_key("rate", key))
+            })
+            .collect::<StoreResult<Vec<String>>>()?;
         self.write_lazy(move |txn| {
             let mut table = txn.open_table(EPHEMERAL)?;
-            let (expiry, count) = match ephemeral_get(&table, &key)? {
-                Some((expiry, payload)) => (expiry, decode_count(&payload)? + 1),
-                None => (unix_ms(expiry_after(window)), 1),
-            };
-            table.insert(key.as_str(), encode_count(expiry, count).as_slice())?;
-            Ok(count)
+            let mut counts = Vec::with_capacity(keys.len());
+            for key in &keys {
+                let (expiry, count) = match ephemeral_get(&table, key)? {
+                    Some((expiry, payload)) => (expiry, decode_count(&payload)? + 1),
+                    None => (unix_ms(expiry_after(window)), 1),
+                };
+                table.insert(key.as_str(), encode_count(expiry, count).as_slice())?;
+                counts.push(count);
+            }
+            Ok(counts)
         })
         .await
     }

@@ -1160,11 +1160,15 @@ impl Store for RedisStore {
 
     // ----- rate limiting -----
 
-    async fn rate_limit_hit(&self, key: &str, window: Duration) -> StoreResult<u64> {
-        check_key("rate limit key", key)?;
+    async fn rate_limit_hits(&self, keys: &[&str], window: Duration) -> StoreResult<Vec<u64>> {
         check_ttl("rate limit window", window)?;
-        self.run(RATE_HIT.key(self.key("rate", key)).arg(ttl_ms(window)))
-            .await
+        let mut hit = RATE_HIT.prepare_invoke();
+        for key in keys {
+            check_key("rate limit key", key)?;
+            hit.key(self.key("rate", key));
+        }
+        hit.arg(ttl_ms(window));
+        self.run(&hit).await
     }
 
     async fn rate_limit_release(&self, keys: &[&str]) -> StoreResult<()> {

@@ -329,9 +329,13 @@ return 1"
 // KEYS counter; ARGV window ms. The count including this hit.
 script!(
     RATE_HIT,
-    r"local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n"
+    r"local counts = {}
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('PEXPIRE', key, ARGV[1]) end
+  counts[i] = n
+end
+return counts"
 );
 
 // KEYS counters. Gives one hit back on each, removing a counter (its window)
