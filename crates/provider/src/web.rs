@@ -102,10 +102,12 @@ pub fn origin(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> Orig
 }
 
 pub fn user_agent(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(300).collect())
+    headers.get(header::USER_AGENT).and_then(user_agent_text)
+}
+
+/// A `User-Agent` header as recorded: at most 300 characters.
+pub fn user_agent_text(value: &HeaderValue) -> Option<String> {
+    value.to_str().ok().map(|s| s.chars().take(300).collect())
 }
 
 /// Parameters of a query string or form body. OAuth forbids repeating a

@@ -54,7 +54,7 @@ pub async fn record(app: &Provider, change: Change<'_>) {
         .collect();
     crate::audit::record_with_reason(
         &*app.store,
-        &change.caller.origin,
+        &change.caller.origin(),
         change.action,
         change.subject,
         Some(change.caller.uid()),

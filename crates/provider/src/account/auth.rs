@@ -13,12 +13,12 @@
 //! from the token), so removing a role or disabling an account takes effect
 //! at once.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
 use time::OffsetDateTime;
 
 use super::problem::{ApiError, ApiResult};
@@ -36,12 +36,25 @@ pub struct Caller {
     pub user: User,
     /// Shared with the verified-token cache (not copied per request).
     pub claims: Arc<AccessClaims>,
-    pub origin: Origin,
+    /// The client's address (`None` when the connection's is unknown).
+    client_ip: Option<IpAddr>,
+    user_agent: Option<HeaderValue>,
 }
 
 impl Caller {
     pub fn uid(&self) -> &str {
         &self.user.uid
+    }
+
+    /// Where the request comes from, as the audit trail records it; built
+    /// only for the requests that record something (reads do not).
+    pub fn origin(&self) -> Origin {
+        Origin {
+            ip: self
+                .client_ip
+                .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
+            user_agent: self.user_agent.as_ref().and_then(web::user_agent_text),
+        }
     }
 
     /// When the sign-in behind the token happened.
@@ -108,19 +121,18 @@ impl Caller {
                 ));
             }
         };
-        let origin = match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
-            Some(ConnectInfo(peer)) => {
-                web::origin(*peer, &parts.headers, &app.config.trusted_proxies)
-            }
-            None => Origin {
-                ip: "unknown".into(),
-                user_agent: web::user_agent(&parts.headers),
-            },
-        };
+        let client_ip =
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(peer)| {
+                    web::client_ip(*peer, &parts.headers, &app.config.trusted_proxies)
+                });
         Ok(Caller {
             user,
             claims,
-            origin,
+            client_ip,
+            user_agent: parts.headers.get(header::USER_AGENT).cloned(),
         })
     }
 }

@@ -164,7 +164,14 @@ impl RedisStore {
     }
 
     fn key(&self, kind: &str, id: &str) -> String {
-        format!("{}{kind}:{id}", self.prefix)
+        // Built by hand rather than with `format!`: every request builds
+        // several keys, and the formatting machinery costs more than the copy.
+        let mut key = String::with_capacity(self.prefix.len() + kind.len() + 1 + id.len());
+        key.push_str(&self.prefix);
+        key.push_str(kind);
+        key.push(':');
+        key.push_str(id);
+        key
     }
 
     fn global(&self, name: &str) -> String {
