@@ -12,6 +12,32 @@ macro_rules! script {
     };
 }
 
+// A Lua function shared by the scripts that remove all of a user's trusted
+// browsers: index key, browser key prefix, token key prefix, uid. Removes
+// each browser of the index that is the user's, with its token key, then the
+// index; returns how many browsers it removed.
+macro_rules! remove_browsers_lua {
+    () => {
+        r"local function remove_browsers(index, browser_prefix, token_prefix, uid)
+  local n = 0
+  for _, id in ipairs(redis.call('SMEMBERS', index)) do
+    local k = browser_prefix .. id
+    local v = redis.call('GET', k)
+    if v then
+      local b = cjson.decode(v)
+      if b.uid == uid then
+        redis.call('DEL', k, token_prefix .. b.token_hash)
+        n = n + 1
+      end
+    end
+  end
+  redis.call('DEL', index)
+  return n
+end
+"
+    };
+}
+
 // Compare-and-set keeping the TTL: 1 set, 0 missing, 2 changed meanwhile.
 script!(
     CAS_SET,
@@ -161,27 +187,18 @@ return 1"
 // {devices deleted, browsers deleted}; {-1} missing, {-2} changed meanwhile.
 script!(
     RESET_DEVICES,
-    r"local cur = redis.call('GET', KEYS[1])
+    concat!(
+        remove_browsers_lua!(),
+        r"local cur = redis.call('GET', KEYS[1])
 if not cur then return {-1} end
 if cur ~= ARGV[1] then return {-2} end
 redis.call('SET', KEYS[1], ARGV[2])
 local ids = redis.call('HKEYS', KEYS[2])
 for _, id in ipairs(ids) do redis.call('DEL', ARGV[3] .. id) end
 redis.call('DEL', KEYS[2], KEYS[3])
-local n = 0
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[4])) do
-  local k = ARGV[4] .. id
-  local v = redis.call('GET', k)
-  if v then
-    local b = cjson.decode(v)
-    if b.uid == ARGV[6] then
-      redis.call('DEL', k, ARGV[5] .. b.token_hash)
-      n = n + 1
-    end
-  end
-end
-redis.call('DEL', KEYS[4])
+local n = remove_browsers(KEYS[4], ARGV[4], ARGV[5], ARGV[6])
 return {#ids, n}"
+    )
 );
 
 // KEYS user's devices, device owner; ARGV id. 1 deleted, 0 not this user's,
@@ -249,20 +266,10 @@ return 1"
 // KEYS user index; ARGV browser key prefix, token key prefix, uid. Number revoked.
 script!(
     REVOKE_ALL_BROWSERS,
-    r"local n = 0
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local k = ARGV[1] .. id
-  local v = redis.call('GET', k)
-  if v then
-    local b = cjson.decode(v)
-    if b.uid == ARGV[3] then
-      redis.call('DEL', k, ARGV[2] .. b.token_hash)
-      n = n + 1
-    end
-  end
-end
-redis.call('DEL', KEYS[1])
-return n"
+    concat!(
+        remove_browsers_lua!(),
+        "return remove_browsers(KEYS[1], ARGV[1], ARGV[2], ARGV[3])"
+    )
 );
 
 // KEYS token, family; ARGV json, ttl ms, hash. 1 stored, 0 hash taken.
