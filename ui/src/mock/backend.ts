@@ -116,12 +116,25 @@ export function mockBackend(opts: MockOptions = {}) {
     devices: opts.devices ?? demoDevices(),
     browsers: demoBrowsers(),
     activity: demoActivity(),
+    /** Other users' devices and browsers as the help desk sees them, by uid. */
+    others: new Map<string, { devices: Device[]; browsers: TrustedBrowser[] }>(),
     enrolment: null as EnrolmentView | null,
     calls: [] as { cmd: string; args: Record<string, unknown> }[],
     cancelSignIn: null as (() => void) | null,
   };
 
   const needMe = () => state.me ?? reject("not_signed_in", "not signed in");
+  const other = (a: Record<string, unknown>) => {
+    const uid = String(a.uid);
+    let user = state.others.get(uid);
+    if (!user) {
+      user = { devices: demoDevices(), browsers: demoBrowsers() };
+      state.others.set(uid, user);
+    }
+    return user;
+  };
+  const changed = (a: Record<string, unknown>) =>
+    a.reason ? other(a) : reject("bad_request", "a reason is required for every help-desk change");
 
   const handlers: Record<string, MockHandler> = {
     version: () => ({ version: "0.1.0-mock" }),
@@ -227,13 +240,35 @@ export function mockBackend(opts: MockOptions = {}) {
       const found = users.filter((u) => u.uid.startsWith(q) || u.name.toLowerCase().startsWith(q) || (u.email ?? "").startsWith(q));
       return { users: found, truncated: false };
     },
-    helpdesk_devices: () => demoDevices(),
-    helpdesk_browsers: () => demoBrowsers(),
+    helpdesk_devices: (a) => [...other(a).devices],
+    helpdesk_browsers: (a) => [...other(a).browsers],
     helpdesk_activity: (a) => page(demoActivity(String(a.uid)), a.cursor),
-    helpdesk_device_remove: (a) => (a.reason ? null : reject("bad_request", "a reason is required for every help-desk change")),
-    helpdesk_devices_reset: (a) => (a.reason ? { removed: 2 } : reject("bad_request", "a reason is required")),
-    helpdesk_browser_revoke: (a) => (a.reason ? null : reject("bad_request", "a reason is required for every help-desk change")),
-    helpdesk_browsers_revoke_all: (a) => (a.reason ? { removed: 2 } : reject("bad_request", "a reason is required")),
+    helpdesk_device_remove: (a) => {
+      const user = changed(a);
+      if (!user.devices.some((d) => d.id === a.id)) reject("not_found");
+      user.devices = user.devices.filter((d) => d.id !== a.id);
+      return null;
+    },
+    // As the provider's reset: the apps, and the browsers trusted with them.
+    helpdesk_devices_reset: (a) => {
+      const user = changed(a);
+      const removed = user.devices.length;
+      user.devices = [];
+      user.browsers = [];
+      return { removed };
+    },
+    helpdesk_browser_revoke: (a) => {
+      const user = changed(a);
+      if (!user.browsers.some((b) => b.id === a.id)) reject("not_found");
+      user.browsers = user.browsers.filter((b) => b.id !== a.id);
+      return null;
+    },
+    helpdesk_browsers_revoke_all: (a) => {
+      const user = changed(a);
+      const removed = user.browsers.length;
+      user.browsers = [];
+      return { removed };
+    },
     ...opts.overrides,
   };
 

@@ -56,22 +56,35 @@ test("removing a device requires a reason, which is sent with the change", async
   await waitFor(() => expect(calls("helpdesk_activity").length).toBeGreaterThanOrEqual(2));
 });
 
-test("reset and revoke-all carry the reason too", async () => {
+test("a reset carries its reason and leaves the user without apps or trusted browsers", async () => {
   const { user, calls } = await openUser();
   await user.click(await screen.findByRole("button", { name: "Reset all authenticator apps" }));
   await user.type(screen.getByLabelText("Reason (recorded in the audit log)"), "New phone");
   await user.click(screen.getByRole("button", { name: "Confirm with this reason" }));
   await waitFor(() => expect(calls("helpdesk_devices_reset")[0]?.args).toMatchObject({ uid: "bob", reason: "New phone" }));
+  expect(await screen.findByText("The authenticator apps of Bob Durand (bob) were reset.")).toBeInTheDocument();
+  // Both lists are read again: the browsers trusted with the lost apps went with them.
+  expect(await screen.findByText("No authenticator app is registered.")).toBeInTheDocument();
+  expect(await screen.findByText("No trusted browser.")).toBeInTheDocument();
+  expect(screen.queryByRole("rowheader", { name: "Work phone" })).not.toBeInTheDocument();
+});
+
+test("revoking one browser, then all, carries the reason each time", async () => {
+  const { user, calls } = await openUser();
+  await user.click(await screen.findByRole("button", { name: "Revoke Firefox on Linux" }));
+  await user.type(screen.getByLabelText("Reason (recorded in the audit log)"), "Lost laptop");
+  await user.click(screen.getByRole("button", { name: "Confirm with this reason" }));
+  await waitFor(() => expect(calls("helpdesk_browser_revoke")[0]?.args).toMatchObject({ uid: "bob", id: "br-1", reason: "Lost laptop" }));
+  await waitFor(() => expect(screen.queryByRole("button", { name: "Revoke Firefox on Linux" })).not.toBeInTheDocument());
+  expect(screen.getByText("Chrome on Windows")).toBeInTheDocument();
 
   await user.click(await screen.findByRole("button", { name: "Revoke all" }));
   await user.type(screen.getByLabelText("Reason (recorded in the audit log)"), "Shared PC");
   await user.click(screen.getByRole("button", { name: "Confirm with this reason" }));
   await waitFor(() => expect(calls("helpdesk_browsers_revoke_all")[0]?.args).toMatchObject({ uid: "bob", reason: "Shared PC" }));
-
-  await user.click(await screen.findByRole("button", { name: "Revoke Firefox on Linux" }));
-  await user.type(screen.getByLabelText("Reason (recorded in the audit log)"), "Lost laptop");
-  await user.click(screen.getByRole("button", { name: "Confirm with this reason" }));
-  await waitFor(() => expect(calls("helpdesk_browser_revoke")[0]?.args).toMatchObject({ uid: "bob", id: "br-1", reason: "Lost laptop" }));
+  expect(await screen.findByText("No trusted browser.")).toBeInTheDocument();
+  // The apps are not touched by revoking browsers.
+  expect(screen.getByRole("rowheader", { name: "Work phone" })).toBeInTheDocument();
 });
 
 test("forbidden from the provider is explained", async () => {
