@@ -124,6 +124,14 @@ export function mockBackend(opts: MockOptions = {}) {
   };
 
   const needMe = () => state.me ?? reject("not_signed_in", "not signed in");
+  /** What the provider's step-up shows: the browser asked for a fresh sign-in. */
+  const askStepUp = (a: Record<string, unknown>) =>
+    send(a, { step: "waiting_for_browser", url: `${state.settings.issuer}/authorize?max_age=0` });
+  /** `list` without the item `id`; `not_found` when it has none. */
+  const withoutId = <T extends { id: string }>(list: T[], id: unknown): T[] => {
+    if (!list.some((x) => x.id === id)) reject("not_found");
+    return list.filter((x) => x.id !== id);
+  };
   const other = (a: Record<string, unknown>) => {
     const uid = String(a.uid);
     let user = state.others.get(uid);
@@ -180,7 +188,7 @@ export function mockBackend(opts: MockOptions = {}) {
       needMe();
       // The provider asks an account that has an app for a recent sign-in.
       if (state.devices.length > 0) {
-        send(a, { step: "waiting_for_browser", url: `${state.settings.issuer}/authorize?max_age=0` });
+        askStepUp(a);
       }
       state.enrolment = {
         enrollment_id: "enr-1",
@@ -209,26 +217,25 @@ export function mockBackend(opts: MockOptions = {}) {
       return renamed;
     },
     device_delete: (a) => {
-      send(a, { step: "waiting_for_browser", url: `${state.settings.issuer}/authorize?max_age=0` });
-      if (!state.devices.some((x) => x.id === a.id)) reject("not_found");
+      askStepUp(a);
+      const rest = withoutId(state.devices, a.id);
       if (state.devices.length === 1) reject("last_factor", "last device");
-      state.devices = state.devices.filter((x) => x.id !== a.id);
+      state.devices = rest;
       return null;
     },
     recovery_codes_regenerate: (a) => {
-      send(a, { step: "waiting_for_browser", url: `${state.settings.issuer}/authorize?max_age=0` });
+      askStepUp(a);
       return { codes: Array.from({ length: 10 }, (_, i) => `wxyz-0${i}`), generated_at: "2026-11-23T09:30:00Z" };
     },
     recovery_codes_save: () => "/home/alice/Downloads/tessera-recovery-codes.txt",
     browsers_list: () => (needMe(), state.browsers),
     browser_revoke: (a) => {
-      send(a, { step: "waiting_for_browser", url: `${state.settings.issuer}/authorize?max_age=0` });
-      if (!state.browsers.some((b) => b.id === a.id)) reject("not_found");
-      state.browsers = state.browsers.filter((b) => b.id !== a.id);
+      askStepUp(a);
+      state.browsers = withoutId(state.browsers, a.id);
       return null;
     },
     browsers_revoke_all: (a) => {
-      send(a, { step: "waiting_for_browser", url: `${state.settings.issuer}/authorize?max_age=0` });
+      askStepUp(a);
       const removed = state.browsers.length;
       state.browsers = [];
       return { removed };
@@ -245,8 +252,7 @@ export function mockBackend(opts: MockOptions = {}) {
     helpdesk_activity: (a) => page(demoActivity(String(a.uid)), a.cursor),
     helpdesk_device_remove: (a) => {
       const user = changed(a);
-      if (!user.devices.some((d) => d.id === a.id)) reject("not_found");
-      user.devices = user.devices.filter((d) => d.id !== a.id);
+      user.devices = withoutId(user.devices, a.id);
       return null;
     },
     // As the provider's reset: the apps, and the browsers trusted with them.
@@ -259,8 +265,7 @@ export function mockBackend(opts: MockOptions = {}) {
     },
     helpdesk_browser_revoke: (a) => {
       const user = changed(a);
-      if (!user.browsers.some((b) => b.id === a.id)) reject("not_found");
-      user.browsers = user.browsers.filter((b) => b.id !== a.id);
+      user.browsers = withoutId(user.browsers, a.id);
       return null;
     },
     helpdesk_browsers_revoke_all: (a) => {
