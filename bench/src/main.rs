@@ -36,8 +36,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use load::{Stats, closed_loop};
 
-/// The sign-in run's slices, alternating with floor measurements.
-const SIGNIN_SLICES: u32 = 4;
+/// The sign-in run's slices, alternating with floor measurements: twice
+/// the other scenarios' measuring time ([`signin_slice`]), since a sign-in
+/// ratio moves by a few points between runs on a shared machine.
+const SIGNIN_SLICES: u32 = 8;
+
+/// One sign-in slice: a quarter of the other scenarios' measuring time.
+fn signin_slice(measure: Duration) -> Duration {
+    measure / 4
+}
 /// The Redis account API reads' slices, alternating with `redis-benchmark`.
 const READ_SLICES: u32 = 4;
 /// Time for the requests of a slice after the first to fill the pipeline
@@ -152,21 +159,22 @@ fn http(pool: usize) -> reqwest::Client {
 /// `concurrency` clients (the first after `warmup`, the others after
 /// [`REFILL`]), calling `after_each` after every slice: what the run is
 /// compared with is measured between and after its slices. Returns the
-/// slices' merged statistics and each slice's CPU shares (and prints the
-/// CPU per request of each slice).
+/// slices' merged statistics, and each slice's CPU shares and rate (and
+/// prints the CPU per request of each slice).
 fn in_slices<F, Fut>(
     client_rt: &tokio::runtime::Runtime,
     redis_pid: u32,
     (concurrency, warmup, slice, slices): (usize, Duration, Duration, u32),
     request: F,
     mut after_each: impl FnMut(),
-) -> (Stats, Vec<cpu::CpuShares>)
+) -> (Stats, Vec<cpu::CpuShares>, Vec<f64>)
 where
     F: Fn(usize, u64) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<(), String>> + Send + 'static,
 {
     let mut stats: Option<Stats> = None;
     let mut shares = Vec::new();
+    let mut rates = Vec::new();
     for n in 0..slices {
         let warm = if n == 0 { warmup } else { REFILL };
         let cpu = cpu::CpuWindow::start(redis_pid);
@@ -175,13 +183,14 @@ where
         let share = cpu.stop();
         eprintln!("  {}", share.per_request(slice_stats.per_sec()));
         shares.push(share);
+        rates.push(slice_stats.per_sec());
         match &mut stats {
             Some(all) => all.merge(slice_stats),
             None => stats = Some(slice_stats),
         }
         after_each();
     }
-    (stats.expect("at least one slice"), shares)
+    (stats.expect("at least one slice"), shares, rates)
 }
 
 /// The floor of a sign-in: Argon2id verifications of the provider's own
@@ -239,11 +248,11 @@ fn main() {
             "sign-in ({}), alternating with the argon2 floor…",
             kind.name()
         );
-        let slice = measure / SIGNIN_SLICES;
+        let slice = signin_slice(measure);
         let mut floor_rates = vec![argon2_floor(slice, cores).rate];
         let url = redis.url();
         let srv = server_rt.block_on(Server::start(kind, Some(&url)));
-        let busy = warmup + measure + REFILL * SIGNIN_SLICES;
+        let busy = warmup + slice * SIGNIN_SLICES + REFILL * SIGNIN_SLICES;
         let expected = (floor_rates[0] * busy.as_secs_f64() * 2.0) as usize;
         let users = Arc::new(server_rt.block_on(srv.add_users("signin", expected.max(200), 1)));
         let next = Arc::new(AtomicUsize::new(0));
@@ -263,7 +272,7 @@ fn main() {
                     .map(|_| ())
             }
         };
-        let (stats, shares) = in_slices(
+        let (stats, shares, rates) = in_slices(
             &client_rt,
             redis.pid(),
             (concurrency, warmup, slice, SIGNIN_SLICES),
@@ -276,14 +285,17 @@ fn main() {
         let floor = Measure::rate_only(floor_rates.iter().sum::<f64>() / floor_rates.len() as f64);
         floors.push(floor.rate);
         let shares = cpu::CpuShares::mean(&shares);
+        let slices = report::slice_ratios(&rates, &floor_rates);
         match kind {
             StoreKind::Embedded => {
                 (figures.signin_embedded, figures.floor_embedded) = (m, floor);
                 figures.signin_cpu_embedded = shares;
+                figures.signin_embedded_slices = slices;
             }
             StoreKind::Redis => {
                 (figures.signin_redis, figures.floor_redis) = (m, floor);
                 figures.signin_cpu_redis = shares;
+                figures.signin_redis_slices = slices;
             }
         }
     }
@@ -335,7 +347,7 @@ fn main() {
         if kind == StoreKind::Redis {
             peer.push(redis_get());
         }
-        let (stats, _) = in_slices(
+        let (stats, _, rates) = in_slices(
             &client_rt,
             redis.pid(),
             (200, warmup, measure / slices, slices),
@@ -351,6 +363,8 @@ fn main() {
         match kind {
             StoreKind::Redis => {
                 figures.devices_redis = m;
+                let peer_rates: Vec<f64> = peer.iter().map(|p| p.rate).collect();
+                figures.devices_redis_slices = report::slice_ratios(&rates, &peer_rates);
                 figures.redis_get = Measure::mean(peer);
                 figures.bare_redis =
                     bare_reads(&server_rt, &client_rt, &srv, &users[0].uid, &o, &redis);

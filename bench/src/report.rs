@@ -78,9 +78,14 @@ pub struct Figures {
     /// Cores used by the provider and by the load generator during each sign-in run.
     pub signin_cpu_embedded: crate::cpu::CpuShares,
     pub signin_cpu_redis: crate::cpu::CpuShares,
+    /// Each sign-in slice's ratio to its floor ([`slice_ratios`]).
+    pub signin_embedded_slices: Vec<f64>,
+    pub signin_redis_slices: Vec<f64>,
     pub redis_get: Measure,
     pub healthz: Measure,
     pub devices_redis: Measure,
+    /// Each Redis read slice's ratio to `redis-benchmark` ([`slice_ratios`]).
+    pub devices_redis_slices: Vec<f64>,
     /// The same Redis reads behind a handler that does nothing else (`bare`).
     pub bare_redis: Measure,
     pub devices_embedded: Measure,
@@ -226,6 +231,37 @@ fn pct(a: f64, b: f64) -> String {
     } else {
         "n/a".into()
     }
+}
+
+/// Each slice's rate against its reference, the mean of the reference
+/// measured just before and just after that slice (`references` has one
+/// more figure than `rates`; a missing or zero reference gives no ratio).
+pub fn slice_ratios(rates: &[f64], references: &[f64]) -> Vec<f64> {
+    rates
+        .iter()
+        .zip(references.windows(2))
+        .filter_map(|(rate, around)| {
+            let reference = (around[0] + around[1]) / 2.0;
+            (reference > 0.0).then(|| rate / reference)
+        })
+        .collect()
+}
+
+/// A ratio with the range of its slices' ratios, which shows how much the
+/// machine moved during the run.
+fn pct_with_slices(a: f64, b: f64, slices: &[f64]) -> String {
+    let ratio = pct(a, b);
+    if b <= 0.0 || slices.len() < 2 {
+        return ratio;
+    }
+    let low = slices.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = slices.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!(
+        "{ratio} (its {} slices {:.0}–{:.0} %)",
+        slices.len(),
+        100.0 * low,
+        100.0 * high
+    )
 }
 
 fn met(ok: bool) -> &'static str {
@@ -460,8 +496,14 @@ pub fn render(
     let _ = writeln!(
         out,
         "- Each scenario: closed loop (a client sends its next request when the previous one \
-         is answered), warm-up then {} s measured. Latencies from HDR histograms.",
-        measure.as_secs()
+         is answered), warm-up then {} s measured; the sign-ins {} s, in {} slices of {} s \
+         alternating with the floor, and the Redis reads in slices alternating with \
+         `redis-benchmark` (each slice's ratio is to the mean of the reference just before and \
+         just after it; the goals table gives their range). Latencies from HDR histograms.",
+        measure.as_secs(),
+        (crate::signin_slice(measure) * crate::SIGNIN_SLICES).as_secs_f64(),
+        crate::SIGNIN_SLICES,
+        crate::signin_slice(measure).as_secs_f64()
     );
 
     for (store, cpu, signin, floor) in [
@@ -616,15 +658,25 @@ pub fn render(
         "| Goal | Measured | Reference | Ratio | Target | Met |"
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|");
-    for (name, m, floor) in [
-        ("embedded", &f.signin_embedded, f.floor_embedded.rate),
-        ("Redis", &f.signin_redis, f.floor_redis.rate),
+    for (name, m, floor, slices) in [
+        (
+            "embedded",
+            &f.signin_embedded,
+            f.floor_embedded.rate,
+            &f.signin_embedded_slices,
+        ),
+        (
+            "Redis",
+            &f.signin_redis,
+            f.floor_redis.rate,
+            &f.signin_redis_slices,
+        ),
     ] {
         let _ = writeln!(
             out,
             "| Sign-in throughput within 10 % of the password-hash floor ({name}) | {:.1}/s | Argon2id floor around that run {floor:.1}/s | {} | ≥ 90 % | {} |",
             m.rate,
-            pct(m.rate, floor),
+            pct_with_slices(m.rate, floor, slices),
             met(floor > 0.0 && m.rate >= 0.9 * floor)
         );
     }
@@ -639,7 +691,11 @@ pub fn render(
             "| Account API reads close to the Redis round trip (200 clients) | {:.0} req/s | `redis-benchmark` GET {:.0}/s | {} | ≥ 50 % | {} |",
             f.devices_redis.rate,
             f.redis_get.rate,
-            pct(f.devices_redis.rate, f.redis_get.rate),
+            pct_with_slices(
+                f.devices_redis.rate,
+                f.redis_get.rate,
+                &f.devices_redis_slices
+            ),
             met(f.devices_redis.rate >= 0.5 * f.redis_get.rate)
         );
     }
@@ -822,5 +878,27 @@ mod tests {
         };
         let m = Measure::mean(vec![run(100.0, 2.0, 5.0), absent]);
         assert_eq!(m.missing.as_deref(), Some("redis-benchmark failed"));
+    }
+
+    #[test]
+    fn a_slice_is_compared_with_the_references_on_either_side_of_it() {
+        // Floors 100, 120, 80 around two slices of 99 and 90 sign-ins/s.
+        let ratios = slice_ratios(&[99.0, 90.0], &[100.0, 120.0, 80.0]);
+        assert_eq!(ratios, vec![0.9, 0.9]);
+        // A missing reference (zero) gives no ratio for its slices.
+        assert_eq!(slice_ratios(&[50.0, 60.0], &[0.0, 0.0, 100.0]), vec![1.2]);
+        assert!(slice_ratios(&[50.0], &[100.0]).is_empty());
+    }
+
+    #[test]
+    fn a_ratio_shows_the_range_of_its_slices() {
+        assert_eq!(
+            pct_with_slices(88.0, 100.0, &[0.851, 0.9, 0.87]),
+            "88 % (its 3 slices 85–90 %)"
+        );
+        // One slice, or none, is no range.
+        assert_eq!(pct_with_slices(88.0, 100.0, &[0.88]), "88 %");
+        assert_eq!(pct_with_slices(88.0, 100.0, &[]), "88 %");
+        assert_eq!(pct_with_slices(88.0, 0.0, &[0.9, 0.8]), "n/a");
     }
 }
