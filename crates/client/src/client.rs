@@ -272,7 +272,11 @@ impl Client {
         }
         let meta = self.metadata().await?;
         match oidc::refresh(&self.http, &self.config, &meta, tokens).await {
-            Ok(fresh) => {
+            Ok(refreshed) => {
+                if let Some(meta) = refreshed.rediscovered {
+                    *self.metadata.lock().await = Some(Arc::new(meta));
+                }
+                let fresh = refreshed.tokens;
                 let store = self.store.clone();
                 let copy = fresh.clone();
                 blocking(move || store.save(&copy)).await?;

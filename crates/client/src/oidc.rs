@@ -14,7 +14,7 @@ use openidconnect::{
     AccessTokenHash, AdditionalProviderMetadata, AuthorizationCode, ClientId, CsrfToken,
     EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce, NonceVerifier,
     OAuth2TokenResponse, PkceCodeChallenge, ProviderMetadata, RedirectUrl, RefreshToken,
-    RequestTokenError, Scope, StandardErrorResponse, TokenResponse,
+    RequestTokenError, Scope, SignatureVerificationError, StandardErrorResponse, TokenResponse,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -252,12 +252,23 @@ pub async fn login(run: LoginRun<'_>, meta: &Metadata) -> Result<TokenSet, Clien
 
 /// Refreshes the tokens. A new ID token, when the provider sends one, is
 /// verified like the first (its acr included).
+/// A refresh's tokens, with the discovery document when it had to be
+/// fetched again for them.
+pub struct Refreshed {
+    pub tokens: TokenSet,
+    pub rediscovered: Option<Metadata>,
+}
+
+/// Refreshes `current`. A refreshed ID token signed with a key that `meta`
+/// does not publish (the provider rotated its keys since `meta` was
+/// fetched) is checked against the keys fetched again, rather than ending
+/// the session.
 pub async fn refresh(
     http: &reqwest::Client,
     config: &Config,
     meta: &Metadata,
     current: &TokenSet,
-) -> Result<TokenSet, ClientError> {
+) -> Result<Refreshed, ClientError> {
     let Some(refresh_token) = &current.refresh_token else {
         return Err(ClientError::SessionExpired);
     };
@@ -275,7 +286,30 @@ pub async fn refresh(
             }
             other => other,
         })?;
-    verified_tokens(&client, &response, &NoNonce, config, None, Some(current))
+    if signed_with_an_unpublished_key(&client, &response) {
+        let fresh = discover(http, config).await?;
+        let client = client_for(&fresh, config);
+        let tokens = verified_tokens(&client, &response, &NoNonce, config, None, Some(current))?;
+        return Ok(Refreshed {
+            tokens,
+            rediscovered: Some(fresh),
+        });
+    }
+    let tokens = verified_tokens(&client, &response, &NoNonce, config, None, Some(current))?;
+    Ok(Refreshed {
+        tokens,
+        rediscovered: None,
+    })
+}
+
+/// Whether the response's ID token names a key that `client`'s JWKS lacks.
+fn signed_with_an_unpublished_key(client: &OidcClient, response: &CoreTokenResponse) -> bool {
+    response.id_token().is_some_and(|token| {
+        matches!(
+            token.signing_key(&client.id_token_verifier()),
+            Err(SignatureVerificationError::NoMatchingKey)
+        )
+    })
 }
 
 /// Refresh responses carry no nonce.

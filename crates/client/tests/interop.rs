@@ -135,7 +135,8 @@ async fn sign_in_refresh_and_sign_out_against_oidc_provider() {
         &tokens,
     )
     .await
-    .expect("refresh with oidc-provider");
+    .expect("refresh with oidc-provider")
+    .tokens;
     assert_ne!(
         refreshed.access_token.expose_secret(),
         tokens.access_token.expose_secret()

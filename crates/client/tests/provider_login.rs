@@ -92,6 +92,11 @@ async fn full_login_with_totp_then_refresh_and_sign_out() {
     )
     .await
     .expect("refresh works");
+    assert!(
+        fresh.rediscovered.is_none(),
+        "the keys did not change: no second discovery"
+    );
+    let fresh = fresh.tokens;
     assert_ne!(fresh.access_token.expose_secret(), before);
     assert_eq!(fresh.subject, "demo");
 
@@ -216,6 +221,44 @@ async fn short_lived_access_tokens_are_refreshed_transparently() {
     );
     assert_eq!(second.subject, "demo");
     assert_eq!(second.acr, "eidas1-mfa");
+}
+
+#[tokio::test]
+async fn a_refresh_signed_with_a_rotated_key_keeps_the_session() {
+    let env = env_with(|c| c.tokens.access_token_secs = 30).await;
+    let store = Arc::new(MemoryTokenStore::default());
+    let (client, log) = env.client("demo", store.clone(), |_| {});
+    client
+        .login()
+        .await
+        .unwrap_or_else(|e| panic!("login: {e}\n{}", log_of(&log)));
+    let first = store.load().unwrap().unwrap();
+    // The provider's keys rotate after the sign-in (which fetched the JWKS).
+    let app = &env.provider.app;
+    let before = app.keys();
+    let keep = tessera_provider::keyring::retired_key_use(&app.config);
+    let now = time::OffsetDateTime::now_utc();
+    tessera_provider::keyring::rotate(&*app.store, &app.secret_key, now, keep, false)
+        .await
+        .unwrap();
+    assert!(app.reload_keys().await.unwrap());
+    // The call refreshes; the new ID token names a key the JWKS fetched at
+    // sign-in does not publish.
+    assert_eq!(client.me().await.unwrap().uid, "demo");
+    let second = store.load().unwrap().unwrap();
+    assert_ne!(
+        first.access_token.expose_secret(),
+        second.access_token.expose_secret()
+    );
+    let id_token = second.id_token.expose_secret();
+    assert_eq!(
+        before.verify(id_token, None).unwrap_err(),
+        tessera_provider::jwt::JwtError::UnknownKey,
+        "signed with the new key"
+    );
+    assert_eq!(second.subject, "demo");
+    // And the next refresh uses the document fetched again.
+    assert_eq!(client.me().await.unwrap().uid, "demo");
 }
 
 #[tokio::test]

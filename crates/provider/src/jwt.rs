@@ -1,10 +1,11 @@
-//! The provider's ES256 signing key and compact JWS (JWT) signing and
+//! The provider's ES256 signing keys and compact JWS (JWT) signing and
 //! verification.
 //!
 //! Only ES256 exists here: a token whose header names any other algorithm,
-//! or another key id, is refused before any signature work.
+//! or a key id that is neither the active nor the retired key, is refused
+//! before any signature work. Persistence and rotation are `keyring`'s.
 //!
-//! The key is generated, stored (PKCS#8 PEM) and published (JWK) with the
+//! A key is generated, stored (PKCS#8 PEM) and published (JWK) with the
 //! `p256` crate; signatures are made and checked with `ring`, whose
 //! assembly P-256 is several times faster than `p256`'s portable arithmetic
 //! (signing was a third of the CPU of a refresh grant). Both are constant
@@ -21,27 +22,58 @@ use secrecy::SecretString;
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
 
 use crate::crypto::{b64url, b64url_decode};
 
-/// The signing key with its public JWK and stable key id (RFC 7638 thumbprint).
+/// The provider's keys: the active one signs; a retired one (the active
+/// key before the last rotation) still verifies what it signed and stays
+/// published until the next rotation, so that tokens issued just before a
+/// rotation live out their lifetime.
 pub struct SigningKeys {
+    active: KeyPair,
+    retired: Option<RetiredKey>,
+    rng: SystemRandom,
+}
+
+/// An ES256 key with its private half: signs.
+struct KeyPair {
     /// The key as generated or read from the store, for `to_pkcs8_pem`.
     key: SigningKey,
     /// The same key, for signing.
     signer: EcdsaKeyPair,
-    rng: SystemRandom,
-    /// The public key as an uncompressed SEC1 point, for verifying.
-    public_point: Vec<u8>,
+    public: PublicKey,
+}
+
+/// The public half of a key: verifies, and is published with a stable key
+/// id (RFC 7638 thumbprint).
+#[derive(Clone)]
+pub struct PublicKey {
+    /// Uncompressed SEC1 point, for verifying.
+    point: Vec<u8>,
     kid: String,
     jwk: Value,
+}
+
+/// A key taken out of signing by a rotation, and when.
+#[derive(Clone)]
+pub struct RetiredKey {
+    pub public: PublicKey,
+    pub retired_at: OffsetDateTime,
 }
 
 impl std::fmt::Debug for SigningKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SigningKeys")
-            .field("kid", &self.kid)
+            .field("kid", &self.kid())
+            .field("retired", &self.retired.as_ref().map(|r| r.public.kid()))
             .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PublicKey").field(&self.kid).finish()
     }
 }
 
@@ -49,14 +81,66 @@ impl std::fmt::Debug for SigningKeys {
 pub enum JwtError {
     #[error("the token is not a compact JWS")]
     Malformed,
-    #[error("the token's algorithm or key id is not accepted")]
+    #[error("the token's algorithm is not accepted")]
     WrongKey,
+    #[error("the token was not signed with a key of this provider")]
+    UnknownKey,
     #[error("the token's type is not {0}")]
     WrongType(&'static str),
     #[error("the token's signature does not verify")]
     BadSignature,
     #[error("the stored signing key cannot be read")]
     BadStoredKey,
+}
+
+impl PublicKey {
+    /// From an uncompressed SEC1 point, checked to be on the curve.
+    pub fn from_sec1(point: &[u8]) -> Result<PublicKey, JwtError> {
+        let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
+            .map_err(|_| JwtError::BadStoredKey)?;
+        Ok(Self::from_point(&key.to_encoded_point(false)))
+    }
+
+    fn from_point(point: &p256::EncodedPoint) -> PublicKey {
+        let x = b64url(point.x().expect("uncompressed point has x"));
+        let y = b64url(point.y().expect("uncompressed point has y"));
+        // RFC 7638: members in lexicographic order, no whitespace.
+        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+        let kid = b64url(&Sha256::digest(canonical.as_bytes()));
+        let jwk = json!({
+            "kty": "EC", "crv": "P-256", "x": x, "y": y,
+            "use": "sig", "alg": "ES256", "kid": kid,
+        });
+        PublicKey {
+            point: point.as_bytes().to_vec(),
+            kid,
+            jwk,
+        }
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The uncompressed SEC1 point (what the store keeps of a retired key).
+    pub fn sec1(&self) -> &[u8] {
+        &self.point
+    }
+}
+
+impl KeyPair {
+    fn new(key: SigningKey, rng: &SystemRandom) -> KeyPair {
+        let pkcs8 = key.to_pkcs8_der().expect("P-256 key encodes as PKCS#8");
+        let signer =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_bytes(), rng)
+                .expect("ring reads the PKCS#8 form of a P-256 key");
+        let public = PublicKey::from_point(&key.verifying_key().to_encoded_point(false));
+        KeyPair {
+            key,
+            signer,
+            public,
+        }
+    }
 }
 
 impl SigningKeys {
@@ -71,8 +155,10 @@ impl SigningKeys {
             .map_err(|_| JwtError::BadStoredKey)
     }
 
+    /// The active key's PKCS#8 PEM form, for the store.
     pub fn to_pkcs8_pem(&self) -> SecretString {
         let pem = self
+            .active
             .key
             .to_pkcs8_pem(LineEnding::LF)
             .expect("P-256 key encodes as PKCS#8");
@@ -80,57 +166,72 @@ impl SigningKeys {
     }
 
     fn from_key(key: SigningKey) -> Self {
-        let point = key.verifying_key().to_encoded_point(false);
         let rng = SystemRandom::new();
-        let pkcs8 = key.to_pkcs8_der().expect("P-256 key encodes as PKCS#8");
-        let signer =
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_bytes(), &rng)
-                .expect("ring reads the PKCS#8 form of a P-256 key");
-        let x = b64url(point.x().expect("uncompressed point has x"));
-        let y = b64url(point.y().expect("uncompressed point has y"));
-        // RFC 7638: members in lexicographic order, no whitespace.
-        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-        let kid = b64url(&Sha256::digest(canonical.as_bytes()));
-        let jwk = json!({
-            "kty": "EC", "crv": "P-256", "x": x, "y": y,
-            "use": "sig", "alg": "ES256", "kid": kid,
-        });
         SigningKeys {
-            key,
-            signer,
+            active: KeyPair::new(key, &rng),
+            retired: None,
             rng,
-            public_point: point.as_bytes().to_vec(),
-            kid,
-            jwk,
         }
     }
 
+    /// These keys with `retired` verifying beside the active one (none when
+    /// it is the active key itself: a rotation that stopped half-way).
+    pub fn with_retired(mut self, retired: Option<RetiredKey>) -> Self {
+        self.retired = retired.filter(|r| r.public.kid != self.active.public.kid);
+        self
+    }
+
+    /// The active key's id.
     pub fn kid(&self) -> &str {
-        &self.kid
+        &self.active.public.kid
     }
 
-    /// The JWKS document served at `/jwks`.
+    /// The active key's public half.
+    pub fn public(&self) -> &PublicKey {
+        &self.active.public
+    }
+
+    pub fn retired(&self) -> Option<&RetiredKey> {
+        self.retired.as_ref()
+    }
+
+    /// The JWKS document served at `/jwks`: the active key, then the
+    /// retired one.
     pub fn jwks(&self) -> Value {
-        json!({ "keys": [self.jwk.clone()] })
+        let keys: Vec<Value> = std::iter::once(&self.active.public)
+            .chain(self.retired.as_ref().map(|r| &r.public))
+            .map(|k| k.jwk.clone())
+            .collect();
+        json!({ "keys": keys })
     }
 
-    /// Signs `claims` with header `{"alg":"ES256","typ":typ,"kid":…}`.
+    /// Signs `claims` with the active key, header
+    /// `{"alg":"ES256","typ":typ,"kid":…}`.
     pub fn sign(&self, typ: &str, claims: &impl Serialize) -> String {
-        let header = json!({ "alg": "ES256", "typ": typ, "kid": self.kid });
+        let header = json!({ "alg": "ES256", "typ": typ, "kid": self.kid() });
         let input = format!(
             "{}.{}",
             b64url(header.to_string().as_bytes()),
             b64url(&serde_json::to_vec(claims).expect("claims serialise"))
         );
         let sig = self
+            .active
             .signer
             .sign(&self.rng, input.as_bytes())
             .expect("ECDSA signing with the system's random source");
         format!("{input}.{}", b64url(sig.as_ref()))
     }
 
-    /// Verifies the signature, algorithm, key id and (when given) the `typ`
-    /// header; returns the claims. Time and audience checks are the caller's.
+    /// The key named `kid`: the active or the retired one.
+    fn verifying(&self, kid: &str) -> Option<&PublicKey> {
+        std::iter::once(&self.active.public)
+            .chain(self.retired.as_ref().map(|r| &r.public))
+            .find(|k| k.kid == kid)
+    }
+
+    /// Verifies the signature (with the key the header names), algorithm and
+    /// (when given) the `typ` header; returns the claims. Time and audience
+    /// checks are the caller's.
     pub fn verify(&self, token: &str, typ: Option<&'static str>) -> Result<Value, JwtError> {
         let mut parts = token.split('.');
         let (Some(h), Some(p), Some(s), None) =
@@ -141,9 +242,13 @@ impl SigningKeys {
         let header: Value = b64url_decode(h)
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or(JwtError::Malformed)?;
-        if header["alg"] != "ES256" || header["kid"] != self.kid.as_str() {
+        if header["alg"] != "ES256" {
             return Err(JwtError::WrongKey);
         }
+        let key = header["kid"]
+            .as_str()
+            .and_then(|kid| self.verifying(kid))
+            .ok_or(JwtError::UnknownKey)?;
         if let Some(typ) = typ {
             let found = header["typ"].as_str().unwrap_or_default();
             // RFC 9068 §4: "at+jwt" may also appear as "application/at+jwt".
@@ -155,7 +260,7 @@ impl SigningKeys {
         }
         let sig = b64url_decode(s).ok_or(JwtError::Malformed)?;
         let input_len = h.len() + 1 + p.len();
-        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &self.public_point)
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &key.point)
             .verify(&token.as_bytes()[..input_len], &sig)
             .map_err(|_| JwtError::BadSignature)?;
         let claims: Value = b64url_decode(p)
@@ -218,7 +323,10 @@ mod tests {
         let keys = SigningKeys::generate();
         let other = SigningKeys::generate();
         let token = keys.sign("at+jwt", &json!({"sub": "alice"}));
-        assert_eq!(other.verify(&token, None).unwrap_err(), JwtError::WrongKey);
+        assert_eq!(
+            other.verify(&token, None).unwrap_err(),
+            JwtError::UnknownKey
+        );
         // Swap the payload while keeping the signature.
         let mut parts: Vec<&str> = token.split('.').collect();
         let evil = b64url(br#"{"sub":"mallory"}"#);
@@ -237,6 +345,42 @@ mod tests {
         for junk in ["", "a.b", "a.b.c.d", "!!.!!.!!"] {
             assert!(keys.verify(junk, None).is_err(), "{junk}");
         }
+    }
+
+    #[test]
+    fn a_retired_key_verifies_what_it_signed_and_is_published_after_the_active_one() {
+        let old = SigningKeys::generate();
+        let before = old.sign("at+jwt", &json!({"sub": "alice"}));
+        let retired = RetiredKey {
+            public: PublicKey::from_sec1(old.public().sec1()).unwrap(),
+            retired_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        assert_eq!(retired.public.kid(), old.kid());
+        let keys = SigningKeys::generate().with_retired(Some(retired.clone()));
+        assert_eq!(keys.verify(&before, None).unwrap()["sub"], "alice");
+        let after = keys.sign("at+jwt", &json!({"sub": "bob"}));
+        assert_eq!(keys.verify(&after, None).unwrap()["sub"], "bob");
+        // The old key alone does not know the new one.
+        assert_eq!(old.verify(&after, None).unwrap_err(), JwtError::UnknownKey);
+        let jwks = keys.jwks();
+        let kids: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect();
+        assert_eq!(kids, [keys.kid(), old.kid()]);
+        // Retired under its own id, the active key is listed once.
+        let same = old.with_retired(Some(retired));
+        assert!(same.retired().is_none());
+        assert_eq!(same.jwks()["keys"].as_array().unwrap().len(), 1);
+        // A point off the curve is no key.
+        let mut bad = keys.public().sec1().to_vec();
+        bad[40] ^= 1;
+        assert_eq!(
+            PublicKey::from_sec1(&bad).unwrap_err(),
+            JwtError::BadStoredKey
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! browsers and (later) the self-service account API.
 //!
 //! Map: `oidc` holds the protocol endpoints, `signin` the server-rendered
-//! sign-in pages, `tokens`/`jwt` the JWTs, `totp`, `recovery`, `trusted`,
+//! sign-in pages, `tokens`/`jwt` the JWTs and `keyring` their keys, `totp`, `recovery`, `trusted`,
 //! `ratelimit`, `policy`, `acr` the domain rules, `store` the storage trait
 //! and its implementations, `cli` the command line.
 
@@ -16,6 +16,7 @@ pub mod demo;
 pub mod error;
 pub mod i18n;
 pub mod jwt;
+pub mod keyring;
 pub mod oidc;
 pub mod pages;
 pub mod password;
@@ -97,6 +98,7 @@ async fn not_found() -> Response {
 /// is made available for rate limiting).
 pub async fn serve(listener: tokio::net::TcpListener, app: AppState) -> std::io::Result<()> {
     tracing::info!(address = %listener.local_addr()?, issuer = %app.issuer, store = app.store.kind(), "listening");
+    state::reload_keys_periodically(&app);
     axum::serve(
         listener,
         router(app).into_make_service_with_connect_info::<SocketAddr>(),

@@ -3,10 +3,13 @@
 
 use std::sync::Arc;
 
+use serde_json::Value;
+
 use crate::config::Config;
 use crate::crypto::SecretKey;
-use crate::jwt::SigningKeys;
-use crate::store::{SIGNING_KEY, Store, StoreError};
+use crate::jwt::{JwtError, SigningKeys};
+use crate::keyring::{self, KeyringError, LiveKeys};
+use crate::store::{Store, StoreError};
 
 pub type AppState = Arc<Provider>;
 
@@ -16,7 +19,8 @@ pub struct Provider {
     pub issuer: String,
     pub api_audience: String,
     pub store: Arc<dyn Store>,
-    pub keys: SigningKeys,
+    /// The signing keys, as last read from the store: see [`Provider::keys`].
+    signing: LiveKeys,
     pub secret_key: SecretKey,
     /// Cookies get `Secure` unless the issuer is plain http (loopback only).
     pub secure_cookies: bool,
@@ -29,7 +33,7 @@ impl std::fmt::Debug for Provider {
         f.debug_struct("Provider")
             .field("issuer", &self.issuer)
             .field("store", &self.store.kind())
-            .field("kid", &self.keys.kid())
+            .field("keys", &self.keys())
             .finish_non_exhaustive()
     }
 }
@@ -40,42 +44,23 @@ pub enum StartError {
     Config(#[from] crate::config::ConfigError),
     #[error("{0}")]
     Store(#[from] StoreError),
-    #[error(
-        "the stored signing key cannot be decrypted: the secret key differs from the one it was created with"
-    )]
-    SigningKey,
+    #[error(transparent)]
+    Keys(#[from] KeyringError),
     #[error("{0}")]
     Io(String),
 }
 
 impl Provider {
-    /// Checks the configuration, then loads the signing key from the store,
-    /// generating and persisting it on first start (sealed with the secret
-    /// key). Concurrent first starts agree on one key.
+    /// Checks the configuration, then loads the signing keys from the
+    /// store, generating and persisting the first one on first start
+    /// (sealed with the secret key). Concurrent first starts agree on one key.
     pub async fn new(
         config: Config,
         store: Arc<dyn Store>,
         secret_key: SecretKey,
     ) -> Result<Provider, StartError> {
         config.validate()?;
-        let sealed = match store.get_key_material(SIGNING_KEY).await? {
-            Some(v) => v,
-            None => {
-                let fresh = SigningKeys::generate();
-                let pem = secrecy::ExposeSecret::expose_secret(&fresh.to_pkcs8_pem()).to_owned();
-                let sealed = secret_key.seal(pem.as_bytes(), SIGNING_KEY);
-                store
-                    .put_key_material_if_absent(SIGNING_KEY, &sealed)
-                    .await?
-            }
-        };
-        let pem = secret_key
-            .open(&sealed, SIGNING_KEY)
-            .map_err(|_| StartError::SigningKey)?;
-        let pem = std::str::from_utf8(secrecy::ExposeSecret::expose_secret(&pem))
-            .map_err(|_| StartError::SigningKey)?
-            .to_owned();
-        let keys = SigningKeys::from_pkcs8_pem(&pem).map_err(|_| StartError::SigningKey)?;
+        let signing = LiveKeys::load(&*store, &secret_key).await?;
         let issuer = config.issuer();
         Ok(Provider {
             api_audience: config.api_audience(),
@@ -83,9 +68,72 @@ impl Provider {
             issuer,
             config,
             store,
-            keys,
+            signing,
             secret_key,
             verified_tokens: Default::default(),
         })
     }
+
+    /// The signing keys: the active one signs, the active and the retired
+    /// one verify (`keyring`).
+    pub fn keys(&self) -> Arc<SigningKeys> {
+        self.signing.get()
+    }
+
+    /// Reads the signing keys again from the store (a rotation by the
+    /// command line or another instance); answers whether they changed.
+    /// Tokens verified with the keys as they were are verified again.
+    pub async fn reload_keys(&self) -> Result<bool, KeyringError> {
+        let changed = self.signing.reload(&*self.store, &self.secret_key).await?;
+        if changed {
+            self.verified_tokens.clear();
+        }
+        Ok(changed)
+    }
+
+    /// [`Self::reload_keys`] when a request needs it (at most every few
+    /// seconds; see [`LiveKeys::reload_soon`]).
+    pub async fn reload_keys_soon(&self) -> bool {
+        let changed = self
+            .signing
+            .reload_soon(&*self.store, &self.secret_key)
+            .await;
+        if changed {
+            self.verified_tokens.clear();
+        }
+        changed
+    }
+
+    /// Verifies a JWT with the signing keys ([`SigningKeys::verify`]). A key
+    /// id this provider does not hold makes it read the keys again first:
+    /// another instance on the same store may have rotated them.
+    pub async fn verify_jwt(
+        &self,
+        token: &str,
+        typ: Option<&'static str>,
+    ) -> Result<Value, JwtError> {
+        match self.keys().verify(token, typ) {
+            Err(JwtError::UnknownKey) if self.reload_keys_soon().await => {
+                self.keys().verify(token, typ)
+            }
+            verified => verified,
+        }
+    }
+}
+
+/// Reads the signing keys again every [`keyring::RELOAD_INTERVAL`] while
+/// `app` serves, so that every instance signs with a rotated key soon.
+pub fn reload_keys_periodically(app: &AppState) {
+    let app = Arc::downgrade(app);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(keyring::RELOAD_INTERVAL);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            let Some(app) = app.upgrade() else { return };
+            if let Err(e) = app.reload_keys().await {
+                tracing::warn!(error = %e, "the signing keys could not be read again");
+            }
+        }
+    });
 }

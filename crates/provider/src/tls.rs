@@ -69,6 +69,7 @@ pub async fn serve(
     app: AppState,
 ) -> std::io::Result<()> {
     tracing::info!(address = %listener.local_addr()?, issuer = %app.issuer, "listening (https)");
+    crate::state::reload_keys_periodically(&app);
     let router = crate::router(app);
     loop {
         let (tcp, peer) = match listener.accept().await {

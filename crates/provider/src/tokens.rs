@@ -67,7 +67,7 @@ pub fn access_token(
         amr: grant.amr.clone(),
         roles: user.roles.iter().cloned().collect(),
     };
-    (app.keys.sign(ACCESS_TOKEN_TYP, &claims), claims)
+    (app.keys().sign(ACCESS_TOKEN_TYP, &claims), claims)
 }
 
 pub fn id_token(
@@ -96,7 +96,7 @@ pub fn id_token(
         claims["nonce"] = nonce.clone().into();
     }
     add_profile_claims(&mut claims, user, &grant.scope);
-    app.keys.sign(ID_TOKEN_TYP, &claims)
+    app.keys().sign(ID_TOKEN_TYP, &claims)
 }
 
 /// The standard claims the granted scopes release.
@@ -124,7 +124,7 @@ pub async fn authenticate_bearer(
     token: &str,
 ) -> Result<(Arc<AccessClaims>, Option<User>), OAuthError> {
     let key = TokenDigest::of(token);
-    let claims = app.verified_tokens.claims(app, &key, token)?;
+    let claims = app.verified_tokens.claims(app, &key, token).await?;
     let subject = app.store.bearer_subject(&claims.sub, &claims.jti).await?;
     let user = admit(app, &key, &claims, subject)?;
     Ok((claims, user))
@@ -138,7 +138,7 @@ pub async fn authenticate_bearer_and_devices(
     token: &str,
 ) -> Result<(Arc<AccessClaims>, Option<User>, Vec<Device>), OAuthError> {
     let key = TokenDigest::of(token);
-    let claims = app.verified_tokens.claims(app, &key, token)?;
+    let claims = app.verified_tokens.claims(app, &key, token).await?;
     let (subject, devices) = app
         .store
         .bearer_subject_and_devices(&claims.sub, &claims.jti)
@@ -170,10 +170,10 @@ fn admit(
     Ok(subject.user)
 }
 
-fn verify_access_token(app: &Provider, token: &str) -> Result<AccessClaims, OAuthError> {
+async fn verify_access_token(app: &Provider, token: &str) -> Result<AccessClaims, OAuthError> {
     let value = app
-        .keys
-        .verify(token, Some(ACCESS_TOKEN_TYP))
+        .verify_jwt(token, Some(ACCESS_TOKEN_TYP))
+        .await
         .map_err(|e| OAuthError::invalid_token(e.to_string()))?;
     let claims: AccessClaims = serde_json::from_value(value)
         .map_err(|_| OAuthError::invalid_token("the token's claims are not an access token's"))?;
@@ -217,7 +217,7 @@ const VERIFIED_TOKENS_MAX: usize = 20_000;
 
 impl VerifiedAccessTokens {
     /// The unexpired claims of the token whose hash is `key`.
-    fn claims(
+    async fn claims(
         &self,
         app: &Provider,
         key: &TokenDigest,
@@ -228,7 +228,7 @@ impl VerifiedAccessTokens {
         let claims = match cached {
             Some(claims) => claims,
             None => {
-                let claims = Arc::new(verify_access_token(app, token)?);
+                let claims = Arc::new(verify_access_token(app, token).await?);
                 let mut entries = self.lock();
                 if entries.len() >= VERIFIED_TOKENS_MAX {
                     entries.retain(|_, c| c.exp > now);
@@ -249,6 +249,12 @@ impl VerifiedAccessTokens {
 
     fn forget(&self, key: &TokenDigest) {
         self.lock().remove(key);
+    }
+
+    /// Forgets every token: the signing keys changed, and a token signed
+    /// with a key no longer held must be refused at once.
+    pub fn clear(&self) {
+        self.lock().clear();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TokenDigest, Arc<AccessClaims>>> {

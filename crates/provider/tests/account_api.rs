@@ -390,7 +390,7 @@ async fn missing_expired_forged_and_misdirected_tokens_are_refused() {
 
         let user = env.store.get_user("alice").await.unwrap().unwrap();
         let now = OffsetDateTime::now_utc();
-        let good = |claims: &AccessClaims| app.keys.sign(tokens::ACCESS_TOKEN_TYP, claims);
+        let good = |claims: &AccessClaims| app.keys().sign(tokens::ACCESS_TOKEN_TYP, claims);
         let (_, base) = tokens::access_token(
             app,
             &user,
@@ -440,7 +440,7 @@ async fn missing_expired_forged_and_misdirected_tokens_are_refused() {
                 other_key.sign(tokens::ACCESS_TOKEN_TYP, &base),
             ),
             ("payload swapped", forged_payload),
-            ("an ID token (typ JWT)", app.keys.sign("JWT", &base)),
+            ("an ID token (typ JWT)", app.keys().sign("JWT", &base)),
             ("garbage", "not-a-jwt".into()),
             (
                 "unknown user",

@@ -55,7 +55,7 @@ fn help_explains_every_option_and_its_environment_variable() {
     ] {
         assert!(help.contains(var), "{var} missing");
     }
-    assert!(help.contains("user") && help.contains("client"));
+    assert!(help.contains("user") && help.contains("client") && help.contains("key"));
 }
 
 /// user add/list/disable and client add/list against the given store options.
@@ -139,6 +139,61 @@ fn manage_users_and_clients(store_args: &[&str]) {
     );
     assert!(list.contains("svc\tsvc\tconfidential"), "{list}");
     assert!(!list.contains("bad"), "nothing stored for a refused client");
+}
+
+/// The lines of `key list` (or the error) for the store in `data_dir`.
+fn key_list(data_dir: &str) -> Vec<String> {
+    let out = run(&["key", "list", "--data-dir", data_dir]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn signing_keys_are_listed_and_rotated_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    // The first command creates the key, as the first start would.
+    let first = key_list(data_dir);
+    assert_eq!(first.len(), 1, "{first:?}");
+    let kid1 = first[0].strip_prefix("signing\t").unwrap().to_owned();
+    assert_eq!(kid1.len(), 43);
+    assert_eq!(key_list(data_dir), first, "listing changes nothing");
+
+    let out = run(&["key", "rotate", "--data-dir", data_dir]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(said.contains(&format!("retired key {kid1}")), "{said}");
+    let listed = key_list(data_dir);
+    let kid2 = listed[0].strip_prefix("signing\t").unwrap().to_owned();
+    assert_ne!(kid2, kid1);
+    assert!(said.contains(&format!("signing key {kid2}")), "{said}");
+    assert!(
+        listed[1].starts_with(&format!("retired\t{kid1}\tretired ")),
+        "{listed:?}"
+    );
+
+    // Again at once: the retired key may still verify live tokens.
+    let out = run(&["key", "rotate", "--data-dir", data_dir]);
+    assert!(!out.status.success());
+    let why = stderr(&out);
+    assert!(
+        why.contains(&kid1) && why.contains("--discard-old-key"),
+        "{why}"
+    );
+    assert_eq!(
+        key_list(data_dir),
+        listed,
+        "a refused rotation changes nothing"
+    );
+
+    let out = run(&["key", "rotate", "--discard-old-key", "--data-dir", data_dir]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(said.contains(&format!("dropped key {kid1}")), "{said}");
+    assert!(said.contains(&format!("dropped key {kid2}")), "{said}");
+    let last = key_list(data_dir);
+    assert_eq!(last.len(), 1, "no retired key: {last:?}");
+    assert!(!last[0].contains(&kid1) && !last[0].contains(&kid2));
 }
 
 #[test]
@@ -232,6 +287,15 @@ async fn demo_prints_how_to_sign_in_and_keeps_its_key_and_devices_across_restart
     let uri = line(&lines, "demo user TOTP: ").to_owned();
     assert!(uri.starts_with("otpauth://totp/Tessera:demo?"), "{uri}");
     assert!(demo_pw.len() >= 12 && helpdesk_pw.len() >= 12 && demo_pw != helpdesk_pw);
+    // The embedded store has one process at a time: a command says why it
+    // cannot run beside the provider, and changes nothing.
+    let busy = run(&["key", "rotate", "--data-dir", &data_dir]);
+    assert!(!busy.status.success());
+    assert!(
+        stderr(&busy).contains("is in use by a running provider: stop it first"),
+        "{}",
+        stderr(&busy)
+    );
     let doc: serde_json::Value = reqwest::get(format!("{issuer}/.well-known/openid-configuration"))
         .await
         .unwrap()

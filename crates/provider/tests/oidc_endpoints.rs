@@ -419,7 +419,7 @@ async fn userinfo_answers_a_valid_token_and_refuses_bad_expired_forged_and_revok
         // Expired (signed with the provider's own key, as if issued long ago).
         let mut old = claims(access);
         old["exp"] = (old["iat"].as_i64().unwrap() - 10).into();
-        let expired = env.provider.app.keys.sign("at+jwt", &old);
+        let expired = env.provider.app.keys().sign("at+jwt", &old);
         let (status, _, body) = userinfo(issuer, Some(&expired)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert!(
@@ -809,4 +809,112 @@ async fn signed_in_without_exchange(env: &Env, app: &mut Authenticator) -> Brows
     let step = env.demo_sign_in(&browser, &url, Some(&code)).await;
     assert!(step.callback().contains_key("code"), "{}", env.store_name);
     browser
+}
+
+/// Two instances on one store, as behind a load balancer: a key rotated by
+/// the command line is accepted by an instance that has not read the keys
+/// since (the unknown key id makes it read them), the retired key still
+/// verifies and is published, and discarded keys verify nothing once each
+/// instance has read the keys, even tokens it had already verified.
+#[tokio::test]
+async fn a_rotated_key_is_accepted_by_every_instance_and_old_keys_until_discarded() {
+    use tessera_api::paths;
+    use tessera_provider::testing::TestProvider;
+    use tessera_provider::{keyring, tokens};
+    const SECRET: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    for (name, store, _guard) in support::each_store().await {
+        let config = tessera_provider::config::Config {
+            secret_key: Some(SECRET.into()),
+            issuer: Some("https://id.example.test".into()),
+            ..Default::default()
+        };
+        let secret = tessera_provider::crypto::SecretKey::from_base64(SECRET).unwrap();
+        let a = TestProvider::start(store.clone(), config.clone()).await;
+        let b = TestProvider::start(store.clone(), config.clone()).await;
+        let demo = a.seed_demo().await.demo;
+        let user = store.get_user(&demo.uid).await.unwrap().unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        let grant = tokens::Grant {
+            client_id: "tessera-desktop".into(),
+            scope: "openid".into(),
+            acr: None,
+            amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
+            auth_time: now,
+            nonce: None,
+        };
+        let token_of = |p: &TestProvider| tokens::access_token(&p.app, &user, &grant, now).0;
+        let http = reqwest::Client::new();
+        let me = async |p: &TestProvider, token: &str| {
+            http.get(format!("http://{}{}", p.addr, paths::ME))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        };
+        let kids = async |p: &TestProvider| -> Vec<String> {
+            let jwks: Value = http
+                .get(format!("http://{}/jwks", p.addr))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            jwks["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["kid"].as_str().unwrap().to_owned())
+                .collect()
+        };
+
+        let first = token_of(&a);
+        let key1 = a.app.keys().kid().to_owned();
+        assert_eq!(me(&b, &first).await, StatusCode::OK, "{name}");
+
+        let keep = keyring::retired_key_use(&config);
+        let rotated = keyring::rotate(&*store, &secret, now, keep, false)
+            .await
+            .unwrap();
+        assert_eq!(rotated.retired.as_deref(), Some(key1.as_str()));
+        // A reads the keys (as it does every minute) and signs with the new one.
+        assert!(a.app.reload_keys().await.unwrap(), "{name}");
+        let second = token_of(&a);
+        assert_eq!(a.app.keys().kid(), rotated.active);
+        // B has not read them since it started.
+        assert_eq!(b.app.keys().kid(), key1);
+        assert_eq!(me(&b, &second).await, StatusCode::OK, "{name}");
+        assert_eq!(b.app.keys().kid(), rotated.active);
+        assert_eq!(me(&b, &first).await, StatusCode::OK, "{name}: retired key");
+        assert_eq!(kids(&b).await, [rotated.active.clone(), key1.clone()]);
+
+        // Too soon for another rotation that keeps tokens alive.
+        let refused = keyring::rotate(&*store, &secret, now, keep, false).await;
+        assert!(
+            matches!(
+                refused,
+                Err(keyring::KeyringError::RetiredTooRecently { .. })
+            ),
+            "{name}"
+        );
+
+        // The key was exposed: both old keys go at once.
+        let discarded = keyring::rotate(&*store, &secret, now, keep, true)
+            .await
+            .unwrap();
+        assert_eq!(discarded.dropped, [key1.clone(), rotated.active.clone()]);
+        for p in [&a, &b] {
+            assert!(p.app.reload_keys().await.unwrap());
+        }
+        for (p, token) in [(&a, &first), (&b, &first), (&a, &second), (&b, &second)] {
+            assert_eq!(
+                me(p, token).await,
+                StatusCode::UNAUTHORIZED,
+                "{name}: a token of a discarded key"
+            );
+        }
+        assert_eq!(me(&b, &token_of(&a)).await, StatusCode::OK, "{name}");
+        assert_eq!(kids(&a).await, vec![discarded.active]);
+    }
 }

@@ -1811,6 +1811,35 @@ mod cases {
                 .unwrap(),
             b"rotated"
         );
+        // Removed once; the other names are untouched.
+        store
+            .put_key_material("signing-key-retired", b"old")
+            .await
+            .unwrap();
+        assert!(
+            store
+                .delete_key_material("signing-key-retired")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .delete_key_material("signing-key-retired")
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store.get_key_material("signing-key-retired").await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .get_key_material("signing-key")
+                .await
+                .unwrap()
+                .unwrap(),
+            b"rotated"
+        );
         store.ping().await.unwrap();
     }
 }

@@ -1,11 +1,14 @@
-//! `user` and `client` subcommands: manage the store's users and clients.
+//! `user`, `client` and `key` subcommands: manage the store's users,
+//! clients and signing keys.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use clap::Subcommand;
 use time::OffsetDateTime;
 
-use crate::crypto::random_token;
+use crate::config::Config;
+use crate::crypto::{SecretKey, random_token};
+use crate::keyring;
 use crate::password;
 use crate::state::StartError;
 use crate::store::{Client, PasswordHash, Store, StoreError, User};
@@ -61,6 +64,23 @@ pub enum ClientCommand {
     },
     /// List clients.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Show the key that signs and the retired key that still verifies.
+    List,
+    /// Sign with a new key from now on. The old key is retired: it still
+    /// verifies what it signed, and stays published, until the next
+    /// rotation. Running providers on this store sign with the new key
+    /// within a minute.
+    Rotate {
+        /// The old key was exposed: drop it (and any retired key) at once.
+        /// Each running provider refuses the tokens they signed as soon as
+        /// it reads the keys again (within a minute); clients refresh.
+        #[arg(long)]
+        discard_old_key: bool,
+    },
 }
 
 fn parse_attribute(s: &str) -> Result<(String, String), String> {
@@ -189,6 +209,45 @@ pub(super) async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<(), 
                     c.require_mfa.map_or("policy".to_owned(), |b| b.to_string()),
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn key(
+    store: &dyn Store,
+    secret: &SecretKey,
+    config: &Config,
+    cmd: KeyCommand,
+) -> Result<(), StartError> {
+    let keep_retired = keyring::retired_key_use(config);
+    match cmd {
+        KeyCommand::List => {
+            let keys = keyring::LiveKeys::load(store, secret).await?.get();
+            println!("signing\t{}", keys.kid());
+            if let Some(r) = keys.retired() {
+                println!(
+                    "retired\t{}\tretired {}\tits tokens expire by {}",
+                    r.public.kid(),
+                    keyring::to_the_second(r.retired_at),
+                    keyring::to_the_second(r.retired_at + keep_retired)
+                );
+            }
+        }
+        KeyCommand::Rotate { discard_old_key } => {
+            let now = OffsetDateTime::now_utc();
+            let done = keyring::rotate(store, secret, now, keep_retired, discard_old_key).await?;
+            println!("signing key {}", done.active);
+            if let Some(retired) = &done.retired {
+                println!("retired key {retired} (still verifies until the next rotation)");
+            }
+            for kid in &done.dropped {
+                println!("dropped key {kid} (its tokens are refused)");
+            }
+            println!(
+                "running providers on this store sign with the new key within {} s",
+                keyring::RELOAD_INTERVAL.as_secs()
+            );
         }
     }
     Ok(())

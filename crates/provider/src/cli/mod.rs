@@ -20,7 +20,7 @@ use crate::store::{self, Store};
 
 mod manage;
 
-pub use manage::{ClientCommand, UserCommand};
+pub use manage::{ClientCommand, KeyCommand, UserCommand};
 
 /// Tessera's OpenID Connect provider, with mandatory TOTP and trusted browsers.
 ///
@@ -119,6 +119,9 @@ pub enum Command {
     /// Manage OpenID Connect clients.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage the keys that sign ID and access tokens.
+    #[command(subcommand)]
+    Key(KeyCommand),
 }
 
 /// Configuration from file, environment and command line.
@@ -227,6 +230,10 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         Command::Serve => serve(config, cli.options.demo).await,
         Command::User(cmd) => manage::user(&*open_store(&config).await?, cmd).await,
         Command::Client(cmd) => manage::client(&*open_store(&config).await?, cmd).await,
+        Command::Key(cmd) => {
+            let store = open_store(&config).await?;
+            manage::key(&*store, &secret_key(&config)?, &config, cmd).await
+        }
     }
 }
 

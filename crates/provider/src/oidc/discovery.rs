@@ -43,6 +43,10 @@ pub async fn discovery(State(app): State<AppState>) -> Json<Value> {
     Json(document(&app))
 }
 
+/// The keys as the store holds them: read again (at most every few
+/// seconds) so that a relying party that fetches them after a rotation by
+/// another instance finds the key of the tokens that instance signs.
 pub async fn jwks(State(app): State<AppState>) -> Json<Value> {
-    Json(app.keys.jwks())
+    app.reload_keys_soon().await;
+    Json(app.keys().jwks())
 }

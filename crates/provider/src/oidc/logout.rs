@@ -88,7 +88,7 @@ async fn handle(
     let hint = match params.get("id_token_hint") {
         None => None,
         // Typed as an ID token: an access token of the same user is not a hint.
-        Some(token) => match app.keys.verify(token, Some(ID_TOKEN_TYP)) {
+        Some(token) => match app.verify_jwt(token, Some(ID_TOKEN_TYP)).await {
             Ok(c) if c["iss"] == app.issuer.as_str() => Some(c),
             _ => return bad("id_token_hint is not an ID token of this provider"),
         },

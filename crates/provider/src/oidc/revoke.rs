@@ -38,7 +38,7 @@ async fn handle(app: &Provider, headers: &HeaderMap, form: &Params) -> Result<()
         }
         return Ok(());
     }
-    if let Ok(value) = app.keys.verify(token, Some(ACCESS_TOKEN_TYP))
+    if let Ok(value) = app.verify_jwt(token, Some(ACCESS_TOKEN_TYP)).await
         && let Ok(claims) = serde_json::from_value::<AccessClaims>(value)
         && claims.client_id == client.client_id
         && let Ok(exp) = OffsetDateTime::from_unix_timestamp(claims.exp)

@@ -38,8 +38,11 @@ pub use records::{
     hash_token,
 };
 
-/// Name of the provider's ES256 signing key in [`Store::put_key_material`].
+/// Name of the provider's active ES256 signing key in
+/// [`Store::put_key_material`] (see `keyring`).
 pub const SIGNING_KEY: &str = "signing-key";
+/// Name of the key retired by the last rotation (see `keyring`).
+pub const RETIRED_SIGNING_KEY: &str = "signing-key-retired";
 
 /// The provider's storage.
 ///
@@ -318,6 +321,8 @@ pub trait Store: Send + Sync + 'static {
     /// Stores `value` unless the name is already set; returns what is stored
     /// afterwards, so concurrent first starts agree on one key.
     async fn put_key_material_if_absent(&self, name: &str, value: &[u8]) -> StoreResult<Vec<u8>>;
+    /// Removes `name`; answers whether it was set.
+    async fn delete_key_material(&self, name: &str) -> StoreResult<bool>;
 
     // ----- maintenance -----
 

@@ -58,8 +58,13 @@ impl EmbeddedStore {
 
     /// Opens (or creates) the database at `path`.
     pub fn open_file(path: &Path) -> StoreResult<Self> {
-        let db = Database::create(path).map_err(|err| {
-            StoreError::Unavailable(format!("cannot open {}: {err}", path.display()))
+        let db = Database::create(path).map_err(|err| match err {
+            // Commands of the command line open the file too.
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Unavailable(format!(
+                "{} is in use by a running provider: stop it first (one process at a time opens the embedded store)",
+                path.display()
+            )),
+            err => StoreError::Unavailable(format!("cannot open {}: {err}", path.display())),
         })?;
         Self::with_database(db, path.to_owned())
     }
@@ -1082,6 +1087,17 @@ impl Store for EmbeddedStore {
             }
             table.insert(name.as_str(), value.as_slice())?;
             Ok(value.clone())
+        })
+        .await
+    }
+
+    async fn delete_key_material(&self, name: &str) -> StoreResult<bool> {
+        check_key("key name", name)?;
+        let name = name.to_owned();
+        self.write(move |txn| {
+            let mut table = txn.open_table(KEY_MATERIAL)?;
+            let removed = table.remove(name.as_str())?.is_some();
+            Ok(removed)
         })
         .await
     }

@@ -1281,6 +1281,11 @@ impl Store for RedisStore {
             .await
     }
 
+    async fn delete_key_material(&self, name: &str) -> StoreResult<bool> {
+        check_key("key name", name)?;
+        self.delete(&self.key("key", name)).await
+    }
+
     async fn purge_expired(&self) -> StoreResult<u64> {
         // Redis expires keys itself; stale index entries are dropped when
         // their index is listed.
