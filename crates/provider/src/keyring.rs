@@ -217,6 +217,9 @@ pub struct LiveKeys {
     stored: Mutex<Stored>,
     /// When a request last made the keys be read again.
     prompted: Mutex<Option<Instant>>,
+    /// One read at a time: a read that started before a rotation must not
+    /// finish after one that started later and put the old keys back.
+    reading: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for LiveKeys {
@@ -233,6 +236,7 @@ impl LiveKeys {
             current: RwLock::new(Arc::new(keys)),
             stored: Mutex::new(stored),
             prompted: Mutex::new(None),
+            reading: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -250,6 +254,7 @@ impl LiveKeys {
         store: &dyn Store,
         secret: &SecretKey,
     ) -> Result<bool, KeyringError> {
+        let _one_at_a_time = self.reading.lock().await;
         let (keys, stored) = read(store, secret).await?;
         let mut last = lock(&self.stored);
         if *last == stored {
