@@ -148,6 +148,23 @@ if start_provider "$CONFIG" shipped TESSERA_PROVIDER_REDIS_URL="redis://127.0.0.
     test "$(stat -c '%U %a' "$work/data-shipped/secret.key" 2>/dev/null)" = "tessera 600"
   check "log lines reach stderr (journald): the 'listening' event" grep -q 'listening' "$work/shipped.err"
   check "log lines carry no ANSI escape (NO_COLOR from the unit)" bash -c "! grep -q $'\x1b' '$work/shipped.err'"
+  # Key rotation the way an operator runs it: the command line as user
+  # tessera, beside the running service on the same Redis.
+  kids() {
+    curl -fsS "http://$provider_address/jwks" |
+      python3 -c 'import json,sys; print(" ".join(k["kid"] for k in json.load(sys.stdin)["keys"]))'
+  }
+  kid_before=$(kids || true)
+  check "/jwks publishes one signing key ($kid_before)" test "$(wc -w <<<"$kid_before")" -eq 1
+  rotated=$(runuser -u tessera -- env -i PATH=/usr/bin:/bin "${unit_env[@]}" \
+    TESSERA_PROVIDER_DATA_DIR="$work/data-shipped" \
+    TESSERA_PROVIDER_REDIS_URL="redis://127.0.0.1:$redis_port/0" \
+    /usr/bin/tessera-provider --config "$CONFIG" key rotate 2>&1 || true)
+  kid_new=$(sed -n 's/^signing key //p' <<<"$rotated")
+  check "key rotate beside the running service retires its key ($rotated)" \
+    bash -c 'test -n "$1" && grep -qx "retired key $2 (still verifies until the next rotation)" <<<"$3"' _ "$kid_new" "$kid_before" "$rotated"
+  check "the running service publishes the new key, then the retired one, at once" \
+    test "$(kids || true)" = "$kid_new $kid_before"
 else
   fail "the service's command line starts with the shipped configuration (store: redis)"
 fi

@@ -31,10 +31,10 @@ use crate::store::{RETIRED_SIGNING_KEY, SIGNING_KEY, Store, StoreError};
 /// keys at once, see [`LiveKeys::reload_soon`].)
 pub const RELOAD_INTERVAL: Duration = Duration::from_secs(60);
 
-/// The least time between two reads of the keys prompted by requests (an
-/// unknown key id, the JWKS), so that forged key ids cannot make every
-/// request read the store.
-const PROMPTED_RELOAD_GAP: Duration = Duration::from_secs(5);
+/// The least time between two reads of the keys prompted by tokens naming
+/// an unknown key, so that a flood of forged key ids reads the store about
+/// once a second, not once per request.
+const PROMPTED_RELOAD_GAP: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyringError {
@@ -49,6 +49,17 @@ pub enum KeyringError {
          rotate after that time, or now with --discard-old-key if a key was exposed"
     )]
     RetiredTooRecently { kid: String, until: String },
+}
+
+impl KeyringError {
+    /// A stable machine-readable code (the store's own for its errors).
+    pub fn code(&self) -> &'static str {
+        match self {
+            KeyringError::Store(e) => e.code(),
+            KeyringError::Sealed => "sealed_with_another_secret",
+            KeyringError::RetiredTooRecently { .. } => "retired_key_still_in_use",
+        }
+    }
 }
 
 /// What the store holds of the retired key.
@@ -67,13 +78,15 @@ struct Stored {
     retired: Option<Vec<u8>>,
 }
 
-/// Reads the keys, creating the active key on a store that has none
-/// (concurrent first starts agree on one key); with the sealed records.
-async fn read(
-    store: &dyn Store,
-    secret: &SecretKey,
-) -> Result<(SigningKeys, Stored), KeyringError> {
-    let active = match store.get_key_material(SIGNING_KEY).await? {
+/// Reads the sealed records (both in one round trip on Redis), creating
+/// the active key on a store that has none (concurrent first starts agree
+/// on one key).
+async fn read_sealed(store: &dyn Store, secret: &SecretKey) -> Result<Stored, KeyringError> {
+    let (active, retired) = tokio::join!(
+        store.get_key_material(SIGNING_KEY),
+        store.get_key_material(RETIRED_SIGNING_KEY)
+    );
+    let active = match active? {
         Some(sealed) => sealed,
         None => {
             let fresh = SigningKeys::generate();
@@ -82,14 +95,29 @@ async fn read(
                 .await?
         }
     };
-    let retired = store.get_key_material(RETIRED_SIGNING_KEY).await?;
-    let keys = open_active(&active, secret)?.with_retired(
-        retired
+    Ok(Stored {
+        active,
+        retired: retired?,
+    })
+}
+
+impl Stored {
+    fn open(&self, secret: &SecretKey) -> Result<SigningKeys, KeyringError> {
+        let retired = self
+            .retired
             .as_deref()
             .map(|r| open_retired(r, secret))
-            .transpose()?,
-    );
-    Ok((keys, Stored { active, retired }))
+            .transpose()?;
+        Ok(open_active(&self.active, secret)?.with_retired(retired))
+    }
+}
+
+async fn read(
+    store: &dyn Store,
+    secret: &SecretKey,
+) -> Result<(SigningKeys, Stored), KeyringError> {
+    let stored = read_sealed(store, secret).await?;
+    Ok((stored.open(secret)?, stored))
 }
 
 fn seal_active(keys: &SigningKeys, secret: &SecretKey) -> Vec<u8> {
@@ -248,19 +276,21 @@ impl LiveKeys {
             .clone()
     }
 
-    /// Reads the keys again; answers whether they changed.
+    /// Reads the keys again; answers whether they changed. Unchanged
+    /// records (the usual case) are not opened again: a read is two small
+    /// lookups.
     pub async fn reload(
         &self,
         store: &dyn Store,
         secret: &SecretKey,
     ) -> Result<bool, KeyringError> {
         let _one_at_a_time = self.reading.lock().await;
-        let (keys, stored) = read(store, secret).await?;
-        let mut last = lock(&self.stored);
-        if *last == stored {
+        let stored = read_sealed(store, secret).await?;
+        if *lock(&self.stored) == stored {
             return Ok(false);
         }
-        *last = stored;
+        let keys = stored.open(secret)?;
+        *lock(&self.stored) = stored;
         *self
             .current
             .write()
@@ -269,7 +299,7 @@ impl LiveKeys {
     }
 
     /// [`Self::reload`] for a request that needs it, unless another request
-    /// did so less than a few seconds ago. A failed read keeps the keys as
+    /// did so less than a second ago. A failed read keeps the keys as
     /// they were.
     pub async fn reload_soon(&self, store: &dyn Store, secret: &SecretKey) -> bool {
         {
@@ -404,6 +434,37 @@ mod tests {
             LiveKeys::load(&*store, &secret).await,
             Err(KeyringError::Sealed)
         ));
+    }
+
+    #[test]
+    fn errors_have_a_code_and_say_what_to_do() {
+        let too_soon = KeyringError::RetiredTooRecently {
+            kid: "K1".into(),
+            until: "2026-12-06T16:00:00Z".into(),
+        };
+        assert_eq!(too_soon.code(), "retired_key_still_in_use");
+        let said = too_soon.to_string();
+        assert!(
+            said.contains("K1") && said.contains("2026-12-06T16:00:00Z"),
+            "{said}"
+        );
+        assert!(said.contains("--discard-old-key"), "{said}");
+        assert_eq!(KeyringError::Sealed.code(), "sealed_with_another_secret");
+        assert!(
+            KeyringError::Sealed
+                .to_string()
+                .contains("secret key differs")
+        );
+        let down = KeyringError::from(StoreError::Unavailable("redis is down".into()));
+        assert_eq!(down.code(), "unavailable");
+        assert!(down.to_string().contains("redis is down"));
+        assert_eq!(
+            to_the_second(
+                OffsetDateTime::from_unix_timestamp(1_765_036_800).unwrap()
+                    + time::Duration::milliseconds(250)
+            ),
+            "2025-12-06T16:00:00Z"
+        );
     }
 
     #[tokio::test]

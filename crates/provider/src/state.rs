@@ -91,9 +91,9 @@ impl Provider {
         Ok(changed)
     }
 
-    /// [`Self::reload_keys`] when a request needs it (at most every few
-    /// seconds; see [`LiveKeys::reload_soon`]).
-    pub async fn reload_keys_soon(&self) -> bool {
+    /// [`Self::reload_keys`] for a token naming an unknown key (at most
+    /// once a second; see [`LiveKeys::reload_soon`]).
+    async fn reload_keys_soon(&self) -> bool {
         let changed = self
             .signing
             .reload_soon(&*self.store, &self.secret_key)

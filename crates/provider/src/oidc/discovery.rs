@@ -43,10 +43,13 @@ pub async fn discovery(State(app): State<AppState>) -> Json<Value> {
     Json(document(&app))
 }
 
-/// The keys as the store holds them: read again (at most every few
-/// seconds) so that a relying party that fetches them after a rotation by
-/// another instance finds the key of the tokens that instance signs.
+/// The keys as the store holds them now: read again on every request (two
+/// small lookups), so that a relying party that fetches them after a
+/// rotation by another instance finds the key of the tokens it signs.
 pub async fn jwks(State(app): State<AppState>) -> Json<Value> {
-    app.reload_keys_soon().await;
+    if let Err(e) = app.reload_keys().await {
+        // The keys as last read are still this provider's.
+        tracing::warn!(error = %e, "the signing keys could not be read again");
+    }
     Json(app.keys().jwks())
 }
