@@ -299,15 +299,22 @@ impl LiveKeys {
     }
 
     /// [`Self::reload`] for a request that needs it, unless another request
-    /// did so less than a second ago. A failed read keeps the keys as
-    /// they were.
+    /// did so less than a second ago (then once that read is done). A
+    /// failed read keeps the keys as they were.
     pub async fn reload_soon(&self, store: &dyn Store, secret: &SecretKey) -> bool {
-        {
+        let recent = {
             let mut prompted = lock(&self.prompted);
-            if prompted.is_some_and(|at| at.elapsed() < PROMPTED_RELOAD_GAP) {
-                return false;
+            let recent = prompted.is_some_and(|at| at.elapsed() < PROMPTED_RELOAD_GAP);
+            if !recent {
+                *prompted = Some(Instant::now());
             }
-            *prompted = Some(Instant::now());
+            recent
+        };
+        if recent {
+            // A read prompted just before may still be under way (the same
+            // new key, presented at once to this instance): wait for it.
+            let _finished = self.reading.lock().await;
+            return false;
         }
         match self.reload(store, secret).await {
             Ok(changed) => changed,

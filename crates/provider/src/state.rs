@@ -93,7 +93,7 @@ impl Provider {
 
     /// [`Self::reload_keys`] for a token naming an unknown key (at most
     /// once a second; see [`LiveKeys::reload_soon`]).
-    async fn reload_keys_soon(&self) -> bool {
+    async fn reload_keys_soon(&self) {
         let changed = self
             .signing
             .reload_soon(&*self.store, &self.secret_key)
@@ -101,7 +101,6 @@ impl Provider {
         if changed {
             self.verified_tokens.clear();
         }
-        changed
     }
 
     /// Verifies a JWT with the signing keys ([`SigningKeys::verify`]). A key
@@ -113,7 +112,10 @@ impl Provider {
         typ: Option<&'static str>,
     ) -> Result<Value, JwtError> {
         match self.keys().verify(token, typ) {
-            Err(JwtError::UnknownKey) if self.reload_keys_soon().await => {
+            Err(JwtError::UnknownKey) => {
+                // Again whether or not this read changed them: a concurrent
+                // one may have.
+                self.reload_keys_soon().await;
                 self.keys().verify(token, typ)
             }
             verified => verified,

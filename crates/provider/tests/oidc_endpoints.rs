@@ -884,7 +884,17 @@ async fn a_rotated_key_is_accepted_by_every_instance_and_old_keys_until_discarde
         assert_eq!(a.app.keys().kid(), rotated.active);
         // B has not read them since it started.
         assert_eq!(b.app.keys().kid(), key1);
-        assert_eq!(me(&b, &second).await, StatusCode::OK, "{name}");
+        // Several at once: each is served, not only the one whose read of
+        // the store found the new key.
+        let (r1, r2, r3, r4, r5, r6) = tokio::join!(
+            me(&b, &second),
+            me(&b, &second),
+            me(&b, &second),
+            me(&b, &second),
+            me(&b, &second),
+            me(&b, &second)
+        );
+        assert_eq!([r1, r2, r3, r4, r5, r6], [StatusCode::OK; 6], "{name}");
         assert_eq!(b.app.keys().kid(), rotated.active);
         assert_eq!(me(&b, &first).await, StatusCode::OK, "{name}: retired key");
         assert_eq!(kids(&b).await, [rotated.active.clone(), key1.clone()]);
