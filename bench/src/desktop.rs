@@ -28,6 +28,10 @@ pub struct DesktopFigures {
     /// app's own); the rest is file pages, mostly WebKitGTK's, GTK's and
     /// ICU's libraries and data, shared with every program that maps them.
     pub idle_pss_anon_mib: f64,
+    /// The part of `idle_pss_mib` in the GL driver's libraries (Mesa's
+    /// DRI driver and the LLVM it links), which WebKitGTK loads in the app
+    /// and web processes: on this machine, software rendering under Xvfb.
+    pub idle_pss_gl_mib: f64,
     /// Processes counted in `idle_pss_mib`.
     pub processes: usize,
     /// Installer name and size in MiB.
@@ -124,6 +128,7 @@ async fn launch_all(
             let (pss, count) = app_memory(app)?;
             figures.idle_pss_mib = pss.total_kib as f64 / 1024.0;
             figures.idle_pss_anon_mib = pss.anon_kib as f64 / 1024.0;
+            figures.idle_pss_gl_mib = pss.gl_kib as f64 / 1024.0;
             figures.processes = count;
         }
         let _ = http
@@ -256,6 +261,48 @@ fn which(name: &str) -> Option<PathBuf> {
 struct Pss {
     total_kib: u64,
     anon_kib: u64,
+    gl_kib: u64,
+}
+
+/// Whether a mapped file is part of the GL driver (Mesa) rather than of
+/// WebKitGTK, GTK or the app.
+fn is_gl_driver(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    path.contains("/dri/")
+        || [
+            "libLLVM",
+            "libgallium",
+            "libEGL_mesa",
+            "libGLX_mesa",
+            "libglapi",
+        ]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+}
+
+/// The PSS in KiB of the GL driver's mappings in a process's `smaps`.
+fn gl_driver_pss_kib(smaps: &str) -> u64 {
+    let mut in_driver = false;
+    let mut kib = 0;
+    for line in smaps.lines() {
+        if let Some(kb) = line.strip_prefix("Pss:") {
+            if in_driver {
+                kib += kb
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .unwrap_or(0);
+            }
+        } else if line.split_whitespace().next().is_some_and(|f| {
+            f.contains('-') && f.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+        }) {
+            // A mapping's header: address range, perms, offset, device,
+            // inode, then the path (if any).
+            in_driver = line.split_whitespace().nth(5).is_some_and(is_gl_driver);
+        }
+    }
+    kib
 }
 
 fn app_memory(app: &Path) -> Result<(Pss, usize), String> {
@@ -314,6 +361,9 @@ fn app_memory(app: &Path) -> Result<(Pss, usize), String> {
         };
         pss.total_kib += field("Pss:");
         pss.anon_kib += field("Pss_Anon:");
+        // Gone meanwhile: counted as no driver rather than failing the run.
+        pss.gl_kib += std::fs::read_to_string(format!("/proc/{pid}/smaps"))
+            .map_or(0, |smaps| gl_driver_pss_kib(&smaps));
     }
     Ok((pss, members.len()))
 }
@@ -338,6 +388,27 @@ fn installers() -> Vec<(String, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_gl_drivers_mappings_are_told_from_webkits() {
+        let smaps = "\
+7f00a0000000-7f00a1000000 r-xp 00000000 08:01 1234 /usr/lib/x86_64-linux-gnu/libLLVM-15.so.1
+Size:              16384 kB
+Pss:                9000 kB
+Pss_Anon:              0 kB
+7f00a2000000-7f00a2100000 r-xp 00000000 08:01 1235 /usr/lib/x86_64-linux-gnu/dri/swrast_dri.so
+Pss:                 800 kB
+7f00a3000000-7f00a4000000 r-xp 00000000 08:01 1236 /usr/lib/x86_64-linux-gnu/libwebkit2gtk-4.1.so.0.19.9
+Pss:               12000 kB
+7f00a5000000-7f00a5100000 rw-p 00000000 00:00 0
+Pss:                 500 kB
+7f00a6000000-7f00a6100000 r--p 00000000 08:01 1237 /usr/lib/x86_64-linux-gnu/libEGL_mesa.so.0.0.0
+Pss:                  40 kB
+";
+        assert_eq!(gl_driver_pss_kib(smaps), 9000 + 800 + 40);
+        assert!(!is_gl_driver("/usr/lib/x86_64-linux-gnu/libGL.so.1"));
+        assert_eq!(gl_driver_pss_kib(""), 0);
+    }
 
     #[test]
     fn percentiles_pick_a_sample() {

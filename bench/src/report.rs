@@ -321,6 +321,7 @@ fn data(f: &Figures) -> BTreeMap<String, f64> {
             "desktop_idle_pss_anon_mib".into(),
             f.desktop.idle_pss_anon_mib,
         );
+        d.insert("desktop_idle_pss_gl_mib".into(), f.desktop.idle_pss_gl_mib);
     }
     for (name, mib) in &f.desktop.installers {
         let kind = name.rsplit('.').next().unwrap_or("file");
@@ -441,6 +442,11 @@ fn desktop_goals(out: &mut String, d: &DesktopFigures) {
                 out,
                 "| (context) of which anonymous memory (heaps and stacks; the rest is library and data file pages shared with other programs) | {:.0} MiB | — | — | — | — |",
                 d.idle_pss_anon_mib
+            );
+            let _ = writeln!(
+                out,
+                "| (context) of which the GL driver's libraries (Mesa's DRI driver and its LLVM, loaded by WebKitGTK in the app and web processes; software rendering under Xvfb here, a GPU driver on a desktop) | {:.0} MiB | — | — | — | — |",
+                d.idle_pss_gl_mib
             );
         }
     }
