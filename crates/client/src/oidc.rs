@@ -286,19 +286,18 @@ pub async fn refresh(
             }
             other => other,
         })?;
-    if signed_with_an_unpublished_key(&client, &response) {
-        let fresh = discover(http, config).await?;
-        let client = client_for(&fresh, config);
-        let tokens = verified_tokens(&client, &response, &NoNonce, config, None, Some(current))?;
-        return Ok(Refreshed {
-            tokens,
-            rediscovered: Some(fresh),
-        });
-    }
+    let rediscovered = if signed_with_an_unpublished_key(&client, &response) {
+        Some(discover(http, config).await?)
+    } else {
+        None
+    };
+    let client = rediscovered
+        .as_ref()
+        .map_or(client, |fresh| client_for(fresh, config));
     let tokens = verified_tokens(&client, &response, &NoNonce, config, None, Some(current))?;
     Ok(Refreshed {
         tokens,
-        rediscovered: None,
+        rediscovered,
     })
 }
 

@@ -198,10 +198,7 @@ impl SigningKeys {
     /// The JWKS document served at `/jwks`: the active key, then the
     /// retired one.
     pub fn jwks(&self) -> Value {
-        let keys: Vec<Value> = std::iter::once(&self.active.public)
-            .chain(self.retired.as_ref().map(|r| &r.public))
-            .map(|k| k.jwk.clone())
-            .collect();
+        let keys: Vec<Value> = self.published().map(|k| k.jwk.clone()).collect();
         json!({ "keys": keys })
     }
 
@@ -222,11 +219,15 @@ impl SigningKeys {
         format!("{input}.{}", b64url(sig.as_ref()))
     }
 
+    /// The keys that verify and are published: the active one, then the
+    /// retired one.
+    fn published(&self) -> impl Iterator<Item = &PublicKey> {
+        std::iter::once(&self.active.public).chain(self.retired.as_ref().map(|r| &r.public))
+    }
+
     /// The key named `kid`: the active or the retired one.
     fn verifying(&self, kid: &str) -> Option<&PublicKey> {
-        std::iter::once(&self.active.public)
-            .chain(self.retired.as_ref().map(|r| &r.public))
-            .find(|k| k.kid == kid)
+        self.published().find(|k| k.kid == kid)
     }
 
     /// Verifies the signature (with the key the header names), algorithm and

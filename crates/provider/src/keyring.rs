@@ -72,7 +72,7 @@ struct RetiredRecord {
 }
 
 /// The sealed records as read, to tell whether they changed since.
-#[derive(Clone, PartialEq, Eq, Default)]
+#[derive(PartialEq, Eq)]
 struct Stored {
     active: Vec<u8>,
     retired: Option<Vec<u8>>,
