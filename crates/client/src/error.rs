@@ -243,11 +243,52 @@ impl ClientError {
         }
     }
 
-    pub fn network(url: impl ToString, err: impl std::fmt::Display) -> Self {
+    /// A request to `url` that got no answer. Neither the URL's query nor
+    /// reqwest's own text (which ends with the full URL) is kept: an
+    /// end-session query carries the ID token, and this text reaches the
+    /// web view and the terminal.
+    pub fn network(url: impl ToString, err: impl NetworkCause) -> Self {
+        let mut url = url.to_string();
+        url.truncate(url.find(['?', '#']).unwrap_or(url.len()));
         ClientError::Network {
-            url: url.to_string(),
-            reason: err.to_string(),
+            url,
+            reason: err.into_reason(),
         }
+    }
+}
+
+/// What can be said about a failed request: a reqwest error (said without
+/// its URL) or a fixed text. Sealed, and no `String`, so that nobody passes
+/// `err.to_string()` and brings the URL back.
+pub trait NetworkCause: sealed::Sealed {
+    fn into_reason(self) -> String;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for reqwest::Error {}
+    impl Sealed for &'static str {}
+}
+
+impl NetworkCause for reqwest::Error {
+    fn into_reason(self) -> String {
+        // The sources say what failed (refused, timed out, TLS); none of
+        // them repeats the URL.
+        let err = self.without_url();
+        let mut reason = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(s) = source {
+            reason.push_str(": ");
+            reason.push_str(&s.to_string());
+            source = s.source();
+        }
+        reason
+    }
+}
+
+impl NetworkCause for &'static str {
+    fn into_reason(self) -> String {
+        self.to_owned()
     }
 }
 
@@ -361,6 +402,16 @@ mod tests {
             assert_eq!(p.code, e.code());
         }
         assert_eq!(ClientError::Timeout { seconds: 300 }.code(), "timeout");
+        let network = ClientError::network("https://id.example.org/end?id_token_hint=x#y", "down");
+        assert_eq!(network.code(), "network");
+        assert_eq!(
+            network.message(Lang::Fr),
+            "Impossible de joindre https://id.example.org/end : down"
+        );
+        assert_eq!(
+            network.message(Lang::En),
+            "cannot reach https://id.example.org/end: down"
+        );
         assert!(
             ClientError::Timeout { seconds: 300 }
                 .message(Lang::Fr)

@@ -1,8 +1,11 @@
 //! Shared by the integration tests that sign in against the project's
 //! provider: an in-process provider on 127.0.0.1 (embedded store) with the
 //! demo accounts, and clients whose "browser" is the stand-in program
-//! `browser_standin.py`, run the way a `BROWSER` command is.
+//! `browser_standin.py`, run the way a `BROWSER` command is. `fake_op`
+//! stands in for a provider that says what a test needs it to say.
 #![allow(dead_code)]
+
+pub mod fake_op;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
