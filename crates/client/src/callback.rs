@@ -56,14 +56,39 @@ pub struct Expected<'a> {
     pub iss_required: bool,
 }
 
+/// What a request on the callback path amounts to.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Not the answer to this sign-in (malformed, no `state` or another
+    /// one): refused, and the sign-in goes on waiting, or any local program
+    /// or stale browser tab could end every sign-in.
+    Stray(ClientError),
+    /// The answer to this sign-in: the code, or why the sign-in failed
+    /// (an `iss` mismatch included: with the right `state`, it signals a
+    /// mix-up attack, not noise).
+    Answer(Result<SecretString, ClientError>),
+}
+
+/// Reads and checks the query of a request on the callback path.
+pub fn judge(query: &str, expected: &Expected<'_>) -> Verdict {
+    match parse_query(query) {
+        Err(e) => Verdict::Stray(e),
+        Ok(p) if !state_matches(&p, expected) => Verdict::Stray(ClientError::StateMismatch),
+        Ok(p) => Verdict::Answer(check(p, expected)),
+    }
+}
+
+/// Constant time: the comparison must not reveal how much of a guess is right.
+fn state_matches(p: &CallbackParams, expected: &Expected<'_>) -> bool {
+    p.state
+        .as_deref()
+        .is_some_and(|s| bool::from(s.as_bytes().ct_eq(expected.state.as_bytes())))
+}
+
 /// Checks `state` (constant time) and `iss`, then turns an error response
 /// into the matching [`ClientError`]. Returns the authorization code.
 pub fn check(p: CallbackParams, expected: &Expected<'_>) -> Result<SecretString, ClientError> {
-    let state_ok = p
-        .state
-        .as_deref()
-        .is_some_and(|s| bool::from(s.as_bytes().ct_eq(expected.state.as_bytes())));
-    if !state_ok {
+    if !state_matches(&p, expected) {
         return Err(ClientError::StateMismatch);
     }
     match p.iss.as_deref() {
@@ -160,6 +185,34 @@ mod tests {
         let p =
             parse_query("error=server_error&state=s1&iss=https%3A%2F%2Fid.example.org").unwrap();
         assert!(matches!(check(p, &EXP), Err(ClientError::Provider { .. })));
+    }
+
+    #[test]
+    fn only_a_matching_state_makes_an_answer() {
+        let stray = |q| matches!(judge(q, &EXP), Verdict::Stray(_));
+        assert!(stray(""));
+        assert!(stray("code=abc&code=def&state=s1"));
+        assert!(stray("code=abc&iss=https%3A%2F%2Fid.example.org"));
+        assert!(stray("error=access_denied&state=s2"));
+        assert!(matches!(
+            judge("code=abc&state=s2", &EXP),
+            Verdict::Stray(ClientError::StateMismatch)
+        ));
+        assert!(matches!(
+            judge("code=abc&state=s1&iss=https%3A%2F%2Fevil.example", &EXP),
+            Verdict::Answer(Err(ClientError::IssuerMismatch { .. }))
+        ));
+        assert!(matches!(
+            judge(
+                "error=access_denied&state=s1&iss=https%3A%2F%2Fid.example.org",
+                &EXP
+            ),
+            Verdict::Answer(Err(ClientError::AccessDenied { .. }))
+        ));
+        assert!(matches!(
+            judge("code=abc&state=s1&iss=https%3A%2F%2Fid.example.org", &EXP),
+            Verdict::Answer(Ok(_))
+        ));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::callback::{self, Expected};
+use crate::callback::{self, Expected, Verdict};
 use crate::error::ClientError;
 use crate::i18n::Lang;
 
@@ -47,8 +47,10 @@ impl LoopbackListener {
     }
 
     /// Waits for the authorization response, at most `timeout`, or until
-    /// `cancel` fires. Requests for other paths (a favicon) get a 404 and
-    /// the wait goes on; the first request on the callback path decides.
+    /// `cancel` fires. Requests for other paths (a favicon) get a 404, and
+    /// requests on the callback path that are not this sign-in's answer
+    /// (see [`callback::Verdict`]) a 400, and the wait goes on; the first
+    /// callback with this sign-in's `state` decides.
     pub async fn wait(
         self,
         expected: Expected<'_>,
@@ -65,8 +67,8 @@ impl LoopbackListener {
     }
 
     /// Serves each connection in its own task (a silent or slow client must
-    /// not hold up the browser); the first request on the callback path
-    /// decides the outcome.
+    /// not hold up the browser); the first answer to this sign-in decides
+    /// the outcome.
     async fn accept_loop(
         &self,
         expected: &Expected<'_>,
@@ -104,7 +106,7 @@ struct OwnedExpected {
     iss_required: bool,
 }
 
-/// Answers one connection; `Some` when it was the callback.
+/// Answers one connection; `Some` when it was this sign-in's answer.
 async fn serve_connection(
     mut stream: TcpStream,
     expected: &OwnedExpected,
@@ -138,7 +140,13 @@ async fn serve_connection(
         issuer: &expected.issuer,
         iss_required: expected.iss_required,
     };
-    let outcome = callback::parse_query(query).and_then(|p| callback::check(p, &expected));
+    let outcome = match callback::judge(query, &expected) {
+        Verdict::Stray(e) => {
+            respond(&mut stream, 400, &page(lang, false, &e.message(lang))).await;
+            return None;
+        }
+        Verdict::Answer(outcome) => outcome,
+    };
     match &outcome {
         Ok(_) => {
             let msg = lang.pick(

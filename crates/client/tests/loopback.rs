@@ -64,11 +64,46 @@ async fn a_good_callback_yields_the_code_and_a_success_page() {
 }
 
 #[tokio::test]
-async fn state_mismatch_is_refused() {
-    let (r, status, body) = run(&format!("code=c&state=other&{ISS}"), Lang::En).await;
-    assert!(matches!(r, Err(ClientError::StateMismatch)), "{r:?}");
-    assert_eq!(status, 400);
-    assert!(body.contains("state mismatch"), "{body}");
+async fn stray_callbacks_are_refused_and_the_sign_in_still_completes() {
+    let listener = LoopbackListener::bind().await.unwrap();
+    let uri = listener.redirect_uri().to_owned();
+    let cancel = CancellationToken::new();
+    let waiting = tokio::spawn(async move {
+        listener
+            .wait(
+                expected("state-1"),
+                Lang::En,
+                Duration::from_secs(30),
+                &cancel,
+            )
+            .await
+            .map(|c| c.expose_secret().to_owned())
+    });
+    let http = reqwest::Client::new();
+    // What a local program or a stale tab could send: nothing, no state,
+    // another sign-in's state (with a code or an error), garbage.
+    let strays = [
+        String::new(),
+        format!("?code=c&{ISS}"),
+        format!("?code=c&state=other&{ISS}"),
+        format!("?error=access_denied&state=other&{ISS}"),
+        "?code=a&code=b&state=state-1".to_owned(),
+    ];
+    for query in &strays {
+        let resp = http.get(format!("{uri}{query}")).send().await.unwrap();
+        assert_eq!(resp.status(), 400, "{query}");
+        let body = resp.text().await.unwrap();
+        if query.contains("state=other") {
+            assert!(body.contains("state mismatch"), "{body}");
+        }
+    }
+    let resp = http
+        .get(format!("{uri}?code=the-code&state=state-1&{ISS}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(waiting.await.unwrap().unwrap(), "the-code");
 }
 
 #[tokio::test]
