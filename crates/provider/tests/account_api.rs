@@ -1023,7 +1023,21 @@ async fn adding_an_app_to_a_protected_account_needs_step_up() {
                 .all(|e| e["action"] != "enrollment_started"),
             "{trail}"
         );
-        // A recent sign-in with the app may add another.
+        // A remembered browser is not a code typed now: a stolen laptop with
+        // a saved password must not be enough to add an app.
+        let r = start(env.mint("alice", 5, &["pwd", "mfa"], 0).await).await;
+        r.problem(401, "step_up_required");
+        assert!(
+            r.challenge().contains(r#"acr_values="eidas1-mfa"#),
+            "{}: {}",
+            env.name,
+            r.challenge()
+        );
+        // A recovery code typed now is (the user who lost their phone adds
+        // the new one), as is a recent sign-in with the app.
+        start(env.mint("alice", 5, &["pwd", "otp", "mfa"], 0).await)
+            .await
+            .ok(201);
         start(env.fresh("alice").await).await.ok(201);
         // An account without an app sets up its first one without stepping up.
         start(env.stale("newbie").await).await.ok(201);
@@ -1731,6 +1745,39 @@ async fn helpdesk_changes_need_step_up_and_a_reason_and_are_audited() {
         )
         .await
         .problem(401, "step_up_required");
+        // A remembered browser is not a code typed now.
+        let remembered = env.mint("agent", 5, &["pwd", "mfa"], 0).await;
+        env.call(
+            Method::DELETE,
+            paths::USER_DEVICE,
+            &one,
+            Some(&remembered),
+            reason("lost phone"),
+        )
+        .await
+        .problem(401, "step_up_required");
+        // An agent without an app of their own (signed in through a client
+        // that waives 2FA) cannot act with a password alone, and stepping up
+        // would not help: refused outright.
+        env.add_user("agent2", &["helpdesk"], &[]).await;
+        let r = env
+            .call(
+                Method::DELETE,
+                paths::USER_DEVICE,
+                &one,
+                Some(&env.mint("agent2", 5, &["pwd"], 0).await),
+                reason("lost phone"),
+            )
+            .await;
+        r.problem(403, "forbidden");
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("authenticator app on your own account"),
+            "{}",
+            r.body
+        );
         for body in [
             None,
             Some(json!({})),

@@ -884,7 +884,8 @@ async fn recovery_codes_are_accepted_once_in_the_otp_field_and_regeneration_void
         let (_, tokens) = exchange(issuer, &req, &step.callback()["code"]).await;
         let id = claims(tokens["id_token"].as_str().unwrap());
         assert_eq!(id["acr"], "eidas1-mfa", "{}", env.store_name);
-        assert_eq!(id["amr"], serde_json::json!(["pwd", "mfa"]));
+        // A one-time code typed now: it counts for the account API's step-up.
+        assert_eq!(id["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
         assert_eq!(env.store.count_recovery_codes("demo").await.unwrap(), 9);
 
         let again = env
@@ -1243,5 +1244,167 @@ async fn each_form_is_the_answer_itself_and_sending_the_password_again_counts_no
         let done = browser.submit(&code_form, &[("otp", code.as_str())]).await;
         let (status, tokens) = exchange(issuer, &req, &done.callback()["code"]).await;
         assert_eq!(status, StatusCode::OK, "{}: {tokens}", env.store_name);
+    }
+}
+
+/// A remembered browser stands in for the code at an ordinary sign-in, but
+/// not when the client asks for a recent one (`max_age`, the account API's
+/// step-up): the code is asked, whether the password is typed again or a
+/// session (itself opened by the remembered browser) would answer.
+#[tokio::test]
+async fn a_remembered_browser_does_not_answer_a_request_for_a_recent_sign_in() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let mut app = Authenticator::new(&env.demo_secret());
+        let browser = Browser::new(issuer);
+        let code = app.fresh_code().await;
+        let url = AuthRequest::new().url(issuer, &[]);
+        let first = sign_in(
+            &browser,
+            &url,
+            "demo",
+            &env.demo_password(),
+            Some(&code),
+            true,
+        )
+        .await;
+        assert!(first.callback().contains_key("code"), "{}", env.store_name);
+
+        // An ordinary new sign-in: the password, and the browser's trust.
+        let url = AuthRequest::new().url(issuer, &[("prompt", "login")]);
+        let step = env.demo_sign_in(&browser, &url, None).await;
+        assert!(step.callback().contains_key("code"), "{}", env.store_name);
+
+        // The same with max_age: the code is asked after the password…
+        let req = AuthRequest::new();
+        let url = req.url(issuer, &[("prompt", "login"), ("max_age", "600")]);
+        let step = env.demo_sign_in(&browser, &url, None).await;
+        assert!(
+            step.html().contains("name=\"otp\""),
+            "{}: {}",
+            env.store_name,
+            step.html()
+        );
+        // …and with it the sign-in says a code was typed.
+        let code = app.fresh_code().await;
+        let done = browser.submit(&step, &[("otp", &code)]).await;
+        let (_, tokens) = exchange(issuer, &req, &done.callback()["code"]).await;
+        let id = claims(tokens["id_token"].as_str().unwrap());
+        assert_eq!(id["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+
+        // A session opened by the remembered browser alone does not answer
+        // max_age either, though it is recent enough.
+        let url = AuthRequest::new().url(issuer, &[("prompt", "login")]);
+        assert!(
+            env.demo_sign_in(&browser, &url, None)
+                .await
+                .callback()
+                .contains_key("code")
+        );
+        let step = browser
+            .get(&AuthRequest::new().url(issuer, &[("max_age", "600")]))
+            .await;
+        assert!(
+            step.html().contains("name=\"otp\"") && !step.html().contains("name=\"password\""),
+            "{}: {}",
+            env.store_name,
+            step.html()
+        );
+        // Without max_age that session answers at once.
+        let step = browser.get(&AuthRequest::new().url(issuer, &[])).await;
+        assert!(step.callback().contains_key("code"), "{}", env.store_name);
+    }
+}
+
+/// A remembered browser that completes a session opened with the password
+/// alone proves nothing new: the sign-in keeps the password's `auth_time`
+/// (else it would pass for a recent sign-in hours later).
+#[tokio::test]
+async fn a_remembered_browser_keeps_the_auth_time_of_the_session_it_completes() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let mut app = Authenticator::new(&env.demo_secret());
+        let browser = Browser::new(issuer);
+        let code = app.fresh_code().await;
+        let url = AuthRequest::new().url(issuer, &[]);
+        let first = sign_in(
+            &browser,
+            &url,
+            "demo",
+            &env.demo_password(),
+            Some(&code),
+            true,
+        )
+        .await;
+        assert!(first.callback().contains_key("code"), "{}", env.store_name);
+        // A password-only sign-in replaces the session.
+        let req =
+            AuthRequest::for_client(rp::PASSWORD_ONLY_CLIENT, "http://127.0.0.1:5000/callback");
+        let url = req.url(issuer, &[("prompt", "login"), ("acr_values", "eidas1")]);
+        let step = env.demo_sign_in(&browser, &url, None).await;
+        let (_, tokens) = exchange(issuer, &req, &step.callback()["code"]).await;
+        let password_only = claims(tokens["id_token"].as_str().unwrap());
+        assert_eq!(password_only["amr"], serde_json::json!(["pwd"]));
+        // auth_time has a resolution of one second.
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        let req = AuthRequest::new();
+        let step = browser.get(&req.url(issuer, &[])).await;
+        let (_, tokens) = exchange(issuer, &req, &step.callback()["code"]).await;
+        let id = claims(tokens["id_token"].as_str().unwrap());
+        assert_eq!(
+            id["amr"],
+            serde_json::json!(["pwd", "mfa"]),
+            "{}",
+            env.store_name
+        );
+        assert_eq!(
+            id["auth_time"], password_only["auth_time"],
+            "{}",
+            env.store_name
+        );
+    }
+}
+
+/// Wrong codes count against the account until a sign-in proves a second
+/// factor: a sign-in with the password alone (a client that waives 2FA)
+/// does not clear them, or the password would buy unlimited guesses.
+#[tokio::test]
+async fn a_password_only_sign_in_does_not_clear_the_count_of_wrong_codes() {
+    for env in each_env(|c| {
+        c.rate_limit.account_failures = 3;
+        c.rate_limit.ip_failures = 100;
+    })
+    .await
+    {
+        let issuer = env.issuer();
+        let password = env.demo_password();
+        let guesser = Browser::new(issuer);
+        let page = guesser.get(&AuthRequest::new().url(issuer, &[])).await;
+        let mut form = guesser
+            .submit(&page, &[("username", "demo"), ("password", &password)])
+            .await;
+        for _ in 0..2 {
+            form = guesser.submit(&form, &[("otp", "000000")]).await;
+            assert_eq!(
+                *form.page().0,
+                StatusCode::UNAUTHORIZED,
+                "{}",
+                env.store_name
+            );
+        }
+        let req =
+            AuthRequest::for_client(rp::PASSWORD_ONLY_CLIENT, "http://127.0.0.1:5000/callback");
+        let url = req.url(issuer, &[("acr_values", "eidas1")]);
+        let step = env.demo_sign_in(&Browser::new(issuer), &url, None).await;
+        assert!(step.callback().contains_key("code"), "{}", env.store_name);
+        // The third wrong code locks the account, as it would have anyway.
+        let form = guesser.submit(&form, &[("otp", "000000")]).await;
+        assert_eq!(
+            *form.page().0,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}: {}",
+            env.store_name,
+            form.html()
+        );
     }
 }

@@ -164,7 +164,7 @@ impl FromRequestParts<AppState> for HelpdeskStepUp {
         let caller = Caller::from_request_parts(parts, app).await?;
         // The role first: stepping up would not help someone without it.
         require_helpdesk(&caller)?;
-        require_recent(app, &caller, None).await?;
+        require_recent_code(app, &caller).await?;
         Ok(HelpdeskStepUp(caller))
     }
 }
@@ -180,7 +180,10 @@ fn require_helpdesk(caller: &Caller) -> ApiResult<()> {
 }
 
 /// RFC 9470 step-up: the sign-in must be at most `step_up_max_age` old, and —
-/// for a user who has an authenticator — must have used a second factor.
+/// for a user who has an authenticator — must have had a code typed in it
+/// (`otp`: an authenticator's code or a recovery code). A remembered browser
+/// ("mfa" without "otp") does not count: with it, a stolen laptop and a saved
+/// password would be enough to enrol another app and delete the owner's.
 /// `devices` are the caller's when the route already read them; otherwise
 /// they are read, and only if the answer depends on them.
 pub(super) async fn require_recent(
@@ -188,6 +191,42 @@ pub(super) async fn require_recent(
     caller: &Caller,
     devices: Option<&[store::Device]>,
 ) -> ApiResult<()> {
+    require_recent_sign_in(app, caller)?;
+    if typed_code(caller) {
+        return Ok(());
+    }
+    let has_device = match devices {
+        Some(devices) => !devices.is_empty(),
+        None => !app.store.list_devices(caller.uid()).await?.is_empty(),
+    };
+    if has_device {
+        return Err(step_up_with_code(app));
+    }
+    Ok(())
+}
+
+/// Like [`require_recent`], but a code is required whatever the caller's
+/// devices: a help-desk change acts on other people's accounts, so an agent
+/// whose own account has no authenticator (a client that waives 2FA) cannot
+/// make one with a password alone.
+async fn require_recent_code(app: &Provider, caller: &Caller) -> ApiResult<()> {
+    require_recent_sign_in(app, caller)?;
+    if typed_code(caller) {
+        return Ok(());
+    }
+    if app.store.list_devices(caller.uid()).await?.is_empty() {
+        return Err(ApiError::forbidden(
+            "Help-desk changes need an authenticator app on your own account: add one, then sign in with it.",
+        ));
+    }
+    Err(step_up_with_code(app))
+}
+
+fn typed_code(caller: &Caller) -> bool {
+    caller.claims.amr.iter().any(|m| m == "otp")
+}
+
+fn require_recent_sign_in(app: &Provider, caller: &Caller) -> ApiResult<()> {
     let max_age = app.config.step_up_max_age_secs;
     let age = OffsetDateTime::now_utc().unix_timestamp() - caller.claims.auth_time;
     if age > max_age as i64 {
@@ -200,29 +239,24 @@ pub(super) async fn require_recent(
             None,
         ));
     }
-    let used_second_factor = caller.claims.amr.iter().any(|m| m == "mfa" || m == "otp");
-    let has_device = match devices {
-        _ if used_second_factor => false,
-        Some(devices) => !devices.is_empty(),
-        None => !app.store.list_devices(caller.uid()).await?.is_empty(),
-    };
-    if has_device {
-        let mfa_levels: Vec<&str> = app
-            .config
-            .acr
-            .iter()
-            .filter(|l| l.requires_mfa)
-            .map(|l| l.value.as_str())
-            .collect();
-        return Err(ApiError::step_up(
-            "This action needs a sign-in with your authenticator app; sign in again with a code and retry.",
-            max_age,
-            (!mfa_levels.is_empty())
-                .then(|| mfa_levels.join(" "))
-                .as_deref(),
-        ));
-    }
     Ok(())
+}
+
+fn step_up_with_code(app: &Provider) -> ApiError {
+    let mfa_levels: Vec<&str> = app
+        .config
+        .acr
+        .iter()
+        .filter(|l| l.requires_mfa)
+        .map(|l| l.value.as_str())
+        .collect();
+    ApiError::step_up(
+        "This action needs a sign-in with your authenticator app; sign in again with a code and retry.",
+        app.config.step_up_max_age_secs,
+        (!mfa_levels.is_empty())
+            .then(|| mfa_levels.join(" "))
+            .as_deref(),
+    )
 }
 
 /// The token of `Authorization: Bearer <token>` (RFC 6750 §2.1).

@@ -75,6 +75,13 @@ impl Completion {
 /// The trust was earned with a code of one of the user's devices: without
 /// any device left (a help-desk reset) it stands for nothing, and the user
 /// enrols again.
+///
+/// A request with `max_age` asks for a recent authentication, which a
+/// browser remembered for days is not: the code is asked (the account API's
+/// step-up relies on it, see `account::auth::require_recent`).
+/// `password_proven_at` is when the password was checked, if not now (an
+/// existing session): the remembered factor proves nothing new, so the
+/// sign-in keeps that `auth_time`.
 pub async fn via_trusted_browser(
     app: &Provider,
     tx: Option<&str>,
@@ -82,8 +89,9 @@ pub async fn via_trusted_browser(
     (user, devices): (&User, &[Device]),
     headers: &HeaderMap,
     origin: &Origin,
+    password_proven_at: Option<OffsetDateTime>,
 ) -> Result<Option<Response>, StoreError> {
-    if devices.is_empty() {
+    if devices.is_empty() || request.max_age.is_some() {
         return Ok(None);
     }
     let now = OffsetDateTime::now_utc();
@@ -91,8 +99,11 @@ pub async fn via_trusted_browser(
         return Ok(None);
     }
     // RFC 8176 has no value for a remembered browser; "mfa" says two factors
-    // were established, without claiming a code was typed now.
-    let done = Completion::fresh(user.uid.clone(), &["pwd", "mfa"]).replacing(headers);
+    // were established, without claiming a code was typed now ("otp").
+    let mut done = Completion::fresh(user.uid.clone(), &["pwd", "mfa"]).replacing(headers);
+    if let Some(at) = password_proven_at {
+        done = done.authenticated_at(at);
+    }
     finish(app, tx, request, done, origin, Vec::new())
         .await
         .map(Some)
@@ -167,14 +178,17 @@ pub async fn finish(
     // The writes of a completed sign-in are independent of each other, and
     // all are done before the browser is sent on: issued together, they
     // share one commit of the embedded store and one flush to Redis. A fresh
-    // sign-in clears the account's failure counter.
+    // sign-in with a second factor clears the account's failure counter; one
+    // with the password alone (a client that waives 2FA) must not, or it
+    // would wipe the count of wrong codes typed in another sign-in.
     let session_stored = async {
         match &new_session {
-            Some((hash, session)) => tokio::try_join!(
+            Some((hash, session)) if mfa_done => tokio::try_join!(
                 app.store.put_session(hash, session),
                 app.config.rate_limit.success(&*app.store, &done.uid),
             )
             .map(drop),
+            Some((hash, session)) => app.store.put_session(hash, session).await,
             None => Ok(()),
         }
     };

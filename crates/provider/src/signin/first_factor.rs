@@ -93,6 +93,7 @@ impl Step<'_> {
             (&user, &devices),
             self.headers,
             &self.origin,
+            None,
         )
         .await?
         {

@@ -78,7 +78,11 @@ async fn begin_inner(
         } else {
             Vec::new()
         };
-        let mfa_done = claims_mfa && !devices.is_empty();
+        // A request for a recent sign-in (`max_age`, the account API's
+        // step-up) is answered by a code typed in this session, not by a
+        // remembered browser (see `complete::via_trusted_browser`).
+        let typed_code = request.max_age.is_none() || session.amr.iter().any(|a| a == "otp");
+        let mfa_done = claims_mfa && typed_code && !devices.is_empty();
         if !needs || mfa_done {
             let mut done = Completion::from_session(user.uid.clone(), session, session_value);
             if !mfa_done {
@@ -86,9 +90,16 @@ async fn begin_inner(
             }
             return complete::finish(app, None, &request, done, origin, Vec::new()).await;
         }
-        if let Some(resp) =
-            complete::via_trusted_browser(app, None, &request, (&user, &devices), headers, origin)
-                .await?
+        if let Some(resp) = complete::via_trusted_browser(
+            app,
+            None,
+            &request,
+            (&user, &devices),
+            headers,
+            origin,
+            Some(session.auth_time),
+        )
+        .await?
         {
             return Ok(resp);
         }

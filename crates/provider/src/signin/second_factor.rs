@@ -140,7 +140,9 @@ impl Step<'_> {
                 &[],
             )
             .await;
-            &["pwd", "mfa"]
+            // A recovery code is a one-time password typed now (RFC 8176
+            // "otp"), which the account API's step-up asks for.
+            &["pwd", "otp", "mfa"]
         } else {
             let reason = if replayed {
                 "replayed_code"
