@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod i18n;
 pub mod issuer;
+mod lifetimes;
 pub mod loopback;
 pub mod oidc;
 pub mod policy;

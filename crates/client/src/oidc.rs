@@ -25,6 +25,7 @@ use url::Url;
 use crate::callback::Expected;
 use crate::config::Config;
 use crate::error::ClientError;
+use crate::lifetimes;
 use crate::loopback::LoopbackListener;
 use crate::policy;
 use crate::tokens::TokenSet;
@@ -89,9 +90,6 @@ pub struct StepUp {
     pub max_age: Option<u64>,
     pub acr_values: Vec<String>,
 }
-
-/// Tolerance between our clock and the provider's for `auth_time`.
-const CLOCK_SKEW: i64 = 60;
 
 pub async fn discover(http: &reqwest::Client, config: &Config) -> Result<Metadata, ClientError> {
     let issuer = config.issuer.as_str();
@@ -333,7 +331,7 @@ where
 {
     let access_token = response.access_token();
     let now = OffsetDateTime::now_utc();
-    let expires_at = now + response.expires_in().unwrap_or(Duration::from_secs(300));
+    let expires_at = lifetimes::expires_at(now, response.expires_in());
     let refresh_token = response
         .refresh_token()
         .map(|r| SecretString::from(r.secret().to_owned()))
@@ -390,14 +388,12 @@ where
     let auth_time = claims
         .auth_time()
         .and_then(|t| OffsetDateTime::from_unix_timestamp(t.timestamp()).ok());
-    if let Some(max_age) = step_up.and_then(|s| s.max_age) {
-        let fresh =
-            auth_time.is_some_and(|t| (now - t).whole_seconds() <= max_age as i64 + CLOCK_SKEW);
-        if !fresh {
-            return Err(ClientError::IdToken(format!(
-                "the provider did not sign you in again within {max_age} seconds as required"
-            )));
-        }
+    if let Some(max_age) = step_up.and_then(|s| s.max_age)
+        && !lifetimes::signed_in_within(now, auth_time, max_age)
+    {
+        return Err(ClientError::IdToken(format!(
+            "the provider did not sign you in again within {max_age} seconds as required"
+        )));
     }
     Ok(TokenSet {
         access_token: SecretString::from(access_token.secret().to_owned()),
