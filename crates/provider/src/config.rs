@@ -143,6 +143,11 @@ pub struct Config {
     pub totp_issuer: String,
     /// Audience of access tokens (the account API); defaults to `<issuer>/api`.
     pub api_audience: Option<String>,
+    /// Clients whose access tokens the account API accepts (default: the
+    /// Tessera desktop app). Every client's access token names the API as
+    /// its audience, so without this list any relying party the user signs
+    /// in to could enrol an app or take new recovery codes with it.
+    pub account_api_clients: Vec<String>,
     /// Addresses of reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
     /// acr levels offered, in order of preference for unspecific requests.
@@ -176,6 +181,7 @@ impl Default for Config {
             secret_key: None,
             totp_issuer: "Tessera".into(),
             api_audience: None,
+            account_api_clients: vec![crate::demo::DESKTOP_CLIENT_ID.into()],
             trusted_proxies: Vec::new(),
             acr: default_acr_levels(),
             mfa: MfaPolicy::default(),
@@ -260,6 +266,13 @@ impl Config {
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(ConfigError::Invalid(
                 "tls_cert and tls_key go together".into(),
+            ));
+        }
+        if self.account_api_clients.is_empty()
+            || self.account_api_clients.iter().any(|c| c.trim().is_empty())
+        {
+            return Err(ConfigError::Invalid(
+                "account_api_clients must name at least one client, and no empty one".into(),
             ));
         }
         if self.acr.is_empty() {
@@ -462,5 +475,26 @@ mod tests {
             ..Config::default()
         };
         assert!(c.validate().unwrap_err().to_string().contains("secret_key"));
+    }
+
+    #[test]
+    fn the_account_api_accepts_the_desktop_app_unless_configured_otherwise() {
+        let c = Config::default();
+        assert_eq!(c.account_api_clients, ["tessera-desktop"]);
+        for clients in [vec![], vec!["tessera-desktop".to_owned(), " ".to_owned()]] {
+            let c = Config {
+                account_api_clients: clients.clone(),
+                ..Config::default()
+            };
+            match c.validate() {
+                Err(ConfigError::Invalid(msg)) => {
+                    assert!(msg.contains("account_api_clients"), "{clients:?}: {msg}")
+                }
+                other => panic!("{clients:?}: {other:?}"),
+            }
+        }
+        let text = "account_api_clients = [\"tessera-desktop\", \"intranet\"]";
+        let c = Config::from_toml(text, Path::new("t.toml")).unwrap();
+        assert_eq!(c.account_api_clients, ["tessera-desktop", "intranet"]);
     }
 }

@@ -176,6 +176,19 @@ impl Env {
         amr: &[&str],
         issued_ago_secs: i64,
     ) -> String {
+        self.mint_for(rp::CLIENT_ID, uid, auth_age_secs, amr, issued_ago_secs)
+            .await
+    }
+
+    /// [`Self::mint`] for the client `client_id`.
+    async fn mint_for(
+        &self,
+        client_id: &str,
+        uid: &str,
+        auth_age_secs: i64,
+        amr: &[&str],
+        issued_ago_secs: i64,
+    ) -> String {
         let user = self
             .store
             .get_user(uid)
@@ -184,7 +197,7 @@ impl Env {
             .expect("user exists");
         let now = OffsetDateTime::now_utc();
         let grant = Grant {
-            client_id: rp::CLIENT_ID.into(),
+            client_id: client_id.into(),
             scope: "openid profile email".into(),
             acr: Some("eidas1-mfa".into()),
             amr: amr.iter().map(|s| (*s).to_owned()).collect(),
@@ -2741,5 +2754,49 @@ async fn a_cached_token_is_refused_once_it_expires() {
             env.name,
             r.body
         );
+    }
+}
+
+/// Every client's access token names the account API as its audience; only
+/// the configured clients' are accepted there: a site the user signs in to
+/// must not enrol an app, take recovery codes, or (an agent's) reset others.
+#[tokio::test]
+async fn only_the_configured_clients_tokens_are_accepted() {
+    for env in each_env().await {
+        let intranet = env
+            .mint_for("intranet-app", "alice", 5, &["pwd", "otp", "mfa"], 0)
+            .await;
+        for (method, template, body) in [
+            (Method::GET, paths::ME, None),
+            (Method::POST, paths::MY_RECOVERY_CODES, None),
+            (
+                Method::POST,
+                paths::MY_DEVICES,
+                Some(json!({ "name": "Attacker's phone" })),
+            ),
+        ] {
+            let r = env
+                .call(method.clone(), template, &[], Some(&intranet), body)
+                .await;
+            r.problem(401, "unauthorized");
+            assert!(
+                r.challenge().contains(r#"error="invalid_token""#),
+                "{}: {method} {template}: {}",
+                env.name,
+                r.challenge()
+            );
+        }
+        assert_eq!(env.store.count_recovery_codes("alice").await.unwrap(), 0);
+        // The app's own token is accepted.
+        env.get(paths::ME, &[], &env.fresh("alice").await)
+            .await
+            .ok(200);
+    }
+    // Another client named in the configuration is, too.
+    for env in each_env_with(|c| c.account_api_clients.push("intranet-app".into())).await {
+        let intranet = env
+            .mint_for("intranet-app", "alice", 5, &["pwd", "otp", "mfa"], 0)
+            .await;
+        env.get(paths::ME, &[], &intranet).await.ok(200);
     }
 }

@@ -112,6 +112,12 @@ impl Caller {
         claims: Arc<AccessClaims>,
         user: Option<User>,
     ) -> ApiResult<Caller> {
+        if !app.config.account_api_clients.contains(&claims.client_id) {
+            return Err(ApiError::unauthorized(
+                Some("invalid_token"),
+                "This access token was issued to a client that may not use the account API.",
+            ));
+        }
         let user = match user {
             Some(u) if !u.disabled => u,
             _ => {
