@@ -21,6 +21,14 @@ pub enum ClientError {
     /// The provider's discovery document could not be fetched or read.
     #[error("cannot read the provider's configuration at {issuer}: {reason}")]
     Discovery { issuer: String, reason: String },
+    /// Discovery named an endpoint outside the issuer's rule (see
+    /// `issuer::is_secure`): codes, tokens and verifiers would travel in
+    /// clear, or the browser would be sent anywhere.
+    #[error(
+        "the provider's configuration gives an insecure address for {endpoint} ({url}): it must \
+         use https (plain http only on a loopback address), so Tessera will not use this provider"
+    )]
+    InsecureEndpoint { endpoint: &'static str, url: String },
     /// None of the accepted acr values is offered by the provider.
     #[error(
         "the provider offers none of the accepted second-factor levels (it offers: {}; accepted: {})",
@@ -123,6 +131,7 @@ impl ClientError {
         match self {
             ClientError::Config(_) => "config",
             ClientError::Discovery { .. } => "discovery",
+            ClientError::InsecureEndpoint { .. } => "insecure_endpoint",
             ClientError::NoAcceptableAcr { .. } => "no_acceptable_acr",
             ClientError::AcrRefused { .. } => "acr_refused",
             ClientError::AccessDenied { .. } => "access_denied",
@@ -166,6 +175,11 @@ impl ClientError {
             ClientError::Discovery { issuer, reason } => {
                 format!("Impossible de lire la configuration du fournisseur {issuer} : {reason}")
             }
+            ClientError::InsecureEndpoint { endpoint, url } => format!(
+                "La configuration du fournisseur donne une adresse non sécurisée pour {endpoint} \
+                 ({url}) : elle doit utiliser https (http seulement sur une adresse locale), \
+                 Tessera n'utilisera donc pas ce fournisseur"
+            ),
             ClientError::NoAcceptableAcr { offered, accepted } => format!(
                 "Le fournisseur ne propose aucun des niveaux de double authentification acceptés \
                  (il propose : {} ; acceptés : {})",
@@ -391,6 +405,10 @@ mod tests {
                 got: "bob".into(),
             },
             ClientError::Keyring("no secret service".into()),
+            ClientError::InsecureEndpoint {
+                endpoint: "token_endpoint",
+                url: "http://id.example.org/token".into(),
+            },
             ClientError::InvalidInput {
                 field: "reason",
                 reason: "empty".into(),
@@ -402,6 +420,22 @@ mod tests {
             assert_eq!(p.code, e.code());
         }
         assert_eq!(ClientError::Timeout { seconds: 300 }.code(), "timeout");
+        let insecure = ClientError::InsecureEndpoint {
+            endpoint: "token_endpoint",
+            url: "http://id.example.org/token".into(),
+        };
+        assert_eq!(insecure.code(), "insecure_endpoint");
+        assert_eq!(
+            insecure.message(Lang::En),
+            "the provider's configuration gives an insecure address for token_endpoint \
+             (http://id.example.org/token): it must use https (plain http only on a loopback \
+             address), so Tessera will not use this provider"
+        );
+        assert!(
+            insecure
+                .message(Lang::Fr)
+                .starts_with("La configuration du fournisseur donne une adresse non sécurisée pour token_endpoint (http://id.example.org/token) : ")
+        );
         let network = ClientError::network("https://id.example.org/end?id_token_hint=x#y", "down");
         assert_eq!(network.code(), "network");
         assert_eq!(

@@ -1,4 +1,5 @@
-//! The issuer URL and the rule on which schemes are acceptable for it.
+//! The issuer URL and the rule on which schemes are acceptable for it (and
+//! for the endpoints its discovery document names).
 
 use std::net::IpAddr;
 
@@ -39,6 +40,16 @@ impl Issuer {
     }
 }
 
+/// The issuer's rule, for any address the client talks to or hands to the
+/// browser: `https`, or `http` on a loopback address.
+pub fn is_secure(url: &Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => is_loopback(url),
+        _ => false,
+    }
+}
+
 fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
@@ -71,6 +82,17 @@ mod tests {
             Issuer::parse("http://127.0.0.1.example.org"),
             Err(IssuerError::InsecureScheme(_))
         ));
+    }
+
+    #[test]
+    fn the_rule_for_any_address() {
+        let secure = |u: &str| is_secure(&Url::parse(u).unwrap());
+        assert!(secure("https://id.example.org/token"));
+        assert!(secure("http://127.0.0.1:8080/token"));
+        assert!(secure("http://[::1]/token") && secure("http://localhost/token"));
+        assert!(!secure("http://id.example.org/token"));
+        assert!(!secure("http://127.0.0.1.example.org/token"));
+        assert!(!secure("javascript:alert(1)") && !secure("file:///etc/passwd"));
     }
 
     #[test]

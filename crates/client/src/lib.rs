@@ -11,6 +11,7 @@ pub mod browser;
 pub mod callback;
 pub mod client;
 pub mod config;
+mod endpoints;
 pub mod error;
 pub mod i18n;
 pub mod issuer;

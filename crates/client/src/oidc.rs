@@ -24,6 +24,7 @@ use url::Url;
 
 use crate::callback::Expected;
 use crate::config::Config;
+use crate::endpoints;
 use crate::error::ClientError;
 use crate::lifetimes;
 use crate::loopback::LoopbackListener;
@@ -94,9 +95,11 @@ pub struct StepUp {
 pub async fn discover(http: &reqwest::Client, config: &Config) -> Result<Metadata, ClientError> {
     let issuer = config.issuer.as_str();
     let url = IssuerUrl::new(issuer.to_owned()).map_err(|e| discovery_error(issuer, e))?;
-    Metadata::discover_async(url, http)
+    let meta = Metadata::discover_async(url, http)
         .await
-        .map_err(|e| discovery_error(issuer, e))
+        .map_err(|e| discovery_error(issuer, e))?;
+    endpoints::check(&meta)?;
+    Ok(meta)
 }
 
 fn discovery_error(issuer: &str, e: impl std::error::Error) -> ClientError {

@@ -5,6 +5,8 @@
 mod support;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use secrecy::SecretString;
 use support::config;
@@ -65,4 +67,33 @@ async fn an_unreachable_end_session_endpoint_is_reported_without_the_id_token() 
         assert!(!warning.contains("the-refresh-token"), "{warning}");
     }
     assert!(store.load().unwrap().is_none(), "signed out locally anyway");
+}
+
+#[tokio::test]
+async fn a_plain_http_endpoint_on_another_host_stops_the_sign_in_before_the_browser() {
+    for (endpoint, url) in [
+        ("token_endpoint", "http://id.example.org/token"),
+        ("authorization_endpoint", "http://id.example.org/authorize"),
+        ("authorization_endpoint", "file:///tmp/authorize"),
+        ("end_session_endpoint", "http://10.0.0.1/end-session"),
+    ] {
+        let op = FakeOp::start(|_, doc| doc[endpoint] = url.into()).await;
+        let store = Arc::new(MemoryTokenStore::default());
+        let client = Client::new(config(&op.issuer, |_| {}), store.clone()).unwrap();
+        let opened = Arc::new(AtomicBool::new(false));
+        let o = opened.clone();
+        client.on_open_browser(move |_| {
+            o.store(true, Ordering::SeqCst);
+            Ok(())
+        });
+        let err = tokio::time::timeout(Duration::from_secs(10), client.login())
+            .await
+            .expect("refused at once, not left waiting for a browser")
+            .unwrap_err();
+        assert_eq!(err.code(), "insecure_endpoint", "{endpoint}: {err}");
+        assert!(err.to_string().contains(url), "{err}");
+        assert!(err.message(Lang::Fr).contains(endpoint), "{err}");
+        assert!(!opened.load(Ordering::SeqCst), "{endpoint}");
+        assert!(store.load().unwrap().is_none());
+    }
 }
