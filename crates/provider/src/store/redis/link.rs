@@ -52,7 +52,7 @@ impl RedisLink {
                 },
             ),
         }
-        .map_err(|err| StoreError::Invalid(format!("Redis URL {url:?}: {err}")))?;
+        .map_err(|err| StoreError::Invalid(format!("Redis URL {}: {err}", shown(url))))?;
         let manager = ConnectionManager::new_with_config(client, manager_config())
             .await
             .map_err(map_error)?;
@@ -74,7 +74,10 @@ impl RedisLink {
             None,
             SentinelServerType::Master,
         )
-        .map_err(|err| StoreError::Invalid(format!("Sentinel addresses {sentinels:?}: {err}")))?;
+        .map_err(|err| {
+            let shown: Vec<String> = sentinels.iter().map(|s| shown(s)).collect();
+            StoreError::Invalid(format!("Sentinel addresses {shown:?}: {err}"))
+        })?;
         let link = RedisLink {
             upstream: Upstream::Sentinel {
                 sentinel: Box::new(tokio::sync::Mutex::new(client)),
@@ -145,5 +148,55 @@ pub(super) fn map_error(err: RedisError) -> StoreError {
             StoreError::Corrupt(format!("redis: {err}"))
         }
         _ => StoreError::Unavailable(format!("redis: {err}")),
+    }
+}
+
+/// `url` as an error message may show it: without its password, which
+/// would otherwise reach the logs and the terminal with a typo elsewhere in
+/// the URL. One that does not parse is not shown at all.
+fn shown(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            format!("{:?}", parsed.as_str())
+        }
+        Err(_) => "(not shown: it does not parse, and may hold a password)".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redis_urls_password_is_never_shown() {
+        assert_eq!(
+            shown("redis://:s3cret@db.example.org:6379/0"),
+            r#""redis://:***@db.example.org:6379/0""#
+        );
+        assert_eq!(
+            shown("rediss://app:s3cret@db.example.org/"),
+            r#""rediss://app:***@db.example.org/""#
+        );
+        assert_eq!(shown("redis://db:6379/"), r#""redis://db:6379/""#);
+        assert!(!shown("redis://:s3cret@[::1:6379/").contains("s3cret"));
+    }
+
+    #[tokio::test]
+    async fn a_malformed_url_is_refused_without_its_password() {
+        for url in [
+            "redis://:s3cret@db.example.org:notaport/",
+            "mysql://:s3cret@db/",
+        ] {
+            let err = match RedisLink::direct(url, None).await {
+                Err(err) => err,
+                Ok(_) => panic!("{url} was accepted"),
+            };
+            let text = err.to_string();
+            assert!(matches!(err, StoreError::Invalid(_)), "{url}: {text}");
+            assert!(!text.contains("s3cret"), "{url}: {text}");
+        }
     }
 }
