@@ -1,5 +1,5 @@
 import { render, screen, waitFor } from "@testing-library/react";
-import { expect } from "vitest";
+import { expect, onTestFinished, vi } from "vitest";
 import userEvent from "@testing-library/user-event";
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { App } from "./App";
@@ -44,4 +44,34 @@ export async function expectStepUpAnnounced() {
   await waitFor(() =>
     expect(screen.getAllByRole("status").some((s) => s.textContent?.includes("needs a recent sign-in"))).toBe(true),
   );
+}
+
+/**
+ * Replaces navigator.clipboard, for this test only, with one that keeps its
+ * text in `contents` (set it directly to play another app copying something).
+ * `read: "refused"` makes readText reject as WebKitGTK may; `"missing"`
+ * leaves readText out. Install it after renderApp: userEvent brings its own.
+ */
+export function fakeClipboard({ read = "allowed" }: { read?: "allowed" | "refused" | "missing" } = {}) {
+  const clipboard = {
+    contents: "",
+    writeText: vi.fn(async (text: string) => {
+      clipboard.contents = text;
+    }),
+    readText: vi.fn(async () => {
+      if (read === "refused") throw new DOMException("Read permission denied.", "NotAllowedError");
+      return clipboard.contents;
+    }),
+  };
+  const before = Object.getOwnPropertyDescriptor(navigator, "clipboard");
+  const { writeText, readText } = clipboard;
+  Object.defineProperty(navigator, "clipboard", {
+    value: read === "missing" ? { writeText } : { writeText, readText },
+    configurable: true,
+  });
+  onTestFinished(() => {
+    if (before) Object.defineProperty(navigator, "clipboard", before);
+    else delete (navigator as { clipboard?: unknown }).clipboard;
+  });
+  return clipboard;
 }

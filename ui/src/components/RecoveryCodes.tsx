@@ -35,7 +35,7 @@ export function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone: () =
         ))}
       </ol>
       <div className="actions">
-        <CopyButton text={codes.join("\n")} label={`${t("common.copy")} — ${t("enrol.recoveryLabel")}`} />
+        <CopyButton text={codes.join("\n")} label={`${t("common.copy")} — ${t("enrol.recoveryLabel")}`} secret />
         <button type="button" onClick={() => void save()}>
           {t("common.save")}
         </button>

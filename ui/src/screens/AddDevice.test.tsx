@@ -1,6 +1,6 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import { expect, test } from "vitest";
-import { renderApp, expectFocusedHeading, expectStepUpAnnounced, stepUpPending } from "../test-utils";
+import { renderApp, expectFocusedHeading, expectStepUpAnnounced, fakeClipboard, stepUpPending } from "../test-utils";
 
 async function startAdding(opts = {}) {
   const r = renderApp(opts);
@@ -38,6 +38,39 @@ test("first app: name, QR code and grouped secret, code, recovery codes once, do
   await user.click(screen.getByRole("button", { name: "Back to the list" }));
   expect(await screen.findByRole("rowheader", { name: "Work phone" })).toBeInTheDocument();
   expect(state.devices).toHaveLength(1);
+});
+
+test("the copied secret says it will be cleared, and leaves the clipboard when the user goes on", async () => {
+  const { user } = await startAdding({ devices: [] });
+  await user.type(screen.getByLabelText("Name of the app or phone"), "Work phone");
+  await user.click(screen.getByRole("button", { name: "Next" }));
+  await expectFocusedHeading("Step 2 of 4: scan the QR code", 2);
+  const clipboard = fakeClipboard();
+  await user.click(screen.getByRole("button", { name: "Copy — Secret key" }));
+  await waitFor(() => expect(clipboard.contents).toBe("JBSWY3DPEHPK3PXP"));
+  expect(
+    screen.getAllByRole("status").some((s) => s.textContent?.includes("it will be cleared from the clipboard in 30 seconds")),
+  ).toBe(true);
+  await user.click(screen.getByRole("button", { name: "Next" }));
+  await expectFocusedHeading("Step 3 of 4: enter a code", 2);
+  await waitFor(() => expect(clipboard.contents).toBe(""));
+});
+
+test("copied recovery codes leave the clipboard once the user has kept them", async () => {
+  const { user } = await startAdding({ devices: [] });
+  await user.type(screen.getByLabelText("Name of the app or phone"), "Work phone");
+  await user.click(screen.getByRole("button", { name: "Next" }));
+  await user.click(await screen.findByRole("button", { name: "Next" }));
+  await user.type(await screen.findByLabelText("6-digit code shown by the app"), "123456");
+  await user.click(screen.getByRole("button", { name: "Confirm" }));
+  await expectFocusedHeading("Step 4 of 4: save your recovery codes", 2);
+  const clipboard = fakeClipboard();
+  await user.click(screen.getByRole("button", { name: "Copy — Recovery codes" }));
+  const codes = within(screen.getByTestId("recovery-codes")).getAllByRole("listitem").map((li) => li.textContent);
+  await waitFor(() => expect(clipboard.contents).toBe(codes.join("\n")));
+  await user.click(screen.getByRole("button", { name: "I have kept my recovery codes" }));
+  await expectFocusedHeading("All set", 2);
+  await waitFor(() => expect(clipboard.contents).toBe(""));
 });
 
 test("a second app skips the recovery codes", async () => {

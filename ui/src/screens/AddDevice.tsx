@@ -131,6 +131,7 @@ export function AddDevice({ onFinished }: { onFinished: () => void }) {
             <CopyButton
               text={step.enrolment.secret_groups.join("")}
               label={`${t("common.copy")} — ${t("enrol.secretLabel")}`}
+              secret
             />
           </p>
           <p className="hint">{t("enrol.expires", { time: formatDate(step.enrolment.expires_at) })}</p>
