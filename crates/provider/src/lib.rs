@@ -72,6 +72,7 @@ pub fn router(app: AppState) -> Router {
         .route("/static/style.css", get(style))
         .merge(account::router())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(web::finish_changes))
         .with_state(app)
         // Forms and token requests are small; refuse anything larger early.
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))

@@ -180,9 +180,75 @@ pub fn html_page(status: axum::http::StatusCode, body: String) -> Response {
     resp
 }
 
+/// Middleware: a request that may change something (any method but GET,
+/// HEAD and OPTIONS) runs to its end even if the client goes away. Hyper
+/// drops a request's future when its connection closes, which would cut a
+/// handler between two awaited steps: a device removed and its audit record
+/// never written, or a help-desk reset without its trace. Reads are left as
+/// they are (nothing to finish, and the spawn would cost them).
+pub async fn finish_changes(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use axum::http::Method;
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    match tokio::spawn(next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => crate::error::problem(
+            tessera_api::ErrorCode::Internal,
+            "The request failed inside the provider.",
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A client that goes away while its POST is being handled does not cut
+    /// the handler short; a GET's is dropped as before (which shows the
+    /// client's going away is seen by the server at all).
+    #[tokio::test]
+    async fn a_change_runs_to_its_end_when_the_client_goes_away() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::time::Duration;
+        use tokio::io::AsyncWriteExt;
+
+        let finished = |flag: &Arc<AtomicBool>| {
+            let flag = flag.clone();
+            move || async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                flag.store(true, Ordering::SeqCst);
+                "done"
+            }
+        };
+        let (changed, read) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let app = axum::Router::new()
+            .route("/change", axum::routing::post(finished(&changed)))
+            .route("/read", axum::routing::get(finished(&read)))
+            .layer(axum::middleware::from_fn(finish_changes));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        for request in [
+            "POST /change HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n",
+            "GET /read HTTP/1.1\r\nHost: t\r\n\r\n",
+        ] {
+            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            stream.write_all(request.as_bytes()).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            drop(stream);
+        }
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert!(changed.load(Ordering::SeqCst), "the POST was cut short");
+        assert!(
+            !read.load(Ordering::SeqCst),
+            "the GET ran on: the test sees no disconnect"
+        );
+    }
 
     #[test]
     fn repeated_or_malformed_parameters_are_refused() {
