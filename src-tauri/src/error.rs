@@ -1,7 +1,8 @@
 //! Errors as the front end receives them: tessera-client's `ErrorPayload`
 //! `{code, message}`. `code` is stable (the account API's problem codes plus
 //! the client core's own, e.g. `acr_refused`, `cancelled`); the UI branches
-//! on it, never on `message`, which is for people, in their language.
+//! on it, never on `message`, which is for people, in their language. The
+//! shell's own failures are typed too (`recovery_file::SaveError`).
 
 use tessera_client::{ClientError, ConfigError, ErrorPayload, Lang};
 
@@ -15,14 +16,6 @@ pub fn from_client(e: &ClientError, lang: Lang) -> ErrorPayload {
 /// A configuration error (code `config`), said in `lang`.
 pub fn from_config(e: ConfigError, lang: Lang) -> ErrorPayload {
     ClientError::Config(e).payload(lang)
-}
-
-/// Errors that belong to the shell itself (its own files, its own state).
-pub fn shell(code: &'static str, en: &str, fr: &str, lang: Lang) -> ErrorPayload {
-    ErrorPayload {
-        code: code.to_owned(),
-        message: lang.pick(en, fr).to_owned(),
-    }
 }
 
 #[cfg(test)]
@@ -84,7 +77,7 @@ mod tests {
     }
 
     #[test]
-    fn config_and_shell_errors_are_payloads_too() {
+    fn config_errors_are_payloads_too() {
         let p = from_config(
             ConfigError::Managed {
                 setting: tessera_client::Setting::Issuer,
@@ -94,14 +87,6 @@ mod tests {
         );
         assert_eq!(p.code, "config");
         assert!(p.message.contains("/etc/tessera/config.toml"));
-        let s = shell("io", "cannot write", "écriture impossible", Lang::Fr);
-        assert_eq!(
-            s,
-            ErrorPayload {
-                code: "io".into(),
-                message: "écriture impossible".into()
-            }
-        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod bindings;
 pub mod commands;
 pub mod error;
+pub mod recovery_file;
 pub mod state;
 pub mod views;
 

@@ -22,7 +22,8 @@ use tessera_client::{
     Client, ClientError, Config, ConfigError, Lang, Setting, Sources, policy, qr,
 };
 
-use crate::error::{CommandResult, from_client, from_config, shell};
+use crate::error::{CommandResult, from_client, from_config};
+use crate::recovery_file::{self, SaveError};
 use crate::views::{EnrolmentView, SettingsUpdate, SettingsView};
 
 /// Pixels per QR module in the enrolment image.
@@ -293,26 +294,28 @@ impl AppState {
         Ok(fresh)
     }
 
-    /// Writes the codes last shown to a file only the user can read.
+    /// Writes the codes last shown to a file only the user can read, then
+    /// forgets them: kept until sign-out, they would outlive their purpose
+    /// in memory.
     pub async fn recovery_codes_save(&self) -> CommandResult<String> {
         let lang = self.lang();
-        let codes = self.recovery_codes.lock().expect("codes lock").clone().ok_or_else(|| {
-            shell(
-                "not_found",
-                "There are no recovery codes to save: they are shown only once.",
-                "Il n'y a pas de codes de secours à enregistrer : ils ne sont affichés qu'une fois.",
-                lang,
-            )
-        })?;
-        let dir = self.download_dir.clone().ok_or_else(|| {
-            shell(
-                "io",
-                "No download folder was found.",
-                "Aucun dossier de téléchargement trouvé.",
-                lang,
-            )
-        })?;
+        let saved = self.save_codes().map_err(|e| e.payload(lang))?;
+        Ok(saved.display().to_string())
+    }
+
+    fn save_codes(&self) -> Result<PathBuf, SaveError> {
+        let dir = self
+            .download_dir
+            .clone()
+            .ok_or(SaveError::NoDownloadFolder)?;
+        let codes = self
+            .recovery_codes
+            .lock()
+            .expect("codes lock")
+            .take()
+            .ok_or(SaveError::NoCodes)?;
         let path = dir.join(RECOVERY_FILE);
+        let lang = self.lang();
         let mut text = String::from(lang.pick(
             "Tessera recovery codes: each one signs you in once.\n",
             "Codes de secours Tessera : chacun permet une seule connexion.\n",
@@ -321,15 +324,14 @@ impl AppState {
             text.push_str(c.expose());
             text.push('\n');
         }
-        write_private(&path, &text).map_err(|e| {
-            shell(
-                "io",
-                &format!("Cannot write {}: {e}", path.display()),
-                &format!("Impossible d'écrire {} : {e}", path.display()),
-                lang,
-            )
+        recovery_file::write_private(&path, &text).inspect_err(|_| {
+            // Kept for another try, unless newer codes arrived meanwhile.
+            self.recovery_codes
+                .lock()
+                .expect("codes lock")
+                .get_or_insert(codes);
         })?;
-        Ok(path.display().to_string())
+        Ok(path)
     }
 
     // --- trusted browsers and activity ------------------------------------
@@ -448,21 +450,6 @@ impl AppState {
     }
 }
 
-/// Creates or replaces `path` with `text`, readable by its owner only.
-fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -501,6 +488,33 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600);
         }
+    }
+
+    #[test]
+    fn saved_codes_are_forgotten_and_refused_ones_kept_for_another_try() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = state(dir.path());
+        s.keep_codes(Some(&vec![SecretText::from("dddd-4444")]));
+        let path = dir.path().join(RECOVERY_FILE);
+        #[cfg(unix)]
+        {
+            let target = dir.path().join("elsewhere.txt");
+            std::fs::write(&target, "untouched\n").unwrap();
+            std::os::unix::fs::symlink(&target, &path).unwrap();
+            let err = tauri::async_runtime::block_on(s.recovery_codes_save()).unwrap_err();
+            assert_eq!(err.code, "unsafe_file", "{err:?}");
+            assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched\n");
+            std::fs::remove_file(&path).unwrap();
+        }
+        tauri::async_runtime::block_on(s.recovery_codes_save()).unwrap();
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("dddd-4444")
+        );
+        let again = tauri::async_runtime::block_on(s.recovery_codes_save()).unwrap_err();
+        assert_eq!(again.code, "not_found", "the codes are no longer held");
+        assert!(again.message.contains("shown only once"), "{again:?}");
     }
 
     #[test]
