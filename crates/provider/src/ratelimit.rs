@@ -28,8 +28,18 @@ fn account_key(account: &str) -> String {
     format!("signin:account:{}", account.to_lowercase())
 }
 
+/// The address's counter. An IPv6 client is counted by its /64, the
+/// smallest block a site is given: one host picks any address in it at
+/// will, and counted per address it would never reach the threshold.
 fn ip_key(ip: &str) -> String {
-    format!("signin:ip:{ip}")
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            format!("signin:ip:{}/64", std::net::Ipv6Addr::from(prefix))
+        }
+        Ok(std::net::IpAddr::V6(v6)) => format!("signin:ip:{}", v6.to_canonical()),
+        _ => format!("signin:ip:{ip}"),
+    }
 }
 
 fn wrong_count() -> StoreError {
@@ -177,4 +187,21 @@ pub struct Attempt {
     /// The counters' values when this attempt was counted, itself included.
     ip_count: u64,
     account_count: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64_an_ipv4_one_by_its_address() {
+        let a = ip_key("2001:db8:1:2:aaaa::1");
+        assert_eq!(a, "signin:ip:2001:db8:1:2::/64");
+        assert_eq!(ip_key("2001:db8:1:2:ffff:ffff:ffff:ffff"), a);
+        assert_ne!(ip_key("2001:db8:1:3::1"), a);
+        assert_eq!(ip_key("192.0.2.7"), "signin:ip:192.0.2.7");
+        // An IPv4 client seen through a dual-stack socket is the same client.
+        assert_eq!(ip_key("::ffff:192.0.2.7"), "signin:ip:192.0.2.7");
+        assert_eq!(ip_key("unknown"), "signin:ip:unknown");
+    }
 }
