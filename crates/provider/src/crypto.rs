@@ -112,6 +112,20 @@ impl SecretKey {
         out
     }
 
+    /// A keyed hash (HMAC-SHA-256, base64url) of `parts` for `purpose`: for
+    /// stored values that must be looked up but that a copy of the store
+    /// alone must not let anyone test guesses against (recovery codes).
+    /// Parts are length-prefixed, so ("ab", "c") and ("a", "bc") differ.
+    pub fn keyed_hash(&self, purpose: &str, parts: &[&str]) -> String {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.0.expose_secret());
+        let mut ctx = ring::hmac::Context::with_key(&key);
+        for part in std::iter::once(purpose).chain(parts.iter().copied()) {
+            ctx.update(&(part.len() as u64).to_be_bytes());
+            ctx.update(part.as_bytes());
+        }
+        b64url(ctx.sign().as_ref())
+    }
+
     pub fn open(&self, sealed: &[u8], context: &str) -> Result<SecretBox<Vec<u8>>, SealError> {
         let Some((&SEAL_V1, raw)) = sealed.split_first() else {
             return Err(SealError::Open);

@@ -1435,15 +1435,25 @@ async fn recovery_codes_are_regenerated_with_step_up_and_void_the_old_set() {
             .clone();
         let new = second["codes"][0].as_str().unwrap();
         assert!(
-            !tessera_provider::recovery::consume(&*env.store, "alice", &old[0])
-                .await
-                .unwrap(),
+            !tessera_provider::recovery::consume(
+                &*env.store,
+                &env.provider.app.secret_key,
+                "alice",
+                &old[0]
+            )
+            .await
+            .unwrap(),
             "old set void"
         );
         assert!(
-            tessera_provider::recovery::consume(&*env.store, "alice", new)
-                .await
-                .unwrap()
+            tessera_provider::recovery::consume(
+                &*env.store,
+                &env.provider.app.secret_key,
+                "alice",
+                new
+            )
+            .await
+            .unwrap()
         );
         assert_eq!(
             env.get(paths::ME, &[], &alice).await.ok(200)["recovery_codes_left"],

@@ -866,9 +866,13 @@ async fn bad_authorize_requests_get_a_page_or_an_error_redirect() {
 async fn recovery_codes_are_accepted_once_in_the_otp_field_and_regeneration_voids_them() {
     for env in each_env(|_| {}).await {
         let issuer = env.issuer();
-        let codes = tessera_provider::recovery::regenerate(&*env.store, "demo")
-            .await
-            .unwrap();
+        let codes = tessera_provider::recovery::regenerate(
+            &*env.store,
+            &env.provider.app.secret_key,
+            "demo",
+        )
+        .await
+        .unwrap();
         assert_eq!(codes.len(), 10);
         let first = secrecy::ExposeSecret::expose_secret(&codes[0]).to_owned();
         // Typed in capitals with a space instead of the dash: still accepted.
@@ -898,7 +902,7 @@ async fn recovery_codes_are_accepted_once_in_the_otp_field_and_regeneration_void
         assert_eq!(*again.page().0, StatusCode::UNAUTHORIZED, "single use");
 
         let second = secrecy::ExposeSecret::expose_secret(&codes[1]).to_owned();
-        tessera_provider::recovery::regenerate(&*env.store, "demo")
+        tessera_provider::recovery::regenerate(&*env.store, &env.provider.app.secret_key, "demo")
             .await
             .unwrap();
         let void = env

@@ -189,7 +189,7 @@ pub async fn confirm_enrollment(
     // there too: of two confirmations at once, even on two provider
     // instances, only one sets and shows codes. Drawing a set that is not
     // used costs ten random draws and hashes.
-    let (codes, hashes) = recovery::generate();
+    let (codes, hashes) = recovery::generate(&app.secret_key, uid);
     let confirmed = match app
         .store
         .confirm_enrollment(uid, &id, now, Some(&hashes))

@@ -33,7 +33,7 @@ pub async fn regenerate(
             "Recovery codes back up an authenticator app: enrol one first.",
         ));
     }
-    let codes = crate::recovery::regenerate(&*app.store, uid).await?;
+    let codes = crate::recovery::regenerate(&*app.store, &app.secret_key, uid).await?;
     audit::record(
         &app,
         Change::new(&caller, AuditAction::RecoveryCodesRegenerated, uid),

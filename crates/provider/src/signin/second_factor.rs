@@ -130,7 +130,9 @@ impl Step<'_> {
         }
         let amr: &[&str] = if used_device.is_some() {
             &["pwd", "otp", "mfa"]
-        } else if !replayed && recovery::consume(&*self.app.store, uid, code).await? {
+        } else if !replayed
+            && recovery::consume(&*self.app.store, &self.app.secret_key, uid, code).await?
+        {
             audit::record(
                 &*self.app.store,
                 &self.origin,
@@ -230,7 +232,7 @@ impl Step<'_> {
         // next code on their next sign-in either (the CAS defect).
         // A first device gets recovery codes in the same atomic step, as
         // through the account API (`account/devices.rs`).
-        let (codes, hashes) = recovery::generate();
+        let (codes, hashes) = recovery::generate(&self.app.secret_key, uid);
         let confirmed = match self
             .app
             .store
