@@ -455,6 +455,11 @@ async fn wrong_passwords_lock_the_account_even_for_unknown_users() {
                 .await;
             assert_eq!(*page.page().0, StatusCode::TOO_MANY_REQUESTS, "{user}");
         }
+        // The lock-out is in the existing account's trail; a name that is no
+        // account (junk, or a password typed in the wrong field) is kept
+        // nowhere.
+        assert_eq!(audited(&env, "demo", AuditAction::LockedOut).await, 1);
+        assert_eq!(audited(&env, "nobody", AuditAction::LockedOut).await, 0);
         // The right password no longer helps, nor does the name typed with
         // spaces around it (it is the same account, so the same lock).
         let step = env.demo_sign_in(&Browser::new(issuer), &url, None).await;

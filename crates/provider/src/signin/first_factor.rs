@@ -45,10 +45,6 @@ impl Step<'_> {
         let user = match (user, verified) {
             (Some(u), true) => u,
             (u, _) => {
-                let account = u
-                    .as_ref()
-                    .map(|u| u.uid.clone())
-                    .unwrap_or_else(|| username.clone());
                 if let Some(u) = &u {
                     let details = [("client_id", self.txn.request.client_id.as_str())];
                     audit::record(
@@ -63,9 +59,12 @@ impl Step<'_> {
                 }
                 // Keep what was typed so the user can correct the password.
                 self.txn.request.login_hint = Some(username.chars().take(256).collect());
+                // A lock-out is audited under an existing account only: a
+                // typed name may be junk, or a password typed in the wrong
+                // field, which the trail and the log must not keep.
                 return self
                     .failed(
-                        Some(&account),
+                        u.as_ref().map(|u| u.uid.as_str()),
                         t.wrong_credentials,
                         StatusCode::UNAUTHORIZED,
                     )
