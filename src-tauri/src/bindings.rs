@@ -143,6 +143,11 @@ mod tests {
                 "internal",
                 "io",
                 "not_found",
+                "insecure_endpoint",
+                "wrong_user",
+                "bad_enrollment",
+                // The shell's own (recovery_file::SaveError).
+                "unsafe_file",
             ];
             use tessera_api::ErrorCode::*;
             let api_codes = [

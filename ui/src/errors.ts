@@ -16,7 +16,20 @@ export function knownErrorKey(code: string): MessageKey | null {
 
 /** The sentence shown for an error, and whether the raw message is worth adding. */
 /** Codes whose Rust message names the specific value or place at fault. */
-const WITH_DETAIL = new Set(["config", "discovery", "network", "provider_error", "bad_request", "server_error", "io", "internal"]);
+const WITH_DETAIL = new Set([
+  "config",
+  "discovery",
+  "network",
+  "provider_error",
+  "bad_request",
+  "server_error",
+  "io",
+  "internal",
+  "insecure_endpoint",
+  "wrong_user",
+  "bad_enrollment",
+  "unsafe_file",
+]);
 
 export function explain(t: Translate, err: AppError): { text: string; detail: string | null } {
   const key = knownErrorKey(err.code);

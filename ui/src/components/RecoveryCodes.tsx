@@ -13,13 +13,23 @@ export function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone: () =
   const [saved, setSaved] = useState<string | null>(null);
   const [error, setError] = useState<AppError | null>(null);
 
+  // Saving also makes the Rust side forget the codes, so once saved (or while
+  // saving) the button is off: a second save could only answer `not_found`.
+  // aria-disabled rather than disabled keeps the focus on the button.
+  const [saving, setSaving] = useState(false);
+  const done = saved !== null;
+
   const save = async () => {
+    if (done || saving) return;
     setError(null);
+    setSaving(true);
     try {
       const path = await ipc.recoveryCodesSave();
       setSaved(t("enrol.recoverySaved", { path }));
     } catch (e) {
       setError(toAppError(e));
+    } finally {
+      setSaving(false);
     }
   };
 
@@ -36,7 +46,7 @@ export function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone: () =
       </ol>
       <div className="actions">
         <CopyButton text={codes.join("\n")} label={`${t("common.copy")} — ${t("enrol.recoveryLabel")}`} secret />
-        <button type="button" onClick={() => void save()}>
+        <button type="button" onClick={() => void save()} aria-disabled={done || saving}>
           {t("common.save")}
         </button>
       </div>

@@ -121,6 +121,8 @@ export function mockBackend(opts: MockOptions = {}) {
     enrolment: null as EnrolmentView | null,
     calls: [] as { cmd: string; args: Record<string, unknown> }[],
     cancelSignIn: null as (() => void) | null,
+    /** Recovery codes shown and not saved yet (the Rust side keeps them for saving). */
+    recoveryCodesHeld: false,
   };
 
   const needMe = () => state.me ?? reject("not_signed_in", "not signed in");
@@ -205,6 +207,7 @@ export function mockBackend(opts: MockOptions = {}) {
       const name = state.enrolment?.name ?? "New";
       const device: Device = { id: `dev-${state.devices.length + 10}`, name, registered_at: "2026-11-23T09:15:00Z", last_used_at: null };
       state.devices = [...state.devices, device];
+      state.recoveryCodesHeld ||= first;
       return {
         device,
         recovery_codes: first ? Array.from({ length: 10 }, (_, i) => `abcd-ef${i}${i}`) : null,
@@ -225,9 +228,15 @@ export function mockBackend(opts: MockOptions = {}) {
     },
     recovery_codes_regenerate: (a) => {
       askStepUp(a);
+      state.recoveryCodesHeld = true;
       return { codes: Array.from({ length: 10 }, (_, i) => `wxyz-0${i}`), generated_at: "2026-11-23T09:30:00Z" };
     },
-    recovery_codes_save: () => "/home/alice/Downloads/tessera-recovery-codes.txt",
+    // As the Rust side: the codes are forgotten once saved.
+    recovery_codes_save: () => {
+      if (!state.recoveryCodesHeld) reject("not_found", "There are no recovery codes to save: they are shown only once.");
+      state.recoveryCodesHeld = false;
+      return "/home/alice/Downloads/tessera-recovery-codes.txt";
+    },
     browsers_list: () => (needMe(), state.browsers),
     browser_revoke: (a) => {
       askStepUp(a);

@@ -99,9 +99,42 @@ test("new recovery codes: confirm, then shown once with copy and save", async ()
   await user.click(screen.getByRole("button", { name: "Make new codes" }));
   const list = await screen.findByTestId("recovery-codes");
   expect(within(list).getAllByRole("listitem")).toHaveLength(10);
-  await user.click(screen.getByRole("button", { name: "Save" }));
+  const save = screen.getByRole("button", { name: "Save" });
+  expect(save).not.toHaveAttribute("aria-disabled", "true");
+  await user.click(save);
   expect(await screen.findByText("Saved to /home/alice/Downloads/tessera-recovery-codes.txt.")).toBeInTheDocument();
   expect(calls("recovery_codes_save")).toHaveLength(1);
+  // Saved codes are forgotten on the Rust side: the button is off, a second click asks nothing.
+  expect(save).toHaveAttribute("aria-disabled", "true");
+  await user.click(save);
+  expect(calls("recovery_codes_save")).toHaveLength(1);
+  expect(screen.getByText("Saved to /home/alice/Downloads/tessera-recovery-codes.txt.")).toBeInTheDocument();
+  expect(screen.queryByText(/no longer exists/)).not.toBeInTheDocument();
   await user.click(screen.getByRole("button", { name: "I have kept my recovery codes" }));
   expect(screen.queryByTestId("recovery-codes")).not.toBeInTheDocument();
+});
+
+test("recovery codes refused by an unsafe file: what happened and what to do, and saving stays possible", async () => {
+  let refused = true;
+  const { user, calls } = await openDevices({
+    overrides: {
+      recovery_codes_save: () => {
+        if (refused) {
+          refused = false;
+          throw { code: "unsafe_file", message: "/home/alice/Downloads/tessera-recovery-codes.txt is a link or a special file" };
+        }
+        return "/home/alice/Downloads/tessera-recovery-codes.txt";
+      },
+    },
+  });
+  await user.click(screen.getByRole("button", { name: "New recovery codes" }));
+  await user.click(screen.getByRole("button", { name: "Make new codes" }));
+  await screen.findByTestId("recovery-codes");
+  const save = screen.getByRole("button", { name: "Save" });
+  await user.click(save);
+  expect(await screen.findByText(/a link or a special file already has their file's name in your download folder\. Delete it, then save again\./)).toBeInTheDocument();
+  expect(save).not.toHaveAttribute("aria-disabled", "true");
+  await user.click(save);
+  expect(await screen.findByText("Saved to /home/alice/Downloads/tessera-recovery-codes.txt.")).toBeInTheDocument();
+  expect(calls("recovery_codes_save")).toHaveLength(2);
 });
