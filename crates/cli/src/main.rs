@@ -50,7 +50,9 @@ pub fn exit_code(err: &ClientError) -> u8 {
         | "browser_unavailable" => 3,
         "acr_refused" | "access_denied" | "no_acceptable_acr" => 4,
         "not_found" => 5,
-        "network" | "discovery" | "server_error" | "internal" | "unavailable" => {
+        // A provider advertising an endpoint in clear is the server's fault.
+        "network" | "discovery" | "insecure_endpoint" | "server_error" | "internal"
+        | "unavailable" => {
             // A local internal error is not the server's fault.
             if matches!(err, ClientError::Internal(_)) {
                 1
@@ -128,6 +130,11 @@ mod tests {
         assert_eq!(exit_code(&api(ErrorCode::NotFound, 404)), 5);
         assert_eq!(exit_code(&api(ErrorCode::Internal, 500)), 6);
         assert_eq!(exit_code(&ClientError::network("http://x", "refused")), 6);
+        let insecure = ClientError::InsecureEndpoint {
+            endpoint: "token_endpoint",
+            url: "http://idp.example.org/token".into(),
+        };
+        assert_eq!(exit_code(&insecure), 6);
         assert_eq!(exit_code(&ClientError::Internal("bug".into())), 1);
         assert_eq!(exit_code(&api(ErrorCode::LastFactor, 409)), 1);
         assert_eq!(exit_code(&ClientError::Cancelled), 1);
