@@ -838,6 +838,48 @@ mod cases {
         assert!(names.contains(&listed[0].name));
     }
 
+    /// A reset of the devices (the answer to a lost or stolen phone) voids
+    /// enrolments started before it, even one whose confirmation was already
+    /// authorised; other changes to the user (a rename) do not.
+    pub async fn a_reset_voids_enrolments_started_before_it(store: Arc<dyn Store>) {
+        store
+            .create_user(&user("vera", "vera@example.org", "Vera"))
+            .await
+            .unwrap();
+        store
+            .put_pending_enrollment(&pending("vera", "before", in_secs(600)))
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        store.reset_devices("vera", now()).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        store
+            .put_pending_enrollment(&pending("vera", "after", in_secs(600)))
+            .await
+            .unwrap();
+        let err = store
+            .confirm_enrollment("vera", "before", now(), None)
+            .await
+            .unwrap_err();
+        assert_eq!(err, StoreError::NotFound { what: "enrollment" });
+        let mut renamed = store.get_user("vera").await.unwrap().unwrap();
+        renamed.display_name = "Vera Renamed".into();
+        store.update_user(&renamed).await.unwrap();
+        let confirmed = store
+            .confirm_enrollment("vera", "after", now(), None)
+            .await
+            .unwrap();
+        assert!(confirmed.first_device);
+        let ids: Vec<String> = store
+            .list_devices("vera")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        assert_eq!(ids, ["after"]);
+    }
+
     pub async fn enrollment_confirms_exactly_once(store: Arc<dyn Store>) {
         let p = pending("alice", "enr1", in_secs(600));
         store.put_pending_enrollment(&p).await.unwrap();
@@ -1872,6 +1914,7 @@ macro_rules! conformance {
                 last_device_is_kept_when_asked,
                 redeemed_codes_and_revoked_access_tokens_expire,
                 enrollment_confirms_exactly_once,
+                a_reset_voids_enrolments_started_before_it,
                 first_device_codes_are_set_once,
                 pending_enrollments_expire,
                 recovery_codes_are_single_use,

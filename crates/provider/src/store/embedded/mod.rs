@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 use self::tables::*;
 use super::shared::{
     check_key, check_recovery_hashes, check_ttl, check_user, decode, email_key, encode, is_expired,
-    now, sort_devices, ttl_until, unix_ms,
+    now, sort_devices, started_before_reset, ttl_until, unix_ms,
 };
 use super::{
     AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, ConfirmedEnrollment, Device,
@@ -515,8 +515,16 @@ impl Store for EmbeddedStore {
         let codes = first_device_codes.map(<[String]>::to_vec);
         self.write(move |txn| {
             let mut table = txn.open_table(PENDING)?;
+            let reset = get_json::<User, _>(&txn.open_table(USERS)?, &uid)?
+                .and_then(|u| u.devices_reset_at);
             let pending = match get_json::<PendingEnrollment, _>(&table, &id)? {
-                Some(p) if p.uid == uid && !is_expired(p.expires_at) => p,
+                Some(p)
+                    if p.uid == uid
+                        && !is_expired(p.expires_at)
+                        && !started_before_reset(&p, reset) =>
+                {
+                    p
+                }
                 _ => return Err(StoreError::NotFound { what: "enrollment" }),
             };
             table.remove(id.as_str())?;

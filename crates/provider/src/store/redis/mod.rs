@@ -50,7 +50,7 @@ use self::link::RedisLink;
 use self::scripts::*;
 use super::shared::{
     check_key, check_recovery_hashes, check_ttl, check_user, decode, email_key, encode, is_expired,
-    remaining, search_terms, sort_devices, ttl_until,
+    remaining, search_terms, sort_devices, started_before_reset, ttl_until,
 };
 use super::{
     AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, ConfirmedEnrollment, Device,
@@ -709,44 +709,68 @@ impl Store for RedisStore {
     ) -> StoreResult<ConfirmedEnrollment> {
         check_recovery_hashes(first_device_codes.unwrap_or_default())?;
         let key = self.key("pending", id);
-        let Some(raw): Option<Vec<u8>> = self.query(cmd("GET").arg(&key)).await? else {
-            return Err(StoreError::NotFound { what: "enrollment" });
-        };
-        let pending: PendingEnrollment = decode(&raw)?;
-        if pending.uid != uid || is_expired(pending.expires_at) {
-            return Err(StoreError::NotFound { what: "enrollment" });
+        let user_key = self.key("user", uid);
+        for _ in 0..CAS_ATTEMPTS {
+            // The user is read with the enrolment and must be unchanged when
+            // the script runs: a reset of the devices in between voids it.
+            let mut reads = ::redis::pipe();
+            reads.cmd("GET").arg(&key).cmd("GET").arg(&user_key);
+            let (raw, user_raw): (Option<Vec<u8>>, Option<Vec<u8>>) =
+                self.query_pipe(&reads).await?;
+            let Some(raw) = raw else {
+                return Err(StoreError::NotFound { what: "enrollment" });
+            };
+            let pending: PendingEnrollment = decode(&raw)?;
+            let reset = match &user_raw {
+                Some(user) => decode::<User>(user)?.devices_reset_at,
+                None => None,
+            };
+            if pending.uid != uid
+                || is_expired(pending.expires_at)
+                || started_before_reset(&pending, reset)
+            {
+                return Err(StoreError::NotFound { what: "enrollment" });
+            }
+            let device = Device {
+                id: pending.id,
+                uid: pending.uid,
+                name: pending.name,
+                secret: pending.secret,
+                registered_at: at,
+                last_used_at: None,
+            };
+            let mut confirm = CONFIRM_ENROLLMENT.prepare_invoke();
+            confirm
+                .key(&key)
+                .key(self.key("device-owner", id))
+                .key(self.key("devices", uid))
+                .key(self.key("recovery", uid))
+                .key(&user_key)
+                .arg(raw)
+                .arg(encode(&device)?)
+                .arg(id)
+                .arg(uid)
+                .arg(u8::from(first_device_codes.is_some()))
+                .arg(user_raw.unwrap_or_default());
+            for hash in first_device_codes.unwrap_or_default() {
+                confirm.arg(hash);
+            }
+            let outcome: i64 = self.run(&confirm).await?;
+            match outcome {
+                1 | 3 => {
+                    return Ok(ConfirmedEnrollment {
+                        device,
+                        first_device: outcome == 3,
+                    });
+                }
+                2 => return Err(StoreError::AlreadyExists { what: "device" }),
+                4 => continue,
+                _ => return Err(StoreError::NotFound { what: "enrollment" }),
+            }
         }
-        let device = Device {
-            id: pending.id,
-            uid: pending.uid,
-            name: pending.name,
-            secret: pending.secret,
-            registered_at: at,
-            last_used_at: None,
-        };
-        let mut confirm = CONFIRM_ENROLLMENT.prepare_invoke();
-        confirm
-            .key(&key)
-            .key(self.key("device-owner", id))
-            .key(self.key("devices", uid))
-            .key(self.key("recovery", uid))
-            .arg(raw)
-            .arg(encode(&device)?)
-            .arg(id)
-            .arg(uid)
-            .arg(u8::from(first_device_codes.is_some()));
-        for hash in first_device_codes.unwrap_or_default() {
-            confirm.arg(hash);
-        }
-        let outcome: i64 = self.run(&confirm).await?;
-        match outcome {
-            1 | 3 => Ok(ConfirmedEnrollment {
-                device,
-                first_device: outcome == 3,
-            }),
-            2 => Err(StoreError::AlreadyExists { what: "device" }),
-            _ => Err(StoreError::NotFound { what: "enrollment" }),
-        }
+        Err(StoreError::Conflict(
+            "the user changed concurrently too often".into(),
+        ))
     }
 
     // ----- recovery codes -----

@@ -220,13 +220,16 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1"
 );
 
-// KEYS pending, device owner, user's devices, user's recovery codes; ARGV
-// expected pending json, device json, id, uid, 1 to set the first device's
-// recovery codes (else 0), their hashes... 1 confirmed, 3 confirmed as the
-// user's first device, 0 pending gone or changed, 2 device id taken.
+// KEYS pending, device owner, user's devices, user's recovery codes, user;
+// ARGV expected pending json, device json, id, uid, 1 to set the first
+// device's recovery codes (else 0), expected user json ('' for none), their
+// hashes... 1 confirmed, 3 confirmed as the user's first device, 0 pending
+// gone or changed, 2 device id taken, 4 the user changed (read again: a
+// reset of the devices voids enrolments started before it).
 script!(
     CONFIRM_ENROLLMENT,
     r"if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if (redis.call('GET', KEYS[5]) or '') ~= ARGV[6] then return 4 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
 local first = redis.call('HLEN', KEYS[3]) == 0
 redis.call('DEL', KEYS[1])
@@ -235,7 +238,7 @@ redis.call('HSET', KEYS[3], ARGV[3], ARGV[2])
 if not first then return 1 end
 if ARGV[5] == '1' then
   redis.call('DEL', KEYS[4])
-  for i = 6, #ARGV do redis.call('SADD', KEYS[4], ARGV[i]) end
+  for i = 7, #ARGV do redis.call('SADD', KEYS[4], ARGV[i]) end
 end
 return 3"
 );
