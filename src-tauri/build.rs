@@ -16,6 +16,8 @@ const COMMANDS: &[&str] = &[
     "device_delete",
     "recovery_codes_regenerate",
     "recovery_codes_save",
+    "secret_copy",
+    "secret_forget",
     "browsers_list",
     "browser_revoke",
     "browsers_revoke_all",

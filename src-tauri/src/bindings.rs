@@ -7,7 +7,7 @@
 use specta_typescript::Typescript;
 use tauri_specta::{Builder, ErrorHandlingMode, collect_commands};
 
-use crate::commands::{app, browsers, devices, helpdesk, session};
+use crate::commands::{app, browsers, clipboard, devices, helpdesk, session};
 
 /// Every command the web view may call, in one place.
 pub fn specta_builder<R: tauri::Runtime>() -> Builder<R> {
@@ -33,6 +33,8 @@ pub fn specta_builder<R: tauri::Runtime>() -> Builder<R> {
             devices::device_delete,
             devices::recovery_codes_regenerate,
             devices::recovery_codes_save,
+            clipboard::secret_copy,
+            clipboard::secret_forget,
             browsers::browsers_list,
             browsers::browser_revoke,
             browsers::browsers_revoke_all,
@@ -146,8 +148,10 @@ mod tests {
                 "insecure_endpoint",
                 "wrong_user",
                 "bad_enrollment",
-                // The shell's own (recovery_file::SaveError).
+                // The shell's own (recovery_file::SaveError, clipboard::ClipboardError).
                 "unsafe_file",
+                "clipboard",
+                "clipboard_not_cleared",
             ];
             use tessera_api::ErrorCode::*;
             let api_codes = [

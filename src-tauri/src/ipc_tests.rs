@@ -11,17 +11,20 @@ use tauri::webview::InvokeRequest;
 use tessera_client::Sources;
 use tessera_client::tokens::MemoryTokenStore;
 
+use crate::clipboard::memory::MemoryClipboard;
 use crate::state::AppState;
 
 struct Harness {
     _app: tauri::App<MockRuntime>,
     webview: tauri::WebviewWindow<MockRuntime>,
     dir: tempfile::TempDir,
+    /// Never the system clipboard: tests must not need (or touch) a display.
+    clipboard: MemoryClipboard,
 }
 
 impl Harness {
     /// The app over config files in a temp dir (`system.toml` is the managed
-    /// file) and an in-memory token store.
+    /// file), an in-memory token store and an in-memory clipboard.
     fn new(system: Option<&str>, user: Option<&str>) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let system_file = dir.path().join("system.toml");
@@ -43,6 +46,8 @@ impl Harness {
             Some(Arc::new(MemoryTokenStore::default())),
             Some(dir.path().to_owned()),
         );
+        let clipboard = MemoryClipboard::default();
+        let state = state.with_clipboard(clipboard.secret_clipboard());
         let app = crate::setup(mock_builder(), state)
             .build(mock_context(noop_assets()))
             .unwrap();
@@ -53,6 +58,7 @@ impl Harness {
             _app: app,
             webview,
             dir,
+            clipboard,
         }
     }
 
@@ -230,4 +236,37 @@ fn sign_out_without_a_session_reports_nothing_to_end() {
     let h = Harness::new(Some(MANAGED), None);
     let r = h.invoke("sign_out", json!({})).unwrap();
     assert_eq!(r["was_signed_in"], false);
+}
+
+#[test]
+fn a_secret_is_copied_marked_sensitive_and_forgotten_through_ipc() {
+    let h = Harness::new(Some(MANAGED), None);
+    let ok = h
+        .invoke("secret_copy", json!({"value": "JBSWY3DPEHPK3PXP"}))
+        .unwrap();
+    assert_eq!(ok, Value::Null);
+    assert_eq!(h.clipboard.text().as_deref(), Some("JBSWY3DPEHPK3PXP"));
+    assert!(h.clipboard.state().sensitive);
+    assert_eq!(h.invoke("secret_forget", json!({})).unwrap(), "cleared");
+    assert_eq!(h.clipboard.text(), None);
+    assert_eq!(h.invoke("secret_forget", json!({})).unwrap(), "nothing");
+
+    h.invoke("secret_copy", json!({"value": "abcd-1234"}))
+        .unwrap();
+    h.clipboard.user_copies("mine");
+    assert_eq!(h.invoke("secret_forget", json!({})).unwrap(), "replaced");
+    assert_eq!(h.clipboard.text().as_deref(), Some("mine"));
+
+    h.invoke("secret_copy", json!({"value": "abcd-1234"}))
+        .unwrap();
+    h.clipboard.state().clear_fails = true;
+    let err = h.invoke("secret_forget", json!({})).unwrap_err();
+    assert_eq!(err["code"], "clipboard_not_cleared", "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("copy some other text"),
+        "{err}"
+    );
 }

@@ -2,6 +2,7 @@
 //! No protocol logic lives here; the web view never sees a token.
 
 pub mod bindings;
+pub mod clipboard;
 pub mod commands;
 pub mod error;
 pub mod recovery_file;
@@ -26,6 +27,14 @@ pub fn run() {
         tauri::Builder::<tauri::Wry>::new(),
         state::AppState::from_platform(),
     )
-    .run(tauri::generate_context!())
-    .expect("error while running the Tessera desktop app");
+    .build(tauri::generate_context!())
+    .expect("error while running the Tessera desktop app")
+    .run(|app, event| {
+        if let tauri::RunEvent::Exit = event {
+            // The process ends without dropping the state: a copied secret
+            // still waiting for its 30 s leaves the clipboard now.
+            use tauri::Manager;
+            let _ = app.state::<state::AppState>().clipboard_forget_now();
+        }
+    });
 }

@@ -1,6 +1,7 @@
 //! The app's managed state: the client session (a `tessera_client::Client`,
 //! rebuilt when the settings change) and the little the shell keeps itself:
-//! the recovery codes last shown, until the user saves them or moves on.
+//! the recovery codes last shown, until the user saves them or moves on, and
+//! the secret last copied to the clipboard, until it is cleared from it.
 //!
 //! Every method is a thin call into the client core; errors become
 //! `ErrorPayload`s in the user's language.
@@ -9,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use base64::Engine;
+use secrecy::SecretString;
 use tauri::ipc::Channel;
 use tessera_api::{
     ActivityPage, Device, EnrollmentConfirmed, Me, RecoveryCodes, Removed, SecretText,
@@ -22,6 +24,7 @@ use tessera_client::{
     Client, ClientError, Config, ConfigError, Lang, Setting, Sources, policy, qr,
 };
 
+use crate::clipboard::{ClipboardError, Forgotten, SecretClipboard};
 use crate::error::{CommandResult, from_client, from_config};
 use crate::recovery_file::{self, SaveError};
 use crate::views::{EnrolmentView, SettingsUpdate, SettingsView};
@@ -38,6 +41,7 @@ pub struct AppState {
     download_dir: Option<PathBuf>,
     client: RwLock<Result<Arc<Client>, ConfigError>>,
     recovery_codes: Mutex<Option<Vec<SecretText>>>,
+    clipboard: SecretClipboard,
 }
 
 impl AppState {
@@ -68,9 +72,16 @@ impl AppState {
                 reason: String::new(),
             })),
             recovery_codes: Mutex::new(None),
+            clipboard: SecretClipboard::system(),
         };
         state.reload();
         state
+    }
+
+    /// The same state over another clipboard (the tests' in-memory one).
+    pub fn with_clipboard(mut self, clipboard: SecretClipboard) -> AppState {
+        self.clipboard = clipboard;
+        self
     }
 
     /// (Re)reads the configuration and builds a new client for it.
@@ -332,6 +343,25 @@ impl AppState {
                 .get_or_insert(codes);
         })?;
         Ok(path)
+    }
+
+    // --- copied secrets ----------------------------------------------------
+
+    /// Puts a secret on the clipboard, to be cleared from it 30 s later.
+    pub async fn secret_copy(&self, value: String) -> CommandResult<()> {
+        self.clipboard
+            .copy(SecretString::from(value))
+            .map_err(|e| e.payload(self.lang()))
+    }
+
+    /// The same, when the app closes (no one to tell).
+    pub fn clipboard_forget_now(&self) -> Result<Forgotten, ClipboardError> {
+        self.clipboard.forget()
+    }
+
+    /// Clears the last copied secret from the clipboard now, if still there.
+    pub async fn secret_forget(&self) -> CommandResult<Forgotten> {
+        self.clipboard.forget().map_err(|e| e.payload(self.lang()))
     }
 
     // --- trusted browsers and activity ------------------------------------

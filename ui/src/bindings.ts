@@ -44,6 +44,16 @@ export const commands = {
 	 *  download folder and answers its path; the web view never sends them back.
 	 */
 	recoveryCodesSave: () => __TAURI_INVOKE<string>("recovery_codes_save"),
+	/**
+	 *  Puts `value` (a TOTP secret, recovery codes) on the clipboard, marked as
+	 *  sensitive, and clears it 30 s later if the clipboard still holds it.
+	 */
+	secretCopy: (value: string) => __TAURI_INVOKE<null>("secret_copy", { value }),
+	/**
+	 *  Clears the last copied secret now if the clipboard still holds it (the
+	 *  user moved on), and says what became of it.
+	 */
+	secretForget: () => __TAURI_INVOKE<Forgotten>("secret_forget"),
 	browsersList: () => __TAURI_INVOKE<TrustedBrowser[]>("browsers_list"),
 	/**
 	 *  Revokes one trusted browser, and only that one; the client steps up
@@ -157,6 +167,18 @@ export type ErrorPayload = {
 	code: string,
 	message: string,
 };
+
+/**  What became of the last copied secret. */
+export type Forgotten = 
+/**
+ *  It was still on the clipboard (or the clipboard could not be read)
+ *  and the clipboard was cleared.
+ */
+"cleared" | 
+/**  The clipboard held something else (the user copied since): left alone. */
+"replaced" | 
+/**  No secret was waiting to be cleared. */
+"nothing";
 
 /**  Language of human messages (errors, the browser's callback page, CLI text). */
 export type Lang = "en" | "fr";

@@ -71,6 +71,8 @@ export const ipc = {
   recoveryCodesRegenerate: (onProgress: Progress = ignore) =>
     call(commands.recoveryCodesRegenerate(progressChannel(onProgress))),
   recoveryCodesSave: () => call(commands.recoveryCodesSave()),
+  secretCopy: (value: string) => call(commands.secretCopy(value)),
+  secretForget: () => call(commands.secretForget()),
   browsersList: () => call(commands.browsersList()),
   browserRevoke: (id: string, onProgress: Progress = ignore) =>
     call(commands.browserRevoke(id, progressChannel(onProgress))),

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod browsers;
+pub mod clipboard;
 pub mod devices;
 pub mod helpdesk;
 pub mod session;

@@ -229,6 +229,8 @@ export const en = {
   "error.wrong_user": "You confirmed in the browser with another account than the one signed in here, so nothing was changed. Try again and confirm with your own account.",
   "error.bad_enrollment": "The provider offered a set-up that authenticator apps cannot use, so nothing was added. Try again; if it happens again, contact your help desk.",
   "error.unsafe_file": "The recovery codes were not saved: a link or a special file already has their file's name in your download folder. Delete it, then save again.",
+  "error.clipboard": "The text could not be copied to the clipboard. Select it and copy it with the keyboard instead.",
+  "error.clipboard_not_cleared": "The clipboard could not be cleared; copy some other text to replace what is in it.",
   "error.ipc": "The app could not process this request.",
   "error.unknown": "Something went wrong.",
   "error.details": "Details: {message}",

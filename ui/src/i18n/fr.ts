@@ -230,6 +230,8 @@ export const fr: Messages = {
   "error.wrong_user": "Vous avez confirmé dans le navigateur avec un autre compte que celui connecté ici : rien n’a été modifié. Réessayez et confirmez avec votre propre compte.",
   "error.bad_enrollment": "Le fournisseur a proposé une configuration que les applications d’authentification ne peuvent pas utiliser : rien n’a été ajouté. Réessayez ; si cela se reproduit, contactez votre assistance.",
   "error.unsafe_file": "Les codes de secours n’ont pas été enregistrés : un lien ou un fichier spécial porte déjà le nom de leur fichier dans votre dossier de téléchargement. Supprimez-le, puis enregistrez à nouveau.",
+  "error.clipboard": "Le texte n’a pas pu être copié dans le presse-papiers. Sélectionnez-le et copiez-le plutôt avec le clavier.",
+  "error.clipboard_not_cleared": "Le presse-papiers n’a pas pu être vidé ; copiez un autre texte pour remplacer son contenu.",
   "error.ipc": "L’application n’a pas pu traiter cette demande.",
   "error.unknown": "Une erreur s’est produite.",
   "error.details": "Détails : {message}",

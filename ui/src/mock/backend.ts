@@ -123,6 +123,12 @@ export function mockBackend(opts: MockOptions = {}) {
     cancelSignIn: null as (() => void) | null,
     /** Recovery codes shown and not saved yet (the Rust side keeps them for saving). */
     recoveryCodesHeld: false,
+    /**
+     * The system clipboard as the Rust side sees it: `text` (set it to play
+     * another application copying), whether it was `sensitive`, the secret
+     * `pending` clearing, and `failClear` to make clearing fail.
+     */
+    clipboard: { text: null as string | null, sensitive: false, pending: null as string | null, failClear: false },
   };
 
   const needMe = () => state.me ?? reject("not_signed_in", "not signed in");
@@ -236,6 +242,23 @@ export function mockBackend(opts: MockOptions = {}) {
       if (!state.recoveryCodesHeld) reject("not_found", "There are no recovery codes to save: they are shown only once.");
       state.recoveryCodesHeld = false;
       return "/home/alice/Downloads/tessera-recovery-codes.txt";
+    },
+    // As src-tauri/src/clipboard.rs, without its 30-second timer (the web
+    // view asks with secret_forget when its own 30 seconds are up).
+    secret_copy: (a) => {
+      Object.assign(state.clipboard, { text: String(a.value), sensitive: true, pending: String(a.value) });
+      return null;
+    },
+    secret_forget: () => {
+      const c = state.clipboard;
+      if (c.pending === null) return "nothing";
+      if (c.text !== c.pending) {
+        c.pending = null;
+        return "replaced";
+      }
+      if (c.failClear) reject("clipboard_not_cleared", "The clipboard could not be cleared (mock): copy some other text to replace what is in it.");
+      Object.assign(c, { text: null, sensitive: false, pending: null });
+      return "cleared";
     },
     browsers_list: () => (needMe(), state.browsers),
     browser_revoke: (a) => {

@@ -1,6 +1,6 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import { expect, test } from "vitest";
-import { renderApp, expectFocusedHeading, expectStepUpAnnounced, fakeClipboard, stepUpPending } from "../test-utils";
+import { renderApp, expectFocusedHeading, expectStepUpAnnounced, stepUpPending } from "../test-utils";
 
 async function startAdding(opts = {}) {
   const r = renderApp(opts);
@@ -41,36 +41,41 @@ test("first app: name, QR code and grouped secret, code, recovery codes once, do
 });
 
 test("the copied secret says it will be cleared, and leaves the clipboard when the user goes on", async () => {
-  const { user } = await startAdding({ devices: [] });
+  const { user, state, calls } = await startAdding({ devices: [] });
   await user.type(screen.getByLabelText("Name of the app or phone"), "Work phone");
   await user.click(screen.getByRole("button", { name: "Next" }));
   await expectFocusedHeading("Step 2 of 4: scan the QR code", 2);
-  const clipboard = fakeClipboard();
+  const clipboard = state.clipboard;
   await user.click(screen.getByRole("button", { name: "Copy — Secret key" }));
-  await waitFor(() => expect(clipboard.contents).toBe("JBSWY3DPEHPK3PXP"));
+  await waitFor(() => expect(clipboard.text).toBe("JBSWY3DPEHPK3PXP"));
+  expect(calls("secret_copy")[0].args).toEqual({ value: "JBSWY3DPEHPK3PXP" });
+  expect(clipboard.sensitive).toBe(true);
   expect(
     screen.getAllByRole("status").some((s) => s.textContent?.includes("it will be cleared from the clipboard in 30 seconds")),
   ).toBe(true);
   await user.click(screen.getByRole("button", { name: "Next" }));
   await expectFocusedHeading("Step 3 of 4: enter a code", 2);
-  await waitFor(() => expect(clipboard.contents).toBe(""));
+  await waitFor(() => expect(clipboard.text).toBeNull());
+  expect(calls("secret_forget")).toHaveLength(1);
 });
 
 test("copied recovery codes leave the clipboard once the user has kept them", async () => {
-  const { user } = await startAdding({ devices: [] });
+  const { user, state, calls } = await startAdding({ devices: [] });
   await user.type(screen.getByLabelText("Name of the app or phone"), "Work phone");
   await user.click(screen.getByRole("button", { name: "Next" }));
   await user.click(await screen.findByRole("button", { name: "Next" }));
   await user.type(await screen.findByLabelText("6-digit code shown by the app"), "123456");
   await user.click(screen.getByRole("button", { name: "Confirm" }));
   await expectFocusedHeading("Step 4 of 4: save your recovery codes", 2);
-  const clipboard = fakeClipboard();
+  const clipboard = state.clipboard;
   await user.click(screen.getByRole("button", { name: "Copy — Recovery codes" }));
   const codes = within(screen.getByTestId("recovery-codes")).getAllByRole("listitem").map((li) => li.textContent);
-  await waitFor(() => expect(clipboard.contents).toBe(codes.join("\n")));
+  await waitFor(() => expect(clipboard.text).toBe(codes.join("\n")));
+  expect(clipboard.sensitive).toBe(true);
   await user.click(screen.getByRole("button", { name: "I have kept my recovery codes" }));
   await expectFocusedHeading("All set", 2);
-  await waitFor(() => expect(clipboard.contents).toBe(""));
+  await waitFor(() => expect(clipboard.text).toBeNull());
+  expect(calls("secret_forget")).toHaveLength(1);
 });
 
 test("a second app skips the recovery codes", async () => {
