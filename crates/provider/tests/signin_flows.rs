@@ -485,18 +485,9 @@ async fn trusted_browser_skips_the_code_until_its_record_is_revoked() {
     for env in each_env(|_| {}).await {
         let issuer = env.issuer();
         let mut app = Authenticator::new(&env.demo_secret());
-        let browser = Browser::new(issuer);
-        let code = app.fresh_code().await;
-        let first = sign_in(
-            &browser,
-            &AuthRequest::new().url(issuer, &[]),
-            "demo",
-            &env.demo_password(),
-            Some(&code),
-            true,
-        )
-        .await;
-        assert!(first.callback().contains_key("code"));
+        let browser = env
+            .trusted_browser(&mut app, &AuthRequest::new().url(issuer, &[]))
+            .await;
         let trusted = env.store.list_trusted_browsers("demo").await.unwrap();
         assert_eq!(trusted.len(), 1, "{}", env.store_name);
         assert_eq!(trusted[0].name, "Firefox on Linux");
@@ -519,18 +510,9 @@ async fn trusted_browser_skips_the_code_until_its_record_is_revoked() {
         assert_eq!(id["amr"], serde_json::json!(["pwd", "mfa"]));
 
         // A second trusted browser; revoking the first leaves the second.
-        let other = Browser::new(issuer);
-        let code2 = app.fresh_code().await;
-        sign_in(
-            &other,
-            &AuthRequest::new().url(issuer, &[]),
-            "demo",
-            &env.demo_password(),
-            Some(&code2),
-            true,
-        )
-        .await
-        .callback();
+        let other = env
+            .trusted_browser(&mut app, &AuthRequest::new().url(issuer, &[]))
+            .await;
         let records = env.store.list_trusted_browsers("demo").await.unwrap();
         assert_eq!(records.len(), 2);
         let first_id = &trusted[0].id;
@@ -577,18 +559,12 @@ async fn without_devices_neither_the_session_nor_a_trusted_browser_replaces_enro
     for env in each_env(|c| c.mfa.global = false).await {
         let issuer = env.issuer();
         let mut app = Authenticator::new(&env.demo_secret());
-        let browser = Browser::new(issuer);
-        let code = app.fresh_code().await;
-        let first = sign_in(
-            &browser,
-            &AuthRequest::new().url(issuer, &[("claims", MFA_CLAIMS)]),
-            "demo",
-            &env.demo_password(),
-            Some(&code),
-            true,
-        )
-        .await;
-        assert!(first.callback().contains_key("code"), "{}", env.store_name);
+        let browser = env
+            .trusted_browser(
+                &mut app,
+                &AuthRequest::new().url(issuer, &[("claims", MFA_CLAIMS)]),
+            )
+            .await;
         assert_eq!(
             env.store.list_trusted_browsers("demo").await.unwrap().len(),
             1
@@ -1265,19 +1241,9 @@ async fn a_remembered_browser_does_not_answer_a_request_for_a_recent_sign_in() {
     for env in each_env(|_| {}).await {
         let issuer = env.issuer();
         let mut app = Authenticator::new(&env.demo_secret());
-        let browser = Browser::new(issuer);
-        let code = app.fresh_code().await;
-        let url = AuthRequest::new().url(issuer, &[]);
-        let first = sign_in(
-            &browser,
-            &url,
-            "demo",
-            &env.demo_password(),
-            Some(&code),
-            true,
-        )
-        .await;
-        assert!(first.callback().contains_key("code"), "{}", env.store_name);
+        let browser = env
+            .trusted_browser(&mut app, &AuthRequest::new().url(issuer, &[]))
+            .await;
 
         // An ordinary new sign-in: the password, and the browser's trust.
         let url = AuthRequest::new().url(issuer, &[("prompt", "login")]);
@@ -1333,19 +1299,9 @@ async fn a_remembered_browser_keeps_the_auth_time_of_the_session_it_completes() 
     for env in each_env(|_| {}).await {
         let issuer = env.issuer();
         let mut app = Authenticator::new(&env.demo_secret());
-        let browser = Browser::new(issuer);
-        let code = app.fresh_code().await;
-        let url = AuthRequest::new().url(issuer, &[]);
-        let first = sign_in(
-            &browser,
-            &url,
-            "demo",
-            &env.demo_password(),
-            Some(&code),
-            true,
-        )
-        .await;
-        assert!(first.callback().contains_key("code"), "{}", env.store_name);
+        let browser = env
+            .trusted_browser(&mut app, &AuthRequest::new().url(issuer, &[]))
+            .await;
         // A password-only sign-in replaces the session.
         let req =
             AuthRequest::for_client(rp::PASSWORD_ONLY_CLIENT, "http://127.0.0.1:5000/callback");

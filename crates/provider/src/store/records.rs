@@ -194,6 +194,32 @@ pub struct PendingEnrollment {
     pub expires_at: OffsetDateTime,
 }
 
+impl PendingEnrollment {
+    /// The device this enrolment becomes when `uid` confirms it at `at`;
+    /// `None` when it is another user's, has expired, or was started before
+    /// the user's devices were last reset (`reset`). A help-desk reset is the
+    /// answer to a lost or stolen phone: a confirmation already under way
+    /// (the thief's, authorised just before) must not bring a device back.
+    pub(super) fn confirmed_by(
+        self,
+        uid: &str,
+        at: time::OffsetDateTime,
+        reset: Option<time::OffsetDateTime>,
+    ) -> Option<Device> {
+        let void = self.uid != uid
+            || super::shared::is_expired(self.expires_at)
+            || reset.is_some_and(|reset| self.created_at < reset);
+        (!void).then_some(Device {
+            id: self.id,
+            uid: self.uid,
+            name: self.name,
+            secret: self.secret,
+            registered_at: at,
+            last_used_at: None,
+        })
+    }
+}
+
 /// What [`crate::store::Store::confirm_enrollment`] made of a pending
 /// enrolment.
 #[derive(Debug, Clone, PartialEq, Eq)]

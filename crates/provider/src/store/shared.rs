@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
-use super::{Device, PendingEnrollment, StoreError, StoreResult, User};
+use super::{Device, StoreError, StoreResult, User};
 
 /// Longest key component accepted (uids, ids, hashes, names of keys).
 const MAX_KEY_LEN: usize = 512;
@@ -130,14 +130,6 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> StoreResult<T> {
 /// by id.
 pub fn sort_devices(devices: &mut [Device]) {
     devices.sort_by(|a, b| (a.registered_at, &a.id).cmp(&(b.registered_at, &b.id)));
-}
-
-/// Whether `pending` was started before the user's devices were last reset
-/// (`reset`): such an enrolment cannot be confirmed. A help-desk reset is
-/// the answer to a lost or stolen phone; a confirmation already under way
-/// (the thief's, authenticated just before) must not bring a device back.
-pub fn started_before_reset(pending: &PendingEnrollment, reset: Option<OffsetDateTime>) -> bool {
-    reset.is_some_and(|reset| pending.created_at < reset)
 }
 
 #[cfg(test)]

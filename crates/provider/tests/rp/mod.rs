@@ -93,6 +93,29 @@ impl Env {
         .await
     }
 
+    /// A browser in which the demo user signed in with `app`'s next code
+    /// and chose to trust it; `authorize_url`'s sign-in completed.
+    pub async fn trusted_browser(&self, app: &mut Authenticator, authorize_url: &str) -> Browser {
+        let browser = Browser::new(self.issuer());
+        let code = app.fresh_code().await;
+        let password = self.demo_password();
+        let first = sign_in(
+            &browser,
+            authorize_url,
+            "demo",
+            &password,
+            Some(&code),
+            true,
+        )
+        .await;
+        assert!(
+            first.callback().contains_key("code"),
+            "{}: the first sign-in did not complete",
+            self.store_name
+        );
+        browser
+    }
+
     pub fn demo_password(&self) -> String {
         secrecy::ExposeSecret::expose_secret(&self.accounts.demo.password).to_owned()
     }

@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 use self::tables::*;
 use super::shared::{
     check_key, check_recovery_hashes, check_ttl, check_user, decode, email_key, encode, is_expired,
-    now, sort_devices, started_before_reset, ttl_until, unix_ms,
+    now, sort_devices, ttl_until, unix_ms,
 };
 use super::{
     AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, ConfirmedEnrollment, Device,
@@ -517,26 +517,13 @@ impl Store for EmbeddedStore {
             let mut table = txn.open_table(PENDING)?;
             let reset = get_json::<User, _>(&txn.open_table(USERS)?, &uid)?
                 .and_then(|u| u.devices_reset_at);
-            let pending = match get_json::<PendingEnrollment, _>(&table, &id)? {
-                Some(p)
-                    if p.uid == uid
-                        && !is_expired(p.expires_at)
-                        && !started_before_reset(&p, reset) =>
-                {
-                    p
-                }
-                _ => return Err(StoreError::NotFound { what: "enrollment" }),
+            let Some(device) = get_json::<PendingEnrollment, _>(&table, &id)?
+                .and_then(|pending| pending.confirmed_by(&uid, at, reset))
+            else {
+                return Err(StoreError::NotFound { what: "enrollment" });
             };
             table.remove(id.as_str())?;
             drop(table);
-            let device = Device {
-                id: pending.id,
-                uid: pending.uid,
-                name: pending.name,
-                secret: pending.secret,
-                registered_at: at,
-                last_used_at: None,
-            };
             let first_device = members(&txn.open_table(USER_DEVICES)?, &uid)?.is_empty();
             insert_device(txn, &device)?;
             if let (true, Some(codes)) = (first_device, &codes) {

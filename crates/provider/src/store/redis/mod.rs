@@ -50,7 +50,7 @@ use self::link::RedisLink;
 use self::scripts::*;
 use super::shared::{
     check_key, check_recovery_hashes, check_ttl, check_user, decode, email_key, encode, is_expired,
-    remaining, search_terms, sort_devices, started_before_reset, ttl_until,
+    remaining, search_terms, sort_devices, ttl_until,
 };
 use super::{
     AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, ConfirmedEnrollment, Device,
@@ -725,19 +725,8 @@ impl Store for RedisStore {
                 Some(user) => decode::<User>(user)?.devices_reset_at,
                 None => None,
             };
-            if pending.uid != uid
-                || is_expired(pending.expires_at)
-                || started_before_reset(&pending, reset)
-            {
+            let Some(device) = pending.confirmed_by(uid, at, reset) else {
                 return Err(StoreError::NotFound { what: "enrollment" });
-            }
-            let device = Device {
-                id: pending.id,
-                uid: pending.uid,
-                name: pending.name,
-                secret: pending.secret,
-                registered_at: at,
-                last_used_at: None,
             };
             let mut confirm = CONFIRM_ENROLLMENT.prepare_invoke();
             confirm
