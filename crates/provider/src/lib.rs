@@ -72,10 +72,16 @@ pub fn router(app: AppState) -> Router {
         .route("/static/style.css", get(style))
         .merge(account::router())
         .fallback(not_found)
-        .layer(axum::middleware::from_fn(web::finish_changes))
         .with_state(app)
         // Forms and token requests are small; refuse anything larger early.
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+}
+
+/// [`router`] as served: requests that change something run to their end
+/// ([`web::FinishChanges`], around the router rather than in it, where every
+/// route would pay a box for it, reads included).
+pub fn service(app: AppState) -> web::FinishChangesService<Router> {
+    tower_layer::Layer::layer(&web::FinishChanges, router(app))
 }
 
 async fn health() -> Json<serde_json::Value> {
@@ -102,7 +108,9 @@ pub async fn serve(listener: tokio::net::TcpListener, app: AppState) -> std::io:
     state::reload_keys_periodically(&app);
     axum::serve(
         listener,
-        router(app).into_make_service_with_connect_info::<SocketAddr>(),
+        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+            SocketAddr,
+        >(service(app)),
     )
     .await
 }

@@ -82,9 +82,12 @@ pub async fn serve(
             }
         };
         let acceptor = acceptor.clone();
-        let service = router
-            .clone()
-            .layer(Extension(ConnectInfo::<SocketAddr>(peer)));
+        let service = tower_layer::Layer::layer(
+            &crate::web::FinishChanges,
+            router
+                .clone()
+                .layer(Extension(ConnectInfo::<SocketAddr>(peer))),
+        );
         tokio::spawn(async move {
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,

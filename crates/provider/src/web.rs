@@ -2,6 +2,7 @@
 //! (behind trusted proxies only), form and query parsing that refuses
 //! repeated parameters, and the security headers of HTML pages.
 
+use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -180,23 +181,63 @@ pub fn html_page(status: axum::http::StatusCode, body: String) -> Response {
     resp
 }
 
-/// Middleware: a request that may change something (any method but GET,
-/// HEAD and OPTIONS) runs to its end even if the client goes away. Hyper
-/// drops a request's future when its connection closes, which would cut a
-/// handler between two awaited steps: a device removed and its audit record
-/// never written, or a help-desk reset without its trace. Reads are left as
-/// they are (nothing to finish, and the spawn would cost them).
-pub async fn finish_changes(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    use axum::http::Method;
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        return next.run(req).await;
+/// Layer: a request that may change something (any method but GET, HEAD
+/// and OPTIONS) runs to its end even if the client goes away. Hyper drops a
+/// request's future when its connection closes, which would cut a handler
+/// between two awaited steps: a device removed and its audit record never
+/// written, or a help-desk reset without its trace. Reads pass through
+/// untouched (nothing to finish; not even a box, as they are the hot path).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FinishChanges;
+
+impl<S> tower_layer::Layer<S> for FinishChanges {
+    type Service = FinishChangesService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        FinishChangesService(inner)
     }
-    match tokio::spawn(next.run(req)).await {
-        Ok(resp) => resp,
-        Err(_) => crate::error::problem(
-            tessera_api::ErrorCode::Internal,
-            "The request failed inside the provider.",
-        ),
+}
+
+/// The service of [`FinishChanges`].
+#[derive(Debug, Clone)]
+pub struct FinishChangesService<S>(S);
+
+type Finished =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl<S, B> tower_service::Service<axum::http::Request<B>> for FinishChangesService<S>
+where
+    S: tower_service::Service<axum::http::Request<B>, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = futures_util::future::Either<S::Future, Finished>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: axum::http::Request<B>) -> Self::Future {
+        use axum::http::Method;
+        use futures_util::future::Either;
+        if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+            return Either::Left(self.0.call(req));
+        }
+        let handled = tokio::spawn(self.0.call(req));
+        Either::Right(Box::pin(async move {
+            Ok(match handled.await {
+                Ok(Ok(resp)) => resp,
+                Ok(Err(never)) => match never {},
+                Err(_) => crate::error::problem(
+                    tessera_api::ErrorCode::Internal,
+                    "The request failed inside the provider.",
+                ),
+            })
+        }))
     }
 }
 
@@ -229,7 +270,7 @@ mod tests {
         let app = axum::Router::new()
             .route("/change", axum::routing::post(finished(&changed)))
             .route("/read", axum::routing::get(finished(&read)))
-            .layer(axum::middleware::from_fn(finish_changes));
+            .layer(FinishChanges);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
