@@ -11,6 +11,13 @@ use serde_json::Value;
 
 use crate::config::{AcrLevel, Config};
 
+/// Whether a sign-in with these RFC 8176 `amr` values had a code typed in it
+/// (`otp`: an authenticator's code or a recovery code), as opposed to a
+/// remembered browser ("mfa" alone). A recent sign-in's step-up asks for one.
+pub fn code_typed(amr: &[String]) -> bool {
+    amr.iter().any(|m| m == "otp")
+}
+
 /// The acr part of an authorization request, after dropping unknown values.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AcrRequest {

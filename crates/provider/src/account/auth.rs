@@ -198,7 +198,7 @@ pub(super) async fn require_recent(
     devices: Option<&[store::Device]>,
 ) -> ApiResult<()> {
     require_recent_sign_in(app, caller)?;
-    if typed_code(caller) {
+    if crate::acr::code_typed(&caller.claims.amr) {
         return Ok(());
     }
     let has_device = match devices {
@@ -217,7 +217,7 @@ pub(super) async fn require_recent(
 /// make one with a password alone.
 async fn require_recent_code(app: &Provider, caller: &Caller) -> ApiResult<()> {
     require_recent_sign_in(app, caller)?;
-    if typed_code(caller) {
+    if crate::acr::code_typed(&caller.claims.amr) {
         return Ok(());
     }
     if app.store.list_devices(caller.uid()).await?.is_empty() {
@@ -226,10 +226,6 @@ async fn require_recent_code(app: &Provider, caller: &Caller) -> ApiResult<()> {
         ));
     }
     Err(step_up_with_code(app))
-}
-
-fn typed_code(caller: &Caller) -> bool {
-    caller.claims.amr.iter().any(|m| m == "otp")
 }
 
 fn require_recent_sign_in(app: &Provider, caller: &Caller) -> ApiResult<()> {

@@ -81,7 +81,7 @@ async fn begin_inner(
         // A request for a recent sign-in (`max_age`, the account API's
         // step-up) is answered by a code typed in this session, not by a
         // remembered browser (see `complete::via_trusted_browser`).
-        let typed_code = request.max_age.is_none() || session.amr.iter().any(|a| a == "otp");
+        let typed_code = request.max_age.is_none() || crate::acr::code_typed(&session.amr);
         let mfa_done = claims_mfa && typed_code && !devices.is_empty();
         if !needs || mfa_done {
             let mut done = Completion::from_session(user.uid.clone(), session, session_value);
