@@ -95,7 +95,6 @@ const SCREENS = {
   "add app: name missing": ["", (p) => addDeviceTo(p, "name-error")],
   "add app: QR code and secret": ["", (p) => addDeviceTo(p, "scan")],
   "add app: secret copied": ["", async (p) => {
-    await p.context().grantPermissions(["clipboard-read", "clipboard-write"]);
     await addDeviceTo(p, "scan");
     await click(p, "Copy — Secret key");
     await p.getByText("it will be cleared from the clipboard in 30 seconds", { exact: false }).waitFor();

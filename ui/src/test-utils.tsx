@@ -48,25 +48,21 @@ export async function expectStepUpAnnounced() {
 
 /**
  * Replaces navigator.clipboard, for this test only, with one that keeps its
- * text in `contents` (set it directly to play another app copying something).
- * `read: "refused"` makes readText reject as WebKitGTK may; `"missing"`
- * leaves readText out. Install it after renderApp: userEvent brings its own.
+ * text in `contents`; its spies show whether the web view's clipboard was
+ * used at all. Install it after renderApp: userEvent brings its own.
  */
-export function fakeClipboard({ read = "allowed" }: { read?: "allowed" | "refused" | "missing" } = {}) {
+export function fakeClipboard() {
   const clipboard = {
     contents: "",
     writeText: vi.fn(async (text: string) => {
       clipboard.contents = text;
     }),
-    readText: vi.fn(async () => {
-      if (read === "refused") throw new DOMException("Read permission denied.", "NotAllowedError");
-      return clipboard.contents;
-    }),
+    readText: vi.fn(async () => clipboard.contents),
   };
   const before = Object.getOwnPropertyDescriptor(navigator, "clipboard");
   const { writeText, readText } = clipboard;
   Object.defineProperty(navigator, "clipboard", {
-    value: read === "missing" ? { writeText } : { writeText, readText },
+    value: { writeText, readText },
     configurable: true,
   });
   onTestFinished(() => {
