@@ -2,7 +2,11 @@
 //! account API) becomes an event in the store, listed per subject.
 //!
 //! Recording is best effort: a failure to append is logged (without
-//! secrets) and does not turn a successful sign-in into an error.
+//! secrets) and does not turn a successful sign-in into an error. The
+//! account API's removals of devices and trusted browsers are the exception:
+//! they hand their [`event`] to the store, which appends it in the same
+//! atomic step as the change (see `store`), so a change and its trace are
+//! never apart.
 
 use std::collections::BTreeMap;
 
@@ -38,7 +42,23 @@ pub async fn record_with_reason(
     reason: Option<&str>,
     details: &[(&str, &str)],
 ) {
-    let event = NewAuditEvent {
+    let event = event(origin, action, subject, actor, reason, details);
+    if let Err(e) = store.append_audit(&event).await {
+        tracing::warn!(action = action.as_str(), subject, error = %e, "audit event not recorded");
+    }
+    logged(&event);
+}
+
+/// The event, stamped now.
+pub fn event(
+    origin: &Origin,
+    action: AuditAction,
+    subject: &str,
+    actor: Option<&str>,
+    reason: Option<&str>,
+    details: &[(&str, &str)],
+) -> NewAuditEvent {
+    NewAuditEvent {
         at: OffsetDateTime::now_utc(),
         actor: actor.map(str::to_owned),
         subject: subject.to_owned(),
@@ -50,9 +70,16 @@ pub async fn record_with_reason(
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect::<BTreeMap<_, _>>(),
-    };
-    if let Err(e) = store.append_audit(&event).await {
-        tracing::warn!(action = action.as_str(), subject, error = %e, "audit event not recorded");
     }
-    tracing::info!(action = action.as_str(), subject, ip = %origin.ip, "audit");
+}
+
+/// Writes the log line of an event the store recorded (without its details,
+/// which the trail keeps).
+pub fn logged(event: &NewAuditEvent) {
+    tracing::info!(
+        action = event.action.as_str(),
+        subject = event.subject,
+        ip = event.client_ip.as_deref().unwrap_or("unknown"),
+        "audit"
+    );
 }

@@ -9,7 +9,14 @@ use reqwest::StatusCode;
 use rp::{
     AuthRequest, Authenticator, Browser, MFA_CLAIMS, Step, claims, each_env, exchange, sign_in,
 };
-use tessera_provider::store::AuditAction;
+use tessera_provider::audit::{self, Origin};
+use tessera_provider::store::{AuditAction, NewAuditEvent};
+
+/// The audit event of a removal from the demo user's account made by the test
+/// itself (as the owner would, through the account API).
+fn removal(action: AuditAction) -> NewAuditEvent {
+    audit::event(&Origin::default(), action, "demo", Some("demo"), None, &[])
+}
 
 #[tokio::test]
 async fn demo_user_signs_in_with_password_and_code_and_gets_mfa_tokens() {
@@ -518,7 +525,7 @@ async fn trusted_browser_skips_the_code_until_its_record_is_revoked() {
         let first_id = &trusted[0].id;
         assert!(
             env.store
-                .revoke_trusted_browser("demo", first_id)
+                .revoke_trusted_browser("demo", first_id, &removal(AuditAction::BrowserRevoked))
                 .await
                 .unwrap()
         );
@@ -570,7 +577,13 @@ async fn without_devices_neither_the_session_nor_a_trusted_browser_replaces_enro
             1
         );
         for device in env.store.list_devices("demo").await.unwrap() {
-            assert!(env.store.delete_device("demo", &device.id).await.unwrap());
+            let event = removal(AuditAction::DeviceDeleted);
+            assert!(
+                env.store
+                    .delete_device("demo", &device.id, &event)
+                    .await
+                    .unwrap()
+            );
         }
 
         let asks_to_enrol = |step: &rp::Step, what: &str| {

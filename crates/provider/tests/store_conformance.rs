@@ -3,8 +3,9 @@
 //! Each case is written once against `Arc<dyn Store>` (module `cases`) and
 //! instantiated per implementation by `conformance!`: the embedded store in a
 //! temporary directory (and on redb's in-memory backend, which other tests
-//! use) and the Redis store on a real `redis-server` spawned for the test. A Redis-only section checks behaviour across a server
-//! restart.
+//! use) and the Redis store on a real `redis-server` spawned for the test. A
+//! Redis-only section checks behaviour across a server restart and when the
+//! server is out of memory.
 
 mod support;
 
@@ -14,8 +15,9 @@ use std::time::Duration;
 
 use tessera_provider::store::{
     AuditAction, AuthCodeGrant, BearerSubject, BrowserSession, Client, Device, DeviceDeletion,
-    EncryptedSecret, NewAuditEvent, PasswordHash, PendingEnrollment, RefreshToken,
-    SignInTransaction, Store, StoreError, TrustedBrowser, User, hash_token,
+    EncryptedSecret, NewAuditEvent, PasswordHash, PendingEnrollment, REMOVED_BROWSERS,
+    REMOVED_COUNT, RefreshToken, SignInTransaction, Store, StoreError, TrustedBrowser, User,
+    hash_token,
 };
 use time::OffsetDateTime;
 
@@ -123,6 +125,11 @@ fn audit(subject: &str, action: AuditAction, n: usize) -> NewAuditEvent {
         user_agent: Some("test".into()),
         details: BTreeMap::from([("n".to_owned(), n.to_string())]),
     }
+}
+
+/// The audit event a removal from `uid`'s account appends with itself.
+fn removal(uid: &str) -> NewAuditEvent {
+    audit(uid, AuditAction::DeviceDeleted, 0)
 }
 
 fn ids(devices: &[Device]) -> Vec<&str> {
@@ -349,8 +356,19 @@ mod cases {
                 "{key:?}"
             );
             assert!(store.list_devices(key).await.unwrap().is_empty(), "{key:?}");
-            assert!(!store.delete_device(key, "d1").await.unwrap(), "{key:?}");
-            assert!(!store.delete_device("alice", key).await.unwrap(), "{key:?}");
+            // A change needs a valid account to record itself under.
+            match store.delete_device(key, "d1", &removal(key)).await {
+                Err(StoreError::Invalid(_))
+                    if key.is_empty() || key.len() > 512 || key.contains(char::is_control) => {}
+                outcome => assert!(matches!(outcome, Ok(false)), "{key:?}: {outcome:?}"),
+            }
+            assert!(
+                !store
+                    .delete_device("alice", key, &removal("alice"))
+                    .await
+                    .unwrap(),
+                "{key:?}"
+            );
             assert!(store.list_trusted_browsers(key).await.unwrap().is_empty());
             assert_eq!(store.find_trusted_browser(key).await.unwrap(), None);
             assert_eq!(store.take_auth_code(key).await.unwrap(), None);
@@ -443,7 +461,12 @@ mod cases {
                 .code(),
             "not_found"
         );
-        assert!(!store.delete_device("alice", "d3").await.unwrap());
+        assert!(
+            !store
+                .delete_device("alice", "d3", &removal("alice"))
+                .await
+                .unwrap()
+        );
         let bobs = store.get_device("bob", "d3").await.unwrap().unwrap();
         assert_eq!(bobs.name, "Bob's phone");
         assert_eq!(ids(&store.list_devices("bob").await.unwrap()), ["d3"]);
@@ -486,8 +509,18 @@ mod cases {
             .unwrap();
         assert_eq!((nobody.user, devices.len()), (None, 0));
 
-        assert!(store.delete_device("alice", "d1").await.unwrap());
-        assert!(!store.delete_device("alice", "d1").await.unwrap());
+        assert!(
+            store
+                .delete_device("alice", "d1", &removal("alice"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .delete_device("alice", "d1", &removal("alice"))
+                .await
+                .unwrap()
+        );
         assert_eq!(store.get_device("alice", "d1").await.unwrap(), None);
         assert_eq!(ids(&store.list_devices("alice").await.unwrap()), ["d2"]);
         let err = store
@@ -505,7 +538,10 @@ mod cases {
             let codes = [format!("{uid}-code")];
             store.replace_recovery_codes(uid, &codes).await.unwrap();
         }
-        let reset = store.reset_devices("alice", now()).await.unwrap();
+        let reset = store
+            .reset_devices("alice", now(), &removal("alice"))
+            .await
+            .unwrap();
         assert_eq!(reset.devices, 2);
         assert!(store.list_devices("alice").await.unwrap().is_empty());
         assert_eq!(
@@ -549,7 +585,10 @@ mod cases {
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
         let at = OffsetDateTime::from_unix_timestamp(now().unix_timestamp()).unwrap();
-        let reset = store.reset_devices("rita", at).await.unwrap();
+        let reset = store
+            .reset_devices("rita", at, &removal("rita"))
+            .await
+            .unwrap();
         assert_eq!(
             (reset.devices, reset.browsers),
             (1, 2),
@@ -597,7 +636,10 @@ mod cases {
         assert_eq!(store.count_recovery_codes("sam").await.unwrap(), 1);
         assert_eq!(store.list_trusted_browsers("sam").await.unwrap().len(), 2);
 
-        let err = store.reset_devices("nobody", at).await.unwrap_err();
+        let err = store
+            .reset_devices("nobody", at, &removal("nobody"))
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), "not_found");
         assert_eq!(
             store.get_user("nobody").await.unwrap(),
@@ -632,7 +674,7 @@ mod cases {
                             let _ = store.touch_device(&uid, &id, now()).await;
                         }
                         _ if i % 2 == 0 => {
-                            let _ = store.delete_device(&uid, &id).await;
+                            let _ = store.delete_device(&uid, &id, &removal(&uid)).await;
                         }
                         _ => {
                             for listed in store.list_devices(&uid).await.unwrap() {
@@ -660,7 +702,10 @@ mod cases {
             // Devices deleted in the race can't be resurrected by a rename.
             for n in (0..DEVICES).step_by(2) {
                 let id = format!("{uid}-dev{n}");
-                let _ = store.delete_device(&uid, &id).await.unwrap();
+                let _ = store
+                    .delete_device(&uid, &id, &removal(&uid))
+                    .await
+                    .unwrap();
                 assert_eq!(
                     store
                         .rename_device(&uid, &id, "x")
@@ -688,28 +733,28 @@ mod cases {
             .await
             .unwrap();
         let outcome = store
-            .delete_device_unless_last("alice", "b1")
+            .delete_device_unless_last("alice", "b1", &removal("alice"))
             .await
             .unwrap();
         assert_eq!(outcome, DeviceDeletion::NotFound, "another user's device");
         assert!(store.get_device("bob", "b1").await.unwrap().is_some());
         assert_eq!(
             store
-                .delete_device_unless_last("alice", "nope")
+                .delete_device_unless_last("alice", "nope", &removal("alice"))
                 .await
                 .unwrap(),
             DeviceDeletion::NotFound
         );
         assert_eq!(
             store
-                .delete_device_unless_last("alice", "a1")
+                .delete_device_unless_last("alice", "a1", &removal("alice"))
                 .await
                 .unwrap(),
             DeviceDeletion::Deleted
         );
         assert_eq!(
             store
-                .delete_device_unless_last("alice", "a2")
+                .delete_device_unless_last("alice", "a2", &removal("alice"))
                 .await
                 .unwrap(),
             DeviceDeletion::LastDevice
@@ -727,7 +772,7 @@ mod cases {
             let store = store.clone();
             async move {
                 store
-                    .delete_device_unless_last("carol", &format!("c{n}"))
+                    .delete_device_unless_last("carol", &format!("c{n}"), &removal("carol"))
                     .await
                     .unwrap()
             }
@@ -851,7 +896,10 @@ mod cases {
             .await
             .unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        store.reset_devices("vera", now()).await.unwrap();
+        store
+            .reset_devices("vera", now(), &removal("vera"))
+            .await
+            .unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         store
             .put_pending_enrollment(&pending("vera", "after", in_secs(600)))
@@ -1198,7 +1246,12 @@ mod cases {
         );
 
         // Bob can neither revoke nor touch Alice's browser.
-        assert!(!store.revoke_trusted_browser("bob", "b2").await.unwrap());
+        assert!(
+            !store
+                .revoke_trusted_browser("bob", "b2", &removal("bob"))
+                .await
+                .unwrap()
+        );
         assert_eq!(
             store
                 .touch_trusted_browser("bob", "b2", now())
@@ -1230,8 +1283,18 @@ mod cases {
             Some(used_at)
         );
 
-        assert!(store.revoke_trusted_browser("alice", "b2").await.unwrap());
-        assert!(!store.revoke_trusted_browser("alice", "b2").await.unwrap());
+        assert!(
+            store
+                .revoke_trusted_browser("alice", "b2", &removal("alice"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .revoke_trusted_browser("alice", "b2", &removal("alice"))
+                .await
+                .unwrap()
+        );
         assert_eq!(
             names(store.list_trusted_browsers("alice").await.unwrap()),
             ["b1", "b3"]
@@ -1255,7 +1318,13 @@ mod cases {
                 .is_some()
         );
 
-        assert_eq!(store.revoke_all_trusted_browsers("alice").await.unwrap(), 2);
+        assert_eq!(
+            store
+                .revoke_all_trusted_browsers("alice", &removal("alice"))
+                .await
+                .unwrap(),
+            2
+        );
         assert!(
             store
                 .list_trusted_browsers("alice")
@@ -1757,6 +1826,156 @@ mod cases {
         );
     }
 
+    /// A removal of devices or trusted browsers appends its audit event in
+    /// the same atomic step, when (and only when) something was removed, with
+    /// the outcome's counts filled in by the store; text the caller gave
+    /// (reason, user agent) comes back byte for byte.
+    pub async fn removals_record_themselves(store: Arc<dyn Store>) {
+        store
+            .create_user(&user("remy", "remy@example.org", "Remy"))
+            .await
+            .unwrap();
+        for id in ["r1", "r2", "r3"] {
+            store
+                .create_device(&device("remy", id, "Phone"))
+                .await
+                .unwrap();
+        }
+        store
+            .create_device(&device("other", "o1", "Phone"))
+            .await
+            .unwrap();
+        for id in ["w1", "w2", "w3"] {
+            store
+                .create_trusted_browser(&browser("remy", id, in_secs(3600)))
+                .await
+                .unwrap();
+        }
+        let trail = |store: Arc<dyn Store>| async move {
+            let mut events = store.list_audit("remy", None, 100).await.unwrap();
+            events.reverse();
+            events
+                .into_iter()
+                .map(|e| e.event)
+                .collect::<Vec<NewAuditEvent>>()
+        };
+        let mut event = audit("remy", AuditAction::DeviceDeleted, 1);
+        event.reason = Some("lost phone: \"é\" / \\ \u{1F600} </script>".into());
+        event.user_agent = Some("Agent/1.0 (ü; \t)".into());
+
+        // Nothing removed, nothing recorded.
+        assert!(!store.delete_device("remy", "o1", &event).await.unwrap());
+        assert!(!store.delete_device("remy", "nope", &event).await.unwrap());
+        assert!(
+            !store
+                .revoke_trusted_browser("remy", "nope", &event)
+                .await
+                .unwrap()
+        );
+        assert!(trail(store.clone()).await.is_empty());
+
+        // An event filed under another account is refused, and nothing changes.
+        let elsewhere = audit("other", AuditAction::DeviceDeleted, 0);
+        assert_eq!(
+            store
+                .delete_device("remy", "r1", &elsewhere)
+                .await
+                .unwrap_err()
+                .code(),
+            "invalid"
+        );
+        assert_eq!(store.list_devices("remy").await.unwrap().len(), 3);
+
+        assert!(store.delete_device("remy", "r1", &event).await.unwrap());
+        assert_eq!(
+            store
+                .delete_device_unless_last("remy", "r2", &event)
+                .await
+                .unwrap(),
+            DeviceDeletion::Deleted
+        );
+        assert_eq!(
+            store
+                .delete_device_unless_last("remy", "r3", &event)
+                .await
+                .unwrap(),
+            DeviceDeletion::LastDevice
+        );
+        assert_eq!(trail(store.clone()).await, [event.clone(), event.clone()]);
+
+        let revoked = audit("remy", AuditAction::BrowserRevoked, 2);
+        assert!(
+            store
+                .revoke_trusted_browser("remy", "w1", &revoked)
+                .await
+                .unwrap()
+        );
+        let all = audit("remy", AuditAction::BrowsersRevoked, 3);
+        assert_eq!(
+            store
+                .revoke_all_trusted_browsers("remy", &all)
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            store
+                .revoke_all_trusted_browsers("remy", &all)
+                .await
+                .unwrap(),
+            0
+        );
+
+        store
+            .create_trusted_browser(&browser("remy", "w4", in_secs(3600)))
+            .await
+            .unwrap();
+        let mut reset = audit("remy", AuditAction::DevicesReset, 4);
+        reset.reason = event.reason.clone();
+        let outcome = store.reset_devices("remy", now(), &reset).await.unwrap();
+        assert_eq!((outcome.devices, outcome.browsers), (1, 1));
+        assert_eq!(
+            store
+                .reset_devices(
+                    "nobody",
+                    now(),
+                    &audit("nobody", AuditAction::DevicesReset, 0)
+                )
+                .await
+                .unwrap_err()
+                .code(),
+            "not_found"
+        );
+        assert!(
+            store
+                .list_audit("nobody", None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        assert_eq!(
+            trail(store.clone()).await,
+            [
+                event.clone(),
+                event,
+                revoked,
+                all.with_detail(REMOVED_COUNT, 2),
+                all.with_detail(REMOVED_COUNT, 0),
+                reset
+                    .with_detail(REMOVED_COUNT, 1)
+                    .with_detail(REMOVED_BROWSERS, 1),
+            ]
+        );
+        assert!(
+            store
+                .list_audit("other", None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
     pub async fn audit_pages_newest_first(store: Arc<dyn Store>) {
         let mut alice_ids = Vec::new();
         for n in 0..5 {
@@ -1915,6 +2134,7 @@ macro_rules! conformance {
                 redeemed_codes_and_revoked_access_tokens_expire,
                 enrollment_confirms_exactly_once,
                 a_reset_voids_enrolments_started_before_it,
+                removals_record_themselves,
                 first_device_codes_are_set_once,
                 pending_enrollments_expire,
                 recovery_codes_are_single_use,
@@ -1952,6 +2172,84 @@ conformance!(redis, support::redis_store);
 /// Behaviour only Redis has: the server can go away and come back.
 mod redis_only {
     use super::*;
+
+    /// Redis out of memory (`maxmemory` reached, `noeviction`) refuses a
+    /// script whose first write needs memory, and lets one through whose first
+    /// write frees some. Either way a removal and the audit event recording
+    /// it are one script: refused together (a clear `unavailable`, nothing
+    /// removed, nothing recorded) or done together. Reads still work.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn out_of_memory_never_parts_a_removal_from_its_record() {
+        let (store, mut guard) = support::redis_store().await;
+        store
+            .create_user(&user("olga", "olga@example.org", "Olga"))
+            .await
+            .unwrap();
+        for id in ["o1", "o2"] {
+            store
+                .create_device(&device("olga", id, "Phone"))
+                .await
+                .unwrap();
+        }
+        store
+            .create_trusted_browser(&browser("olga", "w1", in_secs(3600)))
+            .await
+            .unwrap();
+        let server = guard.redis().expect("a redis store");
+        let event = removal("olga");
+        let trail_len = || async { store.list_audit("olga", None, 10).await.unwrap().len() };
+
+        server.config_set("maxmemory", "1");
+        // The reset's first write stamps the user record: refused whole.
+        let err = store
+            .reset_devices("olga", now(), &event)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "unavailable", "{err}");
+        assert_eq!(
+            ids(&store.list_devices("olga").await.unwrap()),
+            ["o1", "o2"]
+        );
+        assert_eq!(store.list_trusted_browsers("olga").await.unwrap().len(), 1);
+        assert_eq!(trail_len().await, 0);
+
+        // The others start by removing: whatever Redis decides, the removal
+        // and its record go together.
+        let deleted = store.delete_device("olga", "o1", &event).await;
+        let device_left = store.get_device("olga", "o1").await.unwrap().is_some();
+        match deleted {
+            Ok(true) => assert!(!device_left),
+            Err(err) => assert!(err.code() == "unavailable" && device_left, "{err}"),
+            Ok(false) => panic!("o1 is olga's"),
+        }
+        let recorded = trail_len().await;
+        assert_eq!(recorded, usize::from(!device_left));
+        let revoked = store.revoke_trusted_browser("olga", "w1", &event).await;
+        let browser_left = !store
+            .list_trusted_browsers("olga")
+            .await
+            .unwrap()
+            .is_empty();
+        match revoked {
+            Ok(true) => assert!(!browser_left),
+            Err(err) => assert!(err.code() == "unavailable" && browser_left, "{err}"),
+            Ok(false) => panic!("w1 is olga's"),
+        }
+        assert_eq!(trail_len().await, recorded + usize::from(!browser_left));
+
+        server.config_set("maxmemory", "0");
+        let before = trail_len().await;
+        let reset = store.reset_devices("olga", now(), &event).await.unwrap();
+        assert_eq!(reset.devices, 1 + u64::from(device_left));
+        assert_eq!(reset.browsers, u64::from(browser_left));
+        let trail = store.list_audit("olga", None, 1).await.unwrap();
+        assert_eq!(trail_len().await, before + 1);
+        assert_eq!(
+            trail[0].event.details[REMOVED_COUNT],
+            reset.devices.to_string()
+        );
+        assert!(store.list_devices("olga").await.unwrap().is_empty());
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn survives_a_server_restart() {
@@ -2434,11 +2732,14 @@ mod embedded_only {
                 .await
                 .unwrap();
             if i.is_multiple_of(3) {
-                store.delete_device("alice", &id).await.unwrap();
+                store
+                    .delete_device("alice", &id, &removal("alice"))
+                    .await
+                    .unwrap();
             }
             if i.is_multiple_of(5) && i >= 2 {
                 store
-                    .delete_device("alice", &format!("r{round}-{}", i - 2))
+                    .delete_device("alice", &format!("r{round}-{}", i - 2), &removal("alice"))
                     .await
                     .unwrap();
             }

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use super::auth::Caller;
+pub use crate::audit::logged;
 use crate::state::Provider;
 use crate::store::{self, AuditAction};
 
@@ -45,13 +46,30 @@ impl<'a> Change<'a> {
     }
 }
 
+impl Change<'_> {
+    /// The event to hand to a store operation that records its change in
+    /// the same atomic step; pass it to [`logged`] once the change is done.
+    pub fn event(&self) -> store::NewAuditEvent {
+        crate::audit::event(
+            &self.caller.origin(),
+            self.action,
+            self.subject,
+            Some(self.caller.uid()),
+            self.reason,
+            &self.details(),
+        )
+    }
+
+    fn details(&self) -> Vec<(&str, &str)> {
+        self.details
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+}
+
 /// Appends the change through the provider's audit recorder.
 pub async fn record(app: &Provider, change: Change<'_>) {
-    let details: Vec<(&str, &str)> = change
-        .details
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
     crate::audit::record_with_reason(
         &*app.store,
         &change.caller.origin(),
@@ -59,7 +77,7 @@ pub async fn record(app: &Provider, change: Change<'_>) {
         change.subject,
         Some(change.caller.uid()),
         change.reason,
-        &details,
+        &change.details(),
     )
     .await;
 }

@@ -57,14 +57,13 @@ pub async fn revoke(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let uid = caller.uid();
-    if !app.store.revoke_trusted_browser(uid, &id).await? {
+    let event = Change::new(&caller, AuditAction::BrowserRevoked, uid)
+        .detail("browser_id", &id)
+        .event();
+    if !app.store.revoke_trusted_browser(uid, &id, &event).await? {
         return Err(ApiError::not_found("trusted browser"));
     }
-    audit::record(
-        &app,
-        Change::new(&caller, AuditAction::BrowserRevoked, uid).detail("browser_id", &id),
-    )
-    .await;
+    audit::logged(&event);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -77,11 +76,9 @@ pub async fn revoke(
     ))]
 pub async fn revoke_all(State(app): ApiState, StepUp(caller): StepUp) -> ApiResult<Json<Removed>> {
     let uid = caller.uid();
-    let n = app.store.revoke_all_trusted_browsers(uid).await?;
-    audit::record(
-        &app,
-        Change::new(&caller, AuditAction::BrowsersRevoked, uid).detail("count", &n.to_string()),
-    )
-    .await;
+    // The store adds how many went.
+    let event = Change::new(&caller, AuditAction::BrowsersRevoked, uid).event();
+    let n = app.store.revoke_all_trusted_browsers(uid, &event).await?;
+    audit::logged(&event);
     Ok(Json(removed(n)))
 }

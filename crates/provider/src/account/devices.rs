@@ -307,9 +307,15 @@ pub async fn delete(
     // The store decides "last device" and deletes in one atomic step, so two
     // concurrent deletes of a user's last two devices cannot both pass,
     // whatever the number of provider instances.
+    let event = Change::new(&caller, AuditAction::DeviceDeleted, uid)
+        .detail("device_id", &id)
+        .detail("name", &device.name)
+        .event();
     let outcome = if must_use_second_factor(&app, &caller.user, &caller.claims.client_id).await? {
-        app.store.delete_device_unless_last(uid, &id).await?
-    } else if app.store.delete_device(uid, &id).await? {
+        app.store
+            .delete_device_unless_last(uid, &id, &event)
+            .await?
+    } else if app.store.delete_device(uid, &id, &event).await? {
         DeviceDeletion::Deleted
     } else {
         DeviceDeletion::NotFound
@@ -325,13 +331,7 @@ pub async fn delete(
             ));
         }
     }
-    audit::record(
-        &app,
-        Change::new(&caller, AuditAction::DeviceDeleted, uid)
-            .detail("device_id", &id)
-            .detail("name", &device.name),
-    )
-    .await;
+    audit::logged(&event);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -146,17 +146,15 @@ pub async fn remove_device(
     let Some(device) = app.store.get_device(&uid, &id).await? else {
         return Err(ApiError::not_found("device"));
     };
-    if !app.store.delete_device(&uid, &id).await? {
+    let event = Change::new(&caller, AuditAction::DeviceDeleted, &uid)
+        .reason(&reason)
+        .detail("device_id", &id)
+        .detail("name", &device.name)
+        .event();
+    if !app.store.delete_device(&uid, &id, &event).await? {
         return Err(ApiError::not_found("device"));
     }
-    audit::record(
-        &app,
-        Change::new(&caller, AuditAction::DeviceDeleted, &uid)
-            .reason(&reason)
-            .detail("device_id", &id)
-            .detail("name", &device.name),
-    )
-    .await;
+    audit::logged(&event);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -182,18 +180,15 @@ pub async fn reset_devices(
     ApiJson(body): ApiJson<HelpdeskChange>,
 ) -> ApiResult<Json<Removed>> {
     let reason = change_target(&app, &caller, &uid, body).await?;
+    // The store adds how many devices and browsers went.
+    let event = Change::new(&caller, AuditAction::DevicesReset, &uid)
+        .reason(&reason)
+        .event();
     let reset = app
         .store
-        .reset_devices(&uid, OffsetDateTime::now_utc())
+        .reset_devices(&uid, OffsetDateTime::now_utc(), &event)
         .await?;
-    audit::record(
-        &app,
-        Change::new(&caller, AuditAction::DevicesReset, &uid)
-            .reason(&reason)
-            .detail("count", &reset.devices.to_string())
-            .detail("browsers", &reset.browsers.to_string()),
-    )
-    .await;
+    audit::logged(&event);
     Ok(Json(browsers::removed(reset.devices)))
 }
 
@@ -242,16 +237,14 @@ pub async fn revoke_browser(
     ApiJson(body): ApiJson<HelpdeskChange>,
 ) -> ApiResult<StatusCode> {
     let reason = change_target(&app, &caller, &uid, body).await?;
-    if !app.store.revoke_trusted_browser(&uid, &id).await? {
+    let event = Change::new(&caller, AuditAction::BrowserRevoked, &uid)
+        .reason(&reason)
+        .detail("browser_id", &id)
+        .event();
+    if !app.store.revoke_trusted_browser(&uid, &id, &event).await? {
         return Err(ApiError::not_found("trusted browser"));
     }
-    audit::record(
-        &app,
-        Change::new(&caller, AuditAction::BrowserRevoked, &uid)
-            .reason(&reason)
-            .detail("browser_id", &id),
-    )
-    .await;
+    audit::logged(&event);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -274,14 +267,12 @@ pub async fn revoke_browsers(
     ApiJson(body): ApiJson<HelpdeskChange>,
 ) -> ApiResult<Json<Removed>> {
     let reason = change_target(&app, &caller, &uid, body).await?;
-    let n = app.store.revoke_all_trusted_browsers(&uid).await?;
-    audit::record(
-        &app,
-        Change::new(&caller, AuditAction::BrowsersRevoked, &uid)
-            .reason(&reason)
-            .detail("count", &n.to_string()),
-    )
-    .await;
+    // The store adds how many went.
+    let event = Change::new(&caller, AuditAction::BrowsersRevoked, &uid)
+        .reason(&reason)
+        .event();
+    let n = app.store.revoke_all_trusted_browsers(&uid, &event).await?;
+    audit::logged(&event);
     Ok(Json(browsers::removed(n)))
 }
 

@@ -4,7 +4,10 @@
 //! The trait is object safe and used as `Arc<dyn Store>`. Every method is one
 //! atomic step: a multi-key change (device + the user's device index, pending
 //! enrolment → device, refresh rotation) either happens entirely or not at all,
-//! under concurrency, on both implementations.
+//! under concurrency, on both implementations. The changes an account's owner
+//! or the help desk makes to devices and trusted browsers take the audit event
+//! that records them, and append it in that same step: no such change without
+//! its trace, even when the store refuses writes (Redis out of memory).
 //!
 //! Time: records carry absolute instants (`expires_at`); the store compares
 //! them with the current time when reading, so an expired record is never
@@ -34,8 +37,8 @@ pub use error::{StoreError, StoreResult};
 pub use records::{
     AuditAction, AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client,
     ConfirmedEnrollment, Device, DeviceDeletion, DevicesReset, EncryptedSecret, NewAuditEvent,
-    PasswordHash, PendingEnrollment, RefreshToken, SignInTransaction, TrustedBrowser, User,
-    hash_token,
+    PasswordHash, PendingEnrollment, REMOVED_BROWSERS, REMOVED_COUNT, RefreshToken,
+    SignInTransaction, TrustedBrowser, User, hash_token,
 };
 
 /// Name of the provider's active ES256 signing key in
@@ -100,9 +103,9 @@ pub trait Store: Send + Sync + 'static {
     async fn rename_device(&self, uid: &str, id: &str, name: &str) -> StoreResult<Device>;
     /// Records a successful use.
     async fn touch_device(&self, uid: &str, id: &str, at: OffsetDateTime) -> StoreResult<()>;
-    /// Removes the device and its index entry atomically; `false` if the user
-    /// has no such device.
-    async fn delete_device(&self, uid: &str, id: &str) -> StoreResult<bool>;
+    /// Removes the device and its index entry, and appends `audit`, in one
+    /// atomic step; `false` (and no event) if the user has no such device.
+    async fn delete_device(&self, uid: &str, id: &str, audit: &NewAuditEvent) -> StoreResult<bool>;
     /// The help-desk reset, in one atomic step: stamps the user's
     /// `devices_reset_at` with `at` (what earlier sign-ins proved stops
     /// counting) and removes all of the user's devices, their recovery codes
@@ -110,12 +113,25 @@ pub trait Store: Send + Sync + 'static {
     /// confirmed meanwhile is left without its codes, no sign-in can slip
     /// between the stamp and the removal, and a concurrent change to the
     /// user record is kept (the stamp is set on the record as stored).
-    /// `NotFound` if there is no such user.
-    async fn reset_devices(&self, uid: &str, at: OffsetDateTime) -> StoreResult<DevicesReset>;
+    /// `audit` is appended in the same step, with the outcome in its
+    /// [`REMOVED_COUNT`] (devices) and [`REMOVED_BROWSERS`] details.
+    /// `NotFound` (and no event) if there is no such user.
+    async fn reset_devices(
+        &self,
+        uid: &str,
+        at: OffsetDateTime,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<DevicesReset>;
     /// Like [`Store::delete_device`], but refuses (atomically, across provider
     /// instances) to remove the user's only device: the "last factor" rule
-    /// for users who must use 2FA.
-    async fn delete_device_unless_last(&self, uid: &str, id: &str) -> StoreResult<DeviceDeletion>;
+    /// for users who must use 2FA. `audit` is appended in the same step when
+    /// the device is deleted, and only then.
+    async fn delete_device_unless_last(
+        &self,
+        uid: &str,
+        id: &str,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<DeviceDeletion>;
 
     // ----- pending enrolments -----
 
@@ -167,10 +183,22 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
         at: OffsetDateTime,
     ) -> StoreResult<()>;
-    /// Revokes only this browser of this user.
-    async fn revoke_trusted_browser(&self, uid: &str, id: &str) -> StoreResult<bool>;
-    /// Revokes every trusted browser of the user; returns how many.
-    async fn revoke_all_trusted_browsers(&self, uid: &str) -> StoreResult<u64>;
+    /// Revokes only this browser of this user and appends `audit`, in one
+    /// atomic step; `false` (and no event) if the user has no such browser.
+    async fn revoke_trusted_browser(
+        &self,
+        uid: &str,
+        id: &str,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<bool>;
+    /// Revokes every trusted browser of the user and appends `audit` with
+    /// how many in its [`REMOVED_COUNT`] detail, in one atomic step; returns
+    /// how many.
+    async fn revoke_all_trusted_browsers(
+        &self,
+        uid: &str,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<u64>;
 
     // ----- authorization codes -----
 

@@ -394,6 +394,23 @@ pub struct NewAuditEvent {
     pub details: BTreeMap<String, String>,
 }
 
+/// The detail in which a store records how many devices (or, for a revocation
+/// of all trusted browsers, browsers) a change removed, in the audit event it
+/// appends with that change.
+pub const REMOVED_COUNT: &str = "count";
+/// The detail in which a reset of the devices records how many trusted
+/// browsers it removed.
+pub const REMOVED_BROWSERS: &str = "browsers";
+
+impl NewAuditEvent {
+    /// The event with `key` set to `value`.
+    pub fn with_detail(&self, key: &str, value: impl ToString) -> NewAuditEvent {
+        let mut event = self.clone();
+        event.details.insert(key.to_owned(), value.to_string());
+        event
+    }
+}
+
 /// A stored audit event. Ids increase with every append across the store,
 /// so "newest first" is "highest id first".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

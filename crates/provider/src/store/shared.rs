@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
-use super::{Device, StoreError, StoreResult, User};
+use super::{Device, NewAuditEvent, StoreError, StoreResult, User};
 
 /// Longest key component accepted (uids, ids, hashes, names of keys).
 const MAX_KEY_LEN: usize = 512;
@@ -21,6 +21,18 @@ pub fn check_recovery_hashes(hashes: &[String]) -> StoreResult<()> {
     hashes
         .iter()
         .try_for_each(|hash| check_key("recovery code hash", hash))
+}
+
+/// The audit event of a change to `uid`'s account must be filed under `uid`:
+/// a change is never recorded in someone else's trail.
+pub fn check_audit(uid: &str, event: &NewAuditEvent) -> StoreResult<()> {
+    check_key("audit subject", &event.subject)?;
+    if event.subject != uid {
+        return Err(StoreError::Invalid(
+            "the audit event of a change names another account".into(),
+        ));
+    }
+    Ok(())
 }
 
 pub fn check_key(what: &str, value: &str) -> StoreResult<()> {

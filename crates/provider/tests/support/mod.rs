@@ -143,6 +143,20 @@ impl RedisServer {
         }
     }
 
+    /// `CONFIG SET name value`, which must answer `+OK`.
+    pub fn config_set(&self, name: &str, value: &str) {
+        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream
+            .write_all(format!("CONFIG SET {name} {value}\r\n").as_bytes())
+            .unwrap();
+        let mut reply = [0u8; 5];
+        stream.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply, b"+OK\r\n", "CONFIG SET {name} {value}");
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }

@@ -23,13 +23,14 @@ use time::OffsetDateTime;
 
 use self::tables::*;
 use super::shared::{
-    check_key, check_recovery_hashes, check_ttl, check_user, decode, email_key, encode, is_expired,
-    now, sort_devices, ttl_until, unix_ms,
+    check_audit, check_key, check_recovery_hashes, check_ttl, check_user, decode, email_key,
+    encode, is_expired, now, sort_devices, ttl_until, unix_ms,
 };
 use super::{
     AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, ConfirmedEnrollment, Device,
-    DeviceDeletion, DevicesReset, NewAuditEvent, PendingEnrollment, RefreshToken,
-    SignInTransaction, Store, StoreError, StoreResult, TrustedBrowser, User,
+    DeviceDeletion, DevicesReset, NewAuditEvent, PendingEnrollment, REMOVED_BROWSERS,
+    REMOVED_COUNT, RefreshToken, SignInTransaction, Store, StoreError, StoreResult, TrustedBrowser,
+    User,
 };
 
 /// How often the background task purges expired records.
@@ -410,13 +411,27 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn delete_device(&self, uid: &str, id: &str) -> StoreResult<bool> {
-        let (uid, id) = (uid.to_owned(), id.to_owned());
-        self.write(move |txn| remove_device(txn, &uid, &id)).await
+    async fn delete_device(&self, uid: &str, id: &str, audit: &NewAuditEvent) -> StoreResult<bool> {
+        check_audit(uid, audit)?;
+        let (uid, id, audit) = (uid.to_owned(), id.to_owned(), audit.clone());
+        self.write(move |txn| {
+            let deleted = remove_device(txn, &uid, &id)?;
+            if deleted {
+                append_audit_in(txn, &audit)?;
+            }
+            Ok(deleted)
+        })
+        .await
     }
 
-    async fn reset_devices(&self, uid: &str, at: OffsetDateTime) -> StoreResult<DevicesReset> {
-        let uid = uid.to_owned();
+    async fn reset_devices(
+        &self,
+        uid: &str,
+        at: OffsetDateTime,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<DevicesReset> {
+        check_audit(uid, audit)?;
+        let (uid, audit) = (uid.to_owned(), audit.clone());
         self.write(move |txn| {
             let mut users = txn.open_table(USERS)?;
             let Some(mut user) = get_json::<User, _>(&users, &uid)? else {
@@ -434,13 +449,25 @@ impl Store for EmbeddedStore {
             }
             replace_recovery_codes_in(txn, &uid, &[])?;
             let browsers = remove_all_browsers(txn, &uid)?;
+            append_audit_in(
+                txn,
+                &audit
+                    .with_detail(REMOVED_COUNT, devices)
+                    .with_detail(REMOVED_BROWSERS, browsers),
+            )?;
             Ok(DevicesReset { devices, browsers })
         })
         .await
     }
 
-    async fn delete_device_unless_last(&self, uid: &str, id: &str) -> StoreResult<DeviceDeletion> {
-        let (uid, id) = (uid.to_owned(), id.to_owned());
+    async fn delete_device_unless_last(
+        &self,
+        uid: &str,
+        id: &str,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<DeviceDeletion> {
+        check_audit(uid, audit)?;
+        let (uid, id, audit) = (uid.to_owned(), id.to_owned(), audit.clone());
         self.write(move |txn| {
             let device: Option<Device> = get_json(&txn.open_table(DEVICES)?, &id)?;
             if device.is_none_or(|d| d.uid != uid) {
@@ -450,6 +477,7 @@ impl Store for EmbeddedStore {
                 return Ok(DeviceDeletion::LastDevice);
             }
             remove_device(txn, &uid, &id)?;
+            append_audit_in(txn, &audit)?;
             Ok(DeviceDeletion::Deleted)
         })
         .await
@@ -640,14 +668,26 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn revoke_trusted_browser(&self, uid: &str, id: &str) -> StoreResult<bool> {
-        let (uid, id) = (uid.to_owned(), id.to_owned());
+    async fn revoke_trusted_browser(
+        &self,
+        uid: &str,
+        id: &str,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<bool> {
+        check_audit(uid, audit)?;
+        let (uid, id, audit) = (uid.to_owned(), id.to_owned(), audit.clone());
         self.write(move |txn| {
             let browser: Option<TrustedBrowser> = get_json(&txn.open_table(BROWSERS)?, &id)?;
             match browser {
                 Some(browser) if browser.uid == uid => {
+                    // An expired browser's records go too, but it was not
+                    // trusted any more: nothing to revoke, nothing to record.
                     remove_browser(txn, &browser)?;
-                    Ok(!is_expired(browser.expires_at))
+                    let revoked = !is_expired(browser.expires_at);
+                    if revoked {
+                        append_audit_in(txn, &audit)?;
+                    }
+                    Ok(revoked)
                 }
                 _ => Ok(false),
             }
@@ -655,9 +695,19 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn revoke_all_trusted_browsers(&self, uid: &str) -> StoreResult<u64> {
-        let uid = uid.to_owned();
-        self.write(move |txn| remove_all_browsers(txn, &uid)).await
+    async fn revoke_all_trusted_browsers(
+        &self,
+        uid: &str,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<u64> {
+        check_audit(uid, audit)?;
+        let (uid, audit) = (uid.to_owned(), audit.clone());
+        self.write(move |txn| {
+            let revoked = remove_all_browsers(txn, &uid)?;
+            append_audit_in(txn, &audit.with_detail(REMOVED_COUNT, revoked))?;
+            Ok(revoked)
+        })
+        .await
     }
 
     // ----- authorization codes -----
@@ -996,22 +1046,7 @@ impl Store for EmbeddedStore {
     async fn append_audit(&self, event: &NewAuditEvent) -> StoreResult<AuditEvent> {
         check_key("audit subject", &event.subject)?;
         let event = event.clone();
-        self.write(move |txn| {
-            let mut audit = txn.open_table(AUDIT)?;
-            let id = match audit.last()? {
-                Some((last, _)) => last.value() + 1,
-                None => 1,
-            };
-            let stored = AuditEvent {
-                id,
-                event: event.clone(),
-            };
-            audit.insert(id, encode(&stored)?.as_slice())?;
-            txn.open_table(AUDIT_BY_SUBJECT)?
-                .insert(audit_subject_key(&stored.event.subject, id).as_str(), ())?;
-            Ok(stored)
-        })
-        .await
+        self.write(move |txn| append_audit_in(txn, &event)).await
     }
 
     async fn list_audit(

@@ -13,7 +13,8 @@ use time::OffsetDateTime;
 
 use crate::store::shared::{decode, encode, is_expired, now, search_terms, unix_ms};
 use crate::store::{
-    Device, PendingEnrollment, RefreshToken, StoreError, StoreResult, TrustedBrowser, User,
+    AuditEvent, Device, NewAuditEvent, PendingEnrollment, RefreshToken, StoreError, StoreResult,
+    TrustedBrowser, User,
 };
 
 pub(super) type Json = &'static [u8];
@@ -336,6 +337,27 @@ pub(super) fn decode_count(payload: &[u8]) -> StoreResult<u64> {
 
 pub(super) fn audit_subject_key(subject: &str, id: u64) -> String {
     format!("{subject}\0{id:020}")
+}
+
+/// Appends `event` with the next id, in the transaction of the change it
+/// records.
+pub(super) fn append_audit_in(
+    txn: &WriteTransaction,
+    event: &NewAuditEvent,
+) -> StoreResult<AuditEvent> {
+    let mut audit = txn.open_table(AUDIT)?;
+    let id = match audit.last()? {
+        Some((last, _)) => last.value() + 1,
+        None => 1,
+    };
+    let stored = AuditEvent {
+        id,
+        event: event.clone(),
+    };
+    audit.insert(id, encode(&stored)?.as_slice())?;
+    txn.open_table(AUDIT_BY_SUBJECT)?
+        .insert(audit_subject_key(&stored.event.subject, id).as_str(), ())?;
+    Ok(stored)
 }
 
 pub(super) fn insert_device(txn: &WriteTransaction, device: &Device) -> StoreResult<()> {

@@ -49,13 +49,14 @@ use time::OffsetDateTime;
 use self::link::RedisLink;
 use self::scripts::*;
 use super::shared::{
-    check_key, check_recovery_hashes, check_ttl, check_user, decode, email_key, encode, is_expired,
-    remaining, search_terms, sort_devices, ttl_until,
+    check_audit, check_key, check_recovery_hashes, check_ttl, check_user, decode, email_key,
+    encode, is_expired, remaining, search_terms, sort_devices, ttl_until,
 };
 use super::{
     AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, ConfirmedEnrollment, Device,
-    DeviceDeletion, DevicesReset, NewAuditEvent, PendingEnrollment, RefreshToken,
-    SignInTransaction, Store, StoreError, StoreResult, TrustedBrowser, User,
+    DeviceDeletion, DevicesReset, NewAuditEvent, PendingEnrollment, REMOVED_BROWSERS,
+    REMOVED_COUNT, RefreshToken, SignInTransaction, Store, StoreError, StoreResult, TrustedBrowser,
+    User,
 };
 
 /// Where a record is stored: a key of its own, or a field of a hash (a
@@ -595,19 +596,30 @@ impl Store for RedisStore {
         .map(drop)
     }
 
-    async fn delete_device(&self, uid: &str, id: &str) -> StoreResult<bool> {
+    async fn delete_device(&self, uid: &str, id: &str, audit: &NewAuditEvent) -> StoreResult<bool> {
+        check_audit(uid, audit)?;
         let deleted: i64 = self
             .run(
                 DELETE_DEVICE
                     .key(self.key("devices", uid))
                     .key(self.key("device-owner", id))
-                    .arg(id),
+                    .key(self.global("audit-seq"))
+                    .key(self.key("audit", uid))
+                    .arg(id)
+                    .arg(encode(audit)?),
             )
             .await?;
         Ok(deleted == 1)
     }
 
-    async fn reset_devices(&self, uid: &str, at: OffsetDateTime) -> StoreResult<DevicesReset> {
+    async fn reset_devices(
+        &self,
+        uid: &str,
+        at: OffsetDateTime,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<DevicesReset> {
+        check_audit(uid, audit)?;
+        let audit = encode(audit)?;
         let key = self.key("user", uid);
         for _ in 0..CAS_ATTEMPTS {
             let Some(raw): Option<Vec<u8>> = self.query(cmd("GET").arg(&key)).await? else {
@@ -622,12 +634,17 @@ impl Store for RedisStore {
                         .key(self.key("devices", uid))
                         .key(self.key("recovery", uid))
                         .key(self.key("user-browsers", uid))
+                        .key(self.global("audit-seq"))
+                        .key(self.key("audit", uid))
                         .arg(raw)
                         .arg(encode(&user)?)
                         .arg(self.kind_prefix("device-owner"))
                         .arg(self.kind_prefix("browser"))
                         .arg(self.kind_prefix("browser-token"))
-                        .arg(uid),
+                        .arg(uid)
+                        .arg(&audit)
+                        .arg(REMOVED_COUNT)
+                        .arg(REMOVED_BROWSERS),
                 )
                 .await?;
             match outcome[..] {
@@ -646,13 +663,22 @@ impl Store for RedisStore {
         ))
     }
 
-    async fn delete_device_unless_last(&self, uid: &str, id: &str) -> StoreResult<DeviceDeletion> {
+    async fn delete_device_unless_last(
+        &self,
+        uid: &str,
+        id: &str,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<DeviceDeletion> {
+        check_audit(uid, audit)?;
         let outcome: i64 = self
             .run(
                 DELETE_DEVICE_UNLESS_LAST
                     .key(self.key("devices", uid))
                     .key(self.key("device-owner", id))
-                    .arg(id),
+                    .key(self.global("audit-seq"))
+                    .key(self.key("audit", uid))
+                    .arg(id)
+                    .arg(encode(audit)?),
             )
             .await?;
         Ok(match outcome {
@@ -860,27 +886,45 @@ impl Store for RedisStore {
         .map(drop)
     }
 
-    async fn revoke_trusted_browser(&self, uid: &str, id: &str) -> StoreResult<bool> {
+    async fn revoke_trusted_browser(
+        &self,
+        uid: &str,
+        id: &str,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<bool> {
+        check_audit(uid, audit)?;
         let revoked: i64 = self
             .run(
                 REVOKE_BROWSER
                     .key(self.key("browser", id))
                     .key(self.key("user-browsers", uid))
+                    .key(self.global("audit-seq"))
+                    .key(self.key("audit", uid))
                     .arg(uid)
                     .arg(id)
-                    .arg(self.kind_prefix("browser-token")),
+                    .arg(self.kind_prefix("browser-token"))
+                    .arg(encode(audit)?),
             )
             .await?;
         Ok(revoked == 1)
     }
 
-    async fn revoke_all_trusted_browsers(&self, uid: &str) -> StoreResult<u64> {
+    async fn revoke_all_trusted_browsers(
+        &self,
+        uid: &str,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<u64> {
+        check_audit(uid, audit)?;
         self.run(
             REVOKE_ALL_BROWSERS
                 .key(self.key("user-browsers", uid))
+                .key(self.global("audit-seq"))
+                .key(self.key("audit", uid))
                 .arg(self.kind_prefix("browser"))
                 .arg(self.kind_prefix("browser-token"))
-                .arg(uid),
+                .arg(uid)
+                .arg(encode(audit)?)
+                .arg(REMOVED_COUNT),
         )
         .await
     }

@@ -38,6 +38,30 @@ end
     };
 }
 
+// A Lua function shared by the scripts that append an audit event (the
+// changes that record themselves, and APPEND_AUDIT): the store-wide sequence
+// key, the subject's index key, the event's JSON, then details to set in it
+// from the change's outcome as name, value pairs (none when the event was
+// known in full beforehand). Returns the event's id. A script that removes
+// before it appends is still all or nothing when Redis is out of memory:
+// Redis checks the memory limit only until a script's first write.
+macro_rules! append_audit_lua {
+    () => {
+        r"local function append_audit(seq, index, json, ...)
+  local outcome = {...}
+  if #outcome > 0 then
+    local event = cjson.decode(json)
+    for i = 1, #outcome, 2 do event.details[outcome[i]] = tostring(outcome[i + 1]) end
+    json = cjson.encode(event)
+  end
+  local id = redis.call('INCR', seq)
+  redis.call('ZADD', index, id, id .. ':' .. json)
+  return id
+end
+"
+    };
+}
+
 // Compare-and-set keeping the TTL: 1 set, 0 missing, 2 changed meanwhile.
 script!(
     CAS_SET,
@@ -173,22 +197,30 @@ end
 return out"
 );
 
-// KEYS user's devices, device owner; ARGV id. 1 deleted, 0 not this user's.
+// KEYS user's devices, device owner, audit sequence, user's audit index;
+// ARGV id, audit event json. 1 deleted (and recorded), 0 not this user's.
 script!(
     DELETE_DEVICE,
-    r"if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+    concat!(
+        append_audit_lua!(),
+        r"if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('DEL', KEYS[2])
+append_audit(KEYS[3], KEYS[4], ARGV[2])
 return 1"
+    )
 );
 
-// KEYS user, user's devices, user's recovery codes, user's browsers; ARGV
-// expected user json, stamped user json, device owner key prefix, browser
-// key prefix, browser token key prefix, uid.
-// {devices deleted, browsers deleted}; {-1} missing, {-2} changed meanwhile.
+// KEYS user, user's devices, user's recovery codes, user's browsers, audit
+// sequence, user's audit index; ARGV expected user json, stamped user json,
+// device owner key prefix, browser key prefix, browser token key prefix, uid,
+// audit event json, its details for the devices and the browsers removed.
+// {devices deleted, browsers deleted}; {-1} missing, {-2} changed meanwhile
+// (nothing written then).
 script!(
     RESET_DEVICES,
     concat!(
         remove_browsers_lua!(),
+        append_audit_lua!(),
         r"local cur = redis.call('GET', KEYS[1])
 if not cur then return {-1} end
 if cur ~= ARGV[1] then return {-2} end
@@ -197,19 +229,25 @@ local ids = redis.call('HKEYS', KEYS[2])
 for _, id in ipairs(ids) do redis.call('DEL', ARGV[3] .. id) end
 redis.call('DEL', KEYS[2], KEYS[3])
 local n = remove_browsers(KEYS[4], ARGV[4], ARGV[5], ARGV[6])
+append_audit(KEYS[5], KEYS[6], ARGV[7], ARGV[8], #ids, ARGV[9], n)
 return {#ids, n}"
     )
 );
 
-// KEYS user's devices, device owner; ARGV id. 1 deleted, 0 not this user's,
+// KEYS user's devices, device owner, audit sequence, user's audit index;
+// ARGV id, audit event json. 1 deleted (and recorded), 0 not this user's,
 // 2 the user's only device (kept).
 script!(
     DELETE_DEVICE_UNLESS_LAST,
-    r"if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+    concat!(
+        append_audit_lua!(),
+        r"if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 if redis.call('HLEN', KEYS[1]) <= 1 then return 2 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
+append_audit(KEYS[3], KEYS[4], ARGV[2])
 return 1"
+    )
 );
 
 // KEYS pending, device owner; ARGV json, ttl ms. 1 stored, 0 id taken.
@@ -253,25 +291,35 @@ redis.call('SADD', KEYS[3], ARGV[2])
 return 1"
 );
 
-// KEYS browser, user index; ARGV uid, id, token key prefix. 1 revoked, 0 not
+// KEYS browser, user index, audit sequence, user's audit index; ARGV uid,
+// id, token key prefix, audit event json. 1 revoked (and recorded), 0 not
 // this user's.
 script!(
     REVOKE_BROWSER,
-    r"local v = redis.call('GET', KEYS[1])
+    concat!(
+        append_audit_lua!(),
+        r"local v = redis.call('GET', KEYS[1])
 if not v then redis.call('SREM', KEYS[2], ARGV[2]) return 0 end
 local b = cjson.decode(v)
 if b.uid ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1], ARGV[3] .. b.token_hash)
 redis.call('SREM', KEYS[2], ARGV[2])
+append_audit(KEYS[3], KEYS[4], ARGV[4])
 return 1"
+    )
 );
 
-// KEYS user index; ARGV browser key prefix, token key prefix, uid. Number revoked.
+// KEYS user index, audit sequence, user's audit index; ARGV browser key
+// prefix, token key prefix, uid, audit event json, its detail for the number
+// revoked. Number revoked.
 script!(
     REVOKE_ALL_BROWSERS,
     concat!(
         remove_browsers_lua!(),
-        "return remove_browsers(KEYS[1], ARGV[1], ARGV[2], ARGV[3])"
+        append_audit_lua!(),
+        r"local n = remove_browsers(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+append_audit(KEYS[2], KEYS[3], ARGV[4], ARGV[5], n)
+return n"
     )
 );
 
@@ -362,9 +410,10 @@ return 0"
 // KEYS sequence, subject zset; ARGV event json. The new id.
 script!(
     APPEND_AUDIT,
-    r"local id = redis.call('INCR', KEYS[1])
-redis.call('ZADD', KEYS[2], id, id .. ':' .. ARGV[1])
-return id"
+    concat!(
+        append_audit_lua!(),
+        "return append_audit(KEYS[1], KEYS[2], ARGV[1])"
+    )
 );
 
 // KEYS key; ARGV value. What is stored afterwards.
