@@ -2,11 +2,11 @@
 //! account API) becomes an event in the store, listed per subject.
 //!
 //! Recording is best effort: a failure to append is logged (without
-//! secrets) and does not turn a successful sign-in into an error. The
-//! account API's removals of devices and trusted browsers are the exception:
-//! they hand their [`event`] to the store, which appends it in the same
-//! atomic step as the change (see `store`), so a change and its trace are
-//! never apart.
+//! secrets) and does not turn a successful sign-in into an error. Changes to
+//! a second factor (devices added or removed, recovery codes, trusted
+//! browsers revoked) are the exception: they hand their [`event`] to the
+//! store, which appends it in the same atomic step as the change (see
+//! `store`), so a change and its trace are never apart.
 
 use std::collections::BTreeMap;
 

@@ -13,7 +13,7 @@ use rand_core::{OsRng, RngCore};
 use secrecy::SecretString;
 
 use crate::crypto::SecretKey;
-use crate::store::{Store, StoreResult};
+use crate::store::{NewAuditEvent, Store, StoreResult};
 
 pub const COUNT: usize = 10;
 const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
@@ -67,15 +67,16 @@ pub fn generate(key: &SecretKey, uid: &str) -> (Vec<SecretString>, Vec<String>) 
     (codes.into_iter().map(SecretString::from).collect(), hashes)
 }
 
-/// Generates a new set, stores its hashes (voiding the previous set) and
-/// returns the codes to show once.
+/// Generates a new set, stores its hashes (voiding the previous set) with
+/// `audit`, and returns the codes to show once.
 pub async fn regenerate(
     store: &dyn Store,
     key: &SecretKey,
     uid: &str,
+    audit: &NewAuditEvent,
 ) -> StoreResult<Vec<SecretString>> {
     let (codes, hashes) = generate(key, uid);
-    store.replace_recovery_codes(uid, &hashes).await?;
+    store.replace_recovery_codes(uid, &hashes, audit).await?;
     Ok(codes)
 }
 
@@ -130,7 +131,19 @@ mod tests {
     async fn keyed_sets_and_sets_from_before_keyed_hashes_are_consumed_once() {
         let store = crate::store::EmbeddedStore::in_memory().unwrap();
         let key = SecretKey::generate();
-        let codes = regenerate(&store, &key, "alice").await.unwrap();
+        let event = |uid: &str| {
+            crate::audit::event(
+                &crate::audit::Origin::default(),
+                crate::store::AuditAction::RecoveryCodesRegenerated,
+                uid,
+                Some(uid),
+                None,
+                &[],
+            )
+        };
+        let codes = regenerate(&store, &key, "alice", &event("alice"))
+            .await
+            .unwrap();
         let first = secrecy::ExposeSecret::expose_secret(&codes[0]).to_owned();
         assert!(
             !consume(&store, &SecretKey::generate(), "alice", &first)
@@ -146,7 +159,7 @@ mod tests {
         let old = one_code();
         let hashes = [legacy_hash(&normalise(&old).unwrap())];
         store
-            .replace_recovery_codes("carol", &hashes)
+            .replace_recovery_codes("carol", &hashes, &event("carol"))
             .await
             .unwrap();
         assert!(

@@ -12,9 +12,9 @@ use rp::{
 use tessera_provider::audit::{self, Origin};
 use tessera_provider::store::{AuditAction, NewAuditEvent};
 
-/// The audit event of a removal from the demo user's account made by the test
+/// The audit event of a change to the demo user's account made by the test
 /// itself (as the owner would, through the account API).
-fn removal(action: AuditAction) -> NewAuditEvent {
+fn change(action: AuditAction) -> NewAuditEvent {
     audit::event(&Origin::default(), action, "demo", Some("demo"), None, &[])
 }
 
@@ -525,7 +525,7 @@ async fn trusted_browser_skips_the_code_until_its_record_is_revoked() {
         let first_id = &trusted[0].id;
         assert!(
             env.store
-                .revoke_trusted_browser("demo", first_id, &removal(AuditAction::BrowserRevoked))
+                .revoke_trusted_browser("demo", first_id, &change(AuditAction::BrowserRevoked))
                 .await
                 .unwrap()
         );
@@ -577,7 +577,7 @@ async fn without_devices_neither_the_session_nor_a_trusted_browser_replaces_enro
             1
         );
         for device in env.store.list_devices("demo").await.unwrap() {
-            let event = removal(AuditAction::DeviceDeleted);
+            let event = change(AuditAction::DeviceDeleted);
             assert!(
                 env.store
                     .delete_device("demo", &device.id, &event)
@@ -860,10 +860,12 @@ async fn bad_authorize_requests_get_a_page_or_an_error_redirect() {
 async fn recovery_codes_are_accepted_once_in_the_otp_field_and_regeneration_voids_them() {
     for env in each_env(|_| {}).await {
         let issuer = env.issuer();
+        let regenerated = change(AuditAction::RecoveryCodesRegenerated);
         let codes = tessera_provider::recovery::regenerate(
             &*env.store,
             &env.provider.app.secret_key,
             "demo",
+            &regenerated,
         )
         .await
         .unwrap();
@@ -896,9 +898,14 @@ async fn recovery_codes_are_accepted_once_in_the_otp_field_and_regeneration_void
         assert_eq!(*again.page().0, StatusCode::UNAUTHORIZED, "single use");
 
         let second = secrecy::ExposeSecret::expose_secret(&codes[1]).to_owned();
-        tessera_provider::recovery::regenerate(&*env.store, &env.provider.app.secret_key, "demo")
-            .await
-            .unwrap();
+        tessera_provider::recovery::regenerate(
+            &*env.store,
+            &env.provider.app.secret_key,
+            "demo",
+            &regenerated,
+        )
+        .await
+        .unwrap();
         let void = env
             .demo_sign_in(
                 &Browser::new(issuer),

@@ -14,10 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tessera_provider::store::{
-    AuditAction, AuthCodeGrant, BearerSubject, BrowserSession, Client, Device, DeviceDeletion,
-    EncryptedSecret, NewAuditEvent, PasswordHash, PendingEnrollment, REMOVED_BROWSERS,
-    REMOVED_COUNT, RefreshToken, SignInTransaction, Store, StoreError, TrustedBrowser, User,
-    hash_token,
+    AuditAction, AuthCodeGrant, BearerSubject, BrowserSession, Client, DEVICE_ID, DEVICE_NAME,
+    Device, DeviceDeletion, EncryptedSecret, FirstDeviceCodes, NewAuditEvent, PasswordHash,
+    PendingEnrollment, REMOVED_BROWSERS, REMOVED_COUNT, RefreshToken, SignInTransaction, Store,
+    StoreError, TrustedBrowser, User, hash_token,
 };
 use time::OffsetDateTime;
 
@@ -125,6 +125,20 @@ fn audit(subject: &str, action: AuditAction, n: usize) -> NewAuditEvent {
         user_agent: Some("test".into()),
         details: BTreeMap::from([("n".to_owned(), n.to_string())]),
     }
+}
+
+/// The audit event of a confirmation (the store names the device in it).
+fn confirmation(uid: &str) -> NewAuditEvent {
+    audit(uid, AuditAction::EnrollmentConfirmed, 0)
+}
+
+/// The audit event of a new set of recovery codes.
+fn codes_event(uid: &str) -> NewAuditEvent {
+    audit(uid, AuditAction::RecoveryCodesRegenerated, 0)
+}
+
+fn first_codes<'a>(hashes: &'a [String], audit: &'a NewAuditEvent) -> FirstDeviceCodes<'a> {
+    FirstDeviceCodes { hashes, audit }
 }
 
 /// The audit event a removal from `uid`'s account appends with itself.
@@ -536,7 +550,10 @@ mod cases {
             .unwrap();
         for uid in ["alice", "bob"] {
             let codes = [format!("{uid}-code")];
-            store.replace_recovery_codes(uid, &codes).await.unwrap();
+            store
+                .replace_recovery_codes(uid, &codes, &codes_event(uid))
+                .await
+                .unwrap();
         }
         let reset = store
             .reset_devices("alice", now(), &removal("alice"))
@@ -565,7 +582,7 @@ mod cases {
                 .await
                 .unwrap();
             store
-                .replace_recovery_codes(uid, &[format!("{uid}-code")])
+                .replace_recovery_codes(uid, &[format!("{uid}-code")], &codes_event(uid))
                 .await
                 .unwrap();
             for n in 1..=2 {
@@ -906,7 +923,7 @@ mod cases {
             .await
             .unwrap();
         let err = store
-            .confirm_enrollment("vera", "before", now(), None)
+            .confirm_enrollment("vera", "before", now(), None, &confirmation("vera"))
             .await
             .unwrap_err();
         assert_eq!(err, StoreError::NotFound { what: "enrollment" });
@@ -914,7 +931,7 @@ mod cases {
         renamed.display_name = "Vera Renamed".into();
         store.update_user(&renamed).await.unwrap();
         let confirmed = store
-            .confirm_enrollment("vera", "after", now(), None)
+            .confirm_enrollment("vera", "after", now(), None, &confirmation("vera"))
             .await
             .unwrap();
         assert!(confirmed.first_device);
@@ -952,7 +969,7 @@ mod cases {
             "pending is no device"
         );
         let err = store
-            .confirm_enrollment("bob", "enr1", now(), None)
+            .confirm_enrollment("bob", "enr1", now(), None, &confirmation("bob"))
             .await
             .unwrap_err();
         assert_eq!(err, StoreError::NotFound { what: "enrollment" });
@@ -960,7 +977,11 @@ mod cases {
         let at = now();
         let outcomes = concurrently(12, |_| {
             let store = store.clone();
-            async move { store.confirm_enrollment("alice", "enr1", at, None).await }
+            async move {
+                store
+                    .confirm_enrollment("alice", "enr1", at, None, &confirmation("alice"))
+                    .await
+            }
         })
         .await;
         let winners: Vec<&Device> = outcomes
@@ -1033,7 +1054,7 @@ mod cases {
         );
         assert_eq!(
             store
-                .confirm_enrollment("alice", "enr2", now(), None)
+                .confirm_enrollment("alice", "enr2", now(), None, &confirmation("alice"))
                 .await
                 .unwrap_err()
                 .code(),
@@ -1059,7 +1080,13 @@ mod cases {
             let (store, codes) = (store.clone(), sets[n].clone());
             async move {
                 store
-                    .confirm_enrollment("alice", &format!("first{n}"), now(), Some(&codes))
+                    .confirm_enrollment(
+                        "alice",
+                        &format!("first{n}"),
+                        now(),
+                        Some(first_codes(&codes, &codes_event("alice"))),
+                        &confirmation("alice"),
+                    )
                     .await
             }
         })
@@ -1086,7 +1113,7 @@ mod cases {
             .await
             .unwrap();
         let bobs = store
-            .confirm_enrollment("bob", "bob1", now(), None)
+            .confirm_enrollment("bob", "bob1", now(), None, &confirmation("bob"))
             .await
             .unwrap();
         assert!(bobs.first_device);
@@ -1097,7 +1124,16 @@ mod cases {
             .await
             .unwrap();
         let err = store
-            .confirm_enrollment("carol", "carol1", now(), Some(&["bad\0hash".to_owned()]))
+            .confirm_enrollment(
+                "carol",
+                "carol1",
+                now(),
+                Some(first_codes(
+                    &["bad\0hash".to_owned()],
+                    &codes_event("carol"),
+                )),
+                &confirmation("carol"),
+            )
             .await
             .unwrap_err();
         assert_eq!(err.code(), "invalid", "{err}");
@@ -1136,7 +1172,7 @@ mod cases {
             None
         );
         let err = store
-            .confirm_enrollment("alice", "short", now(), None)
+            .confirm_enrollment("alice", "short", now(), None, &confirmation("alice"))
             .await
             .unwrap_err();
         assert_eq!(err.code(), "not_found");
@@ -1161,7 +1197,10 @@ mod cases {
             .iter()
             .map(|c| hash_token(c.as_bytes()))
             .collect();
-        store.replace_recovery_codes("alice", &codes).await.unwrap();
+        store
+            .replace_recovery_codes("alice", &codes, &codes_event("alice"))
+            .await
+            .unwrap();
         assert_eq!(store.count_recovery_codes("alice").await.unwrap(), 3);
         assert!(!store.consume_recovery_code("bob", &codes[0]).await.unwrap());
         assert!(
@@ -1191,7 +1230,10 @@ mod cases {
         );
 
         let fresh = vec![hash_token(b"d")];
-        store.replace_recovery_codes("alice", &fresh).await.unwrap();
+        store
+            .replace_recovery_codes("alice", &fresh, &codes_event("alice"))
+            .await
+            .unwrap();
         assert!(
             !store
                 .consume_recovery_code("alice", &codes[2])
@@ -1200,7 +1242,10 @@ mod cases {
             "old set void"
         );
         assert_eq!(store.count_recovery_codes("alice").await.unwrap(), 1);
-        store.replace_recovery_codes("alice", &[]).await.unwrap();
+        store
+            .replace_recovery_codes("alice", &[], &codes_event("alice"))
+            .await
+            .unwrap();
         assert_eq!(store.count_recovery_codes("alice").await.unwrap(), 0);
         assert_eq!(store.count_recovery_codes("nobody").await.unwrap(), 0);
     }
@@ -1976,6 +2021,97 @@ mod cases {
         );
     }
 
+    /// A confirmation appends its event, naming the device, in the same
+    /// step; a first device's recovery codes append theirs with it; a new
+    /// set of codes appends its own. Nothing is recorded for a confirmation
+    /// that does not happen.
+    pub async fn additions_record_themselves(store: Arc<dyn Store>) {
+        store
+            .create_user(&user("cleo", "cleo@example.org", "Cleo"))
+            .await
+            .unwrap();
+        for id in ["c1", "c2"] {
+            store
+                .put_pending_enrollment(&pending("cleo", id, in_secs(600)))
+                .await
+                .unwrap();
+        }
+        let trail = |store: Arc<dyn Store>| async move {
+            let mut events = store.list_audit("cleo", None, 100).await.unwrap();
+            events.reverse();
+            events
+                .into_iter()
+                .map(|e| e.event)
+                .collect::<Vec<NewAuditEvent>>()
+        };
+        let hashes = vec![hash_token(b"code-1"), hash_token(b"code-2")];
+        let (confirmed, codes) = (confirmation("cleo"), codes_event("cleo"));
+
+        let err = store
+            .confirm_enrollment(
+                "cleo",
+                "nope",
+                now(),
+                Some(first_codes(&hashes, &codes)),
+                &confirmed,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "not_found");
+        let err = store
+            .confirm_enrollment("cleo", "c1", now(), None, &confirmation("other"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid");
+        assert!(trail(store.clone()).await.is_empty());
+        assert!(
+            store
+                .get_pending_enrollment("cleo", "c1")
+                .await
+                .unwrap()
+                .is_some()
+        );
+
+        let first = store
+            .confirm_enrollment(
+                "cleo",
+                "c1",
+                now(),
+                Some(first_codes(&hashes, &codes)),
+                &confirmed,
+            )
+            .await
+            .unwrap();
+        assert!(first.first_device);
+        let second = store
+            .confirm_enrollment(
+                "cleo",
+                "c2",
+                now(),
+                Some(first_codes(&hashes, &codes)),
+                &confirmed,
+            )
+            .await
+            .unwrap();
+        assert!(!second.first_device);
+        let fresh = vec![hash_token(b"code-3")];
+        let regenerated = audit("cleo", AuditAction::RecoveryCodesRegenerated, 9);
+        store
+            .replace_recovery_codes("cleo", &fresh, &regenerated)
+            .await
+            .unwrap();
+        let named = |id: &str| {
+            confirmed
+                .with_detail(DEVICE_ID, id)
+                .with_detail(DEVICE_NAME, format!("phone {id}"))
+        };
+        assert_eq!(
+            trail(store.clone()).await,
+            [named("c1"), codes.clone(), named("c2"), regenerated]
+        );
+        assert_eq!(store.count_recovery_codes("cleo").await.unwrap(), 1);
+    }
+
     pub async fn audit_pages_newest_first(store: Arc<dyn Store>) {
         let mut alice_ids = Vec::new();
         for n in 0..5 {
@@ -2135,6 +2271,7 @@ macro_rules! conformance {
                 enrollment_confirms_exactly_once,
                 a_reset_voids_enrolments_started_before_it,
                 removals_record_themselves,
+                additions_record_themselves,
                 first_device_codes_are_set_once,
                 pending_enrollments_expire,
                 recovery_codes_are_single_use,
@@ -2724,7 +2861,7 @@ mod embedded_only {
                 .await
                 .unwrap();
             store
-                .confirm_enrollment("alice", &id, now(), None)
+                .confirm_enrollment("alice", &id, now(), None, &confirmation("alice"))
                 .await
                 .unwrap();
             store

@@ -3,8 +3,11 @@
 //!
 //! Every change names its actor (the user, or the help-desk agent), its
 //! subject (whose account), the client's address and user agent, and for
-//! help-desk changes the stated reason. Recording is best effort, as on the
-//! sign-in side: the change has happened; a failed append is logged.
+//! help-desk changes the stated reason. A change to a second factor hands
+//! its [`Change::event`] to the store method that makes it, which appends it
+//! in the same atomic step, and logs it with [`logged`] once done; the other
+//! events ([`record`]: enrolment started, rename, a wrong code) are best
+//! effort, as on the sign-in side: a failed append is logged.
 
 use std::collections::BTreeMap;
 

@@ -30,7 +30,8 @@ use super::{ApiState, must_use_second_factor};
 use crate::crypto::random_token;
 use crate::state::Provider;
 use crate::store::{
-    self, AuditAction, DeviceDeletion, EncryptedSecret, PendingEnrollment, StoreError,
+    self, AuditAction, DeviceDeletion, EncryptedSecret, FirstDeviceCodes, PendingEnrollment,
+    StoreError,
 };
 use crate::{recovery, totp};
 
@@ -190,9 +191,18 @@ pub async fn confirm_enrollment(
     // instances, only one sets and shows codes. Drawing a set that is not
     // used costs ten random draws and hashes.
     let (codes, hashes) = recovery::generate(&app.secret_key, uid);
+    // The store names the device in the confirmation's event.
+    let confirmation = Change::new(&caller, AuditAction::EnrollmentConfirmed, uid).event();
+    let codes_event = Change::new(&caller, AuditAction::RecoveryCodesRegenerated, uid)
+        .detail("during", "first_enrollment")
+        .event();
+    let first_device_codes = FirstDeviceCodes {
+        hashes: &hashes,
+        audit: &codes_event,
+    };
     let confirmed = match app
         .store
-        .confirm_enrollment(uid, &id, now, Some(&hashes))
+        .confirm_enrollment(uid, &id, now, Some(first_device_codes), &confirmation)
         .await
     {
         Ok(confirmed) => confirmed,
@@ -201,20 +211,9 @@ pub async fn confirm_enrollment(
     };
     let device = confirmed.device;
     let recovery_codes = confirmed.first_device.then_some(codes);
-    audit::record(
-        &app,
-        Change::new(&caller, AuditAction::EnrollmentConfirmed, uid)
-            .detail("device_id", &device.id)
-            .detail("name", &device.name),
-    )
-    .await;
+    audit::logged(&confirmation);
     if recovery_codes.is_some() {
-        audit::record(
-            &app,
-            Change::new(&caller, AuditAction::RecoveryCodesRegenerated, uid)
-                .detail("during", "first_enrollment"),
-        )
-        .await;
+        audit::logged(&codes_event);
     }
     let recovery_codes = recovery_codes.map(|codes| {
         codes

@@ -33,12 +33,9 @@ pub async fn regenerate(
             "Recovery codes back up an authenticator app: enrol one first.",
         ));
     }
-    let codes = crate::recovery::regenerate(&*app.store, &app.secret_key, uid).await?;
-    audit::record(
-        &app,
-        Change::new(&caller, AuditAction::RecoveryCodesRegenerated, uid),
-    )
-    .await;
+    let event = Change::new(&caller, AuditAction::RecoveryCodesRegenerated, uid).event();
+    let codes = crate::recovery::regenerate(&*app.store, &app.secret_key, uid, &event).await?;
+    audit::logged(&event);
     Ok(Json(RecoveryCodes {
         codes: codes
             .iter()

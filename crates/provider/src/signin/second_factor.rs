@@ -15,7 +15,9 @@ use crate::audit;
 use crate::crypto::random_token;
 use crate::i18n::Lang;
 use crate::state::Provider;
-use crate::store::{AuditAction, Device, EncryptedSecret, PendingEnrollment, StoreError, User};
+use crate::store::{
+    AuditAction, Device, EncryptedSecret, FirstDeviceCodes, PendingEnrollment, StoreError, User,
+};
 use crate::{recovery, totp};
 
 /// How long a sign-in enrolment stays pending.
@@ -233,10 +235,32 @@ impl Step<'_> {
         // A first device gets recovery codes in the same atomic step, as
         // through the account API (`account/devices.rs`).
         let (codes, hashes) = recovery::generate(&self.app.secret_key, uid);
+        let event = |action, during| {
+            audit::event(
+                &self.origin,
+                action,
+                uid,
+                Some(uid),
+                None,
+                &[("during", during)],
+            )
+        };
+        let confirmation = event(AuditAction::EnrollmentConfirmed, "sign_in");
+        let codes_event = event(AuditAction::RecoveryCodesRegenerated, "first_enrollment");
+        let first_device_codes = FirstDeviceCodes {
+            hashes: &hashes,
+            audit: &codes_event,
+        };
         let confirmed = match self
             .app
             .store
-            .confirm_enrollment(uid, pending_id, now, Some(&hashes))
+            .confirm_enrollment(
+                uid,
+                pending_id,
+                now,
+                Some(first_device_codes),
+                &confirmation,
+            )
             .await
         {
             Ok(confirmed) => confirmed,
@@ -249,22 +273,10 @@ impl Step<'_> {
             }
             Err(e) => return Err(e),
         };
-        let device = confirmed.device;
-        audit::record(
-            &*self.app.store,
-            &self.origin,
-            AuditAction::EnrollmentConfirmed,
-            uid,
-            Some(uid),
-            &[
-                ("device_id", device.id.as_str()),
-                ("name", device.name.as_str()),
-                ("during", "sign_in"),
-            ],
-        )
-        .await;
+        audit::logged(&confirmation);
         let cookies = self.maybe_trust(&user.uid, now).await?;
         if confirmed.first_device {
+            audit::logged(&codes_event);
             return self.show_recovery_codes(uid, &codes, cookies, now).await;
         }
         // Another device was confirmed meanwhile (the account API): the
@@ -288,16 +300,7 @@ impl Step<'_> {
             uid: uid.to_owned(),
             authenticated_at: now,
         };
-        let recorded = audit::record(
-            &*self.app.store,
-            &self.origin,
-            AuditAction::RecoveryCodesRegenerated,
-            uid,
-            Some(uid),
-            &[("during", "first_enrollment")],
-        );
-        let (saved, ()) = tokio::join!(transaction::save(self.app, self.tx, &txn), recorded);
-        saved?;
+        transaction::save(self.app, self.tx, &txn).await?;
         let codes = codes.iter().map(|c| c.expose_secret().to_owned()).collect();
         let mut resp = super::stage_page(
             self.app,

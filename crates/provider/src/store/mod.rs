@@ -5,9 +5,10 @@
 //! atomic step: a multi-key change (device + the user's device index, pending
 //! enrolment → device, refresh rotation) either happens entirely or not at all,
 //! under concurrency, on both implementations. The changes an account's owner
-//! or the help desk makes to devices and trusted browsers take the audit event
-//! that records them, and append it in that same step: no such change without
-//! its trace, even when the store refuses writes (Redis out of memory).
+//! or the help desk makes to devices, recovery codes and trusted browsers take
+//! the audit event that records them, and append it in that same step: no
+//! such change without its trace, even when the store refuses writes (Redis
+//! out of memory).
 //!
 //! Time: records carry absolute instants (`expires_at`); the store compares
 //! them with the current time when reading, so an expired record is never
@@ -36,9 +37,10 @@ pub use embedded::EmbeddedStore;
 pub use error::{StoreError, StoreResult};
 pub use records::{
     AuditAction, AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client,
-    ConfirmedEnrollment, Device, DeviceDeletion, DevicesReset, EncryptedSecret, NewAuditEvent,
-    PasswordHash, PendingEnrollment, REMOVED_BROWSERS, REMOVED_COUNT, RefreshToken,
-    SignInTransaction, TrustedBrowser, User, hash_token,
+    ConfirmedEnrollment, DEVICE_ID, DEVICE_NAME, Device, DeviceDeletion, DevicesReset,
+    EncryptedSecret, FirstDeviceCodes, NewAuditEvent, PasswordHash, PendingEnrollment,
+    REMOVED_BROWSERS, REMOVED_COUNT, RefreshToken, SignInTransaction, TrustedBrowser, User,
+    hash_token,
 };
 
 /// Name of the provider's active ES256 signing key in
@@ -151,20 +153,29 @@ pub trait Store: Send + Sync + 'static {
     /// lost. When the device is the user's first and `first_device_codes`
     /// is given, those recovery code hashes replace the user's set in the
     /// same atomic step: a first device never exists without its codes, and
-    /// of two first confirmations at once only one sets codes.
+    /// of two first confirmations at once only one sets codes. `audit` is
+    /// appended in that step too, with the device in its [`DEVICE_ID`] and
+    /// [`DEVICE_NAME`] details, and the codes' own event when they are set.
     async fn confirm_enrollment(
         &self,
         uid: &str,
         id: &str,
         at: OffsetDateTime,
-        first_device_codes: Option<&[String]>,
+        first_device_codes: Option<FirstDeviceCodes<'_>>,
+        audit: &NewAuditEvent,
     ) -> StoreResult<ConfirmedEnrollment>;
 
     // ----- recovery codes -----
 
-    /// Replaces the user's recovery code hashes (the previous set is void).
-    /// An empty list removes them all.
-    async fn replace_recovery_codes(&self, uid: &str, hashes: &[String]) -> StoreResult<()>;
+    /// Replaces the user's recovery code hashes (the previous set is void)
+    /// and appends `audit`, in one atomic step. An empty list removes them
+    /// all.
+    async fn replace_recovery_codes(
+        &self,
+        uid: &str,
+        hashes: &[String],
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()>;
     /// Removes one code if present; `true` exactly once per code.
     async fn consume_recovery_code(&self, uid: &str, hash: &str) -> StoreResult<bool>;
     async fn count_recovery_codes(&self, uid: &str) -> StoreResult<u64>;

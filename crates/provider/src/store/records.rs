@@ -230,6 +230,15 @@ pub struct ConfirmedEnrollment {
     pub first_device: bool,
 }
 
+/// The recovery codes a user's first device gets with its confirmation (see
+/// [`crate::store::Store::confirm_enrollment`]): their hashes, and the audit
+/// event recording them, appended only when they are set.
+#[derive(Debug, Clone, Copy)]
+pub struct FirstDeviceCodes<'a> {
+    pub hashes: &'a [String],
+    pub audit: &'a NewAuditEvent,
+}
+
 /// A browser the user chose to trust: its cookie skips the second factor
 /// until `expires_at`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -401,6 +410,9 @@ pub const REMOVED_COUNT: &str = "count";
 /// The detail in which a reset of the devices records how many trusted
 /// browsers it removed.
 pub const REMOVED_BROWSERS: &str = "browsers";
+/// The details in which a confirmation records the device it created.
+pub const DEVICE_ID: &str = "device_id";
+pub const DEVICE_NAME: &str = "name";
 
 impl NewAuditEvent {
     /// The event with `key` set to `value`.

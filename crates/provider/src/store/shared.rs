@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
-use super::{Device, NewAuditEvent, StoreError, StoreResult, User};
+use super::{DEVICE_ID, DEVICE_NAME, Device, NewAuditEvent, StoreError, StoreResult, User};
 
 /// Longest key component accepted (uids, ids, hashes, names of keys).
 const MAX_KEY_LEN: usize = 512;
@@ -33,6 +33,13 @@ pub fn check_audit(uid: &str, event: &NewAuditEvent) -> StoreResult<()> {
         ));
     }
     Ok(())
+}
+
+/// The audit event of a confirmation, naming the device it created.
+pub fn confirmation_event(audit: &NewAuditEvent, device: &Device) -> NewAuditEvent {
+    audit
+        .with_detail(DEVICE_ID, &device.id)
+        .with_detail(DEVICE_NAME, &device.name)
 }
 
 pub fn check_key(what: &str, value: &str) -> StoreResult<()> {

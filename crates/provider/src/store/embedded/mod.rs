@@ -23,14 +23,14 @@ use time::OffsetDateTime;
 
 use self::tables::*;
 use super::shared::{
-    check_audit, check_key, check_recovery_hashes, check_ttl, check_user, decode, email_key,
-    encode, is_expired, now, sort_devices, ttl_until, unix_ms,
+    check_audit, check_key, check_recovery_hashes, check_ttl, check_user, confirmation_event,
+    decode, email_key, encode, is_expired, now, sort_devices, ttl_until, unix_ms,
 };
 use super::{
     AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, ConfirmedEnrollment, Device,
-    DeviceDeletion, DevicesReset, NewAuditEvent, PendingEnrollment, REMOVED_BROWSERS,
-    REMOVED_COUNT, RefreshToken, SignInTransaction, Store, StoreError, StoreResult, TrustedBrowser,
-    User,
+    DeviceDeletion, DevicesReset, FirstDeviceCodes, NewAuditEvent, PendingEnrollment,
+    REMOVED_BROWSERS, REMOVED_COUNT, RefreshToken, SignInTransaction, Store, StoreError,
+    StoreResult, TrustedBrowser, User,
 };
 
 /// How often the background task purges expired records.
@@ -536,11 +536,16 @@ impl Store for EmbeddedStore {
         uid: &str,
         id: &str,
         at: OffsetDateTime,
-        first_device_codes: Option<&[String]>,
+        first_device_codes: Option<FirstDeviceCodes<'_>>,
+        audit: &NewAuditEvent,
     ) -> StoreResult<ConfirmedEnrollment> {
-        check_recovery_hashes(first_device_codes.unwrap_or_default())?;
-        let (uid, id) = (uid.to_owned(), id.to_owned());
-        let codes = first_device_codes.map(<[String]>::to_vec);
+        check_audit(uid, audit)?;
+        if let Some(codes) = first_device_codes {
+            check_recovery_hashes(codes.hashes)?;
+            check_audit(uid, codes.audit)?;
+        }
+        let (uid, id, audit) = (uid.to_owned(), id.to_owned(), audit.clone());
+        let codes = first_device_codes.map(|codes| (codes.hashes.to_vec(), codes.audit.clone()));
         self.write(move |txn| {
             let mut table = txn.open_table(PENDING)?;
             let reset = get_json::<User, _>(&txn.open_table(USERS)?, &uid)?
@@ -554,8 +559,10 @@ impl Store for EmbeddedStore {
             drop(table);
             let first_device = members(&txn.open_table(USER_DEVICES)?, &uid)?.is_empty();
             insert_device(txn, &device)?;
-            if let (true, Some(codes)) = (first_device, &codes) {
-                replace_recovery_codes_in(txn, &uid, codes)?;
+            append_audit_in(txn, &confirmation_event(&audit, &device))?;
+            if let (true, Some((hashes, codes_audit))) = (first_device, &codes) {
+                replace_recovery_codes_in(txn, &uid, hashes)?;
+                append_audit_in(txn, codes_audit)?;
             }
             Ok(ConfirmedEnrollment {
                 device,
@@ -567,12 +574,21 @@ impl Store for EmbeddedStore {
 
     // ----- recovery codes -----
 
-    async fn replace_recovery_codes(&self, uid: &str, hashes: &[String]) -> StoreResult<()> {
+    async fn replace_recovery_codes(
+        &self,
+        uid: &str,
+        hashes: &[String],
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()> {
         check_key("uid", uid)?;
         check_recovery_hashes(hashes)?;
-        let (uid, hashes) = (uid.to_owned(), hashes.to_vec());
-        self.write(move |txn| replace_recovery_codes_in(txn, &uid, &hashes))
-            .await
+        check_audit(uid, audit)?;
+        let (uid, hashes, audit) = (uid.to_owned(), hashes.to_vec(), audit.clone());
+        self.write(move |txn| {
+            replace_recovery_codes_in(txn, &uid, &hashes)?;
+            append_audit_in(txn, &audit).map(drop)
+        })
+        .await
     }
 
     async fn consume_recovery_code(&self, uid: &str, hash: &str) -> StoreResult<bool> {

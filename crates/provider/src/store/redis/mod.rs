@@ -49,14 +49,14 @@ use time::OffsetDateTime;
 use self::link::RedisLink;
 use self::scripts::*;
 use super::shared::{
-    check_audit, check_key, check_recovery_hashes, check_ttl, check_user, decode, email_key,
-    encode, is_expired, remaining, search_terms, sort_devices, ttl_until,
+    check_audit, check_key, check_recovery_hashes, check_ttl, check_user, confirmation_event,
+    decode, email_key, encode, is_expired, remaining, search_terms, sort_devices, ttl_until,
 };
 use super::{
     AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, ConfirmedEnrollment, Device,
-    DeviceDeletion, DevicesReset, NewAuditEvent, PendingEnrollment, REMOVED_BROWSERS,
-    REMOVED_COUNT, RefreshToken, SignInTransaction, Store, StoreError, StoreResult, TrustedBrowser,
-    User,
+    DeviceDeletion, DevicesReset, FirstDeviceCodes, NewAuditEvent, PendingEnrollment,
+    REMOVED_BROWSERS, REMOVED_COUNT, RefreshToken, SignInTransaction, Store, StoreError,
+    StoreResult, TrustedBrowser, User,
 };
 
 /// Where a record is stored: a key of its own, or a field of a hash (a
@@ -731,9 +731,18 @@ impl Store for RedisStore {
         uid: &str,
         id: &str,
         at: OffsetDateTime,
-        first_device_codes: Option<&[String]>,
+        first_device_codes: Option<FirstDeviceCodes<'_>>,
+        audit: &NewAuditEvent,
     ) -> StoreResult<ConfirmedEnrollment> {
-        check_recovery_hashes(first_device_codes.unwrap_or_default())?;
+        check_audit(uid, audit)?;
+        let (hashes, codes_audit) = match first_device_codes {
+            Some(codes) => {
+                check_recovery_hashes(codes.hashes)?;
+                check_audit(uid, codes.audit)?;
+                (codes.hashes, encode(codes.audit)?)
+            }
+            None => (&[][..], Vec::new()),
+        };
         let key = self.key("pending", id);
         let user_key = self.key("user", uid);
         for _ in 0..CAS_ATTEMPTS {
@@ -761,13 +770,17 @@ impl Store for RedisStore {
                 .key(self.key("devices", uid))
                 .key(self.key("recovery", uid))
                 .key(&user_key)
+                .key(self.global("audit-seq"))
+                .key(self.key("audit", uid))
                 .arg(raw)
                 .arg(encode(&device)?)
                 .arg(id)
                 .arg(uid)
                 .arg(u8::from(first_device_codes.is_some()))
-                .arg(user_raw.unwrap_or_default());
-            for hash in first_device_codes.unwrap_or_default() {
+                .arg(user_raw.unwrap_or_default())
+                .arg(encode(&confirmation_event(audit, &device))?)
+                .arg(&codes_audit);
+            for hash in hashes {
                 confirm.arg(hash);
             }
             let outcome: i64 = self.run(&confirm).await?;
@@ -790,19 +803,25 @@ impl Store for RedisStore {
 
     // ----- recovery codes -----
 
-    async fn replace_recovery_codes(&self, uid: &str, hashes: &[String]) -> StoreResult<()> {
+    async fn replace_recovery_codes(
+        &self,
+        uid: &str,
+        hashes: &[String],
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()> {
         check_key("uid", uid)?;
         check_recovery_hashes(hashes)?;
-        let key = self.key("recovery", uid);
-        let mut pipe = ::redis::pipe();
-        pipe.atomic().del(&key).ignore();
-        if !hashes.is_empty() {
-            pipe.sadd(&key, hashes).ignore();
+        check_audit(uid, audit)?;
+        let mut replace = REPLACE_RECOVERY_CODES.prepare_invoke();
+        replace
+            .key(self.key("recovery", uid))
+            .key(self.global("audit-seq"))
+            .key(self.key("audit", uid))
+            .arg(encode(audit)?);
+        for hash in hashes {
+            replace.arg(hash);
         }
-        let mut conn = self.link.connection().await?;
-        pipe.query_async::<()>(&mut conn)
-            .await
-            .map_err(|err| self.link.failed(err))
+        self.run::<i64>(&replace).await.map(drop)
     }
 
     async fn consume_recovery_code(&self, uid: &str, hash: &str) -> StoreResult<bool> {

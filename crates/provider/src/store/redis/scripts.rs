@@ -258,27 +258,47 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1"
 );
 
-// KEYS pending, device owner, user's devices, user's recovery codes, user;
-// ARGV expected pending json, device json, id, uid, 1 to set the first
-// device's recovery codes (else 0), expected user json ('' for none), their
-// hashes... 1 confirmed, 3 confirmed as the user's first device, 0 pending
-// gone or changed, 2 device id taken, 4 the user changed (read again: a
-// reset of the devices voids enrolments started before it).
+// KEYS pending, device owner, user's devices, user's recovery codes, user,
+// audit sequence, user's audit index; ARGV expected pending json, device
+// json, id, uid, 1 to set the first device's recovery codes (else 0),
+// expected user json ('' for none), the confirmation's audit event json, the
+// codes' audit event json, their hashes... 1 confirmed, 3 confirmed as the
+// user's first device, 0 pending gone or changed, 2 device id taken, 4 the
+// user changed (read again: a reset of the devices voids enrolments started
+// before it); nothing written unless 1 or 3.
 script!(
     CONFIRM_ENROLLMENT,
-    r"if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+    concat!(
+        append_audit_lua!(),
+        r"if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if (redis.call('GET', KEYS[5]) or '') ~= ARGV[6] then return 4 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
 local first = redis.call('HLEN', KEYS[3]) == 0
 redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], ARGV[4])
 redis.call('HSET', KEYS[3], ARGV[3], ARGV[2])
+append_audit(KEYS[6], KEYS[7], ARGV[7])
 if not first then return 1 end
 if ARGV[5] == '1' then
   redis.call('DEL', KEYS[4])
-  for i = 7, #ARGV do redis.call('SADD', KEYS[4], ARGV[i]) end
+  for i = 9, #ARGV do redis.call('SADD', KEYS[4], ARGV[i]) end
+  append_audit(KEYS[6], KEYS[7], ARGV[8])
 end
 return 3"
+    )
+);
+
+// KEYS user's recovery codes, audit sequence, user's audit index; ARGV audit
+// event json, the new hashes...
+script!(
+    REPLACE_RECOVERY_CODES,
+    concat!(
+        append_audit_lua!(),
+        r"redis.call('DEL', KEYS[1])
+for i = 2, #ARGV do redis.call('SADD', KEYS[1], ARGV[i]) end
+append_audit(KEYS[2], KEYS[3], ARGV[1])
+return 1"
+    )
 );
 
 // KEYS browser, token, user index; ARGV json, id, ttl ms. 1 created, 0 taken.
