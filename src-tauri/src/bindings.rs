@@ -162,6 +162,7 @@ mod tests {
                 Conflict,
                 StepUpRequired,
                 LastFactor,
+                TooManyDevices,
                 InvalidCode,
                 EnrollmentExpired,
                 RateLimited,
@@ -173,8 +174,8 @@ mod tests {
             for c in api_codes {
                 match c {
                     BadRequest | Unauthorized | Forbidden | NotFound | Conflict
-                    | StepUpRequired | LastFactor | InvalidCode | EnrollmentExpired
-                    | RateLimited | Unavailable | Internal => {}
+                    | StepUpRequired | LastFactor | TooManyDevices | InvalidCode
+                    | EnrollmentExpired | RateLimited | Unavailable | Internal => {}
                 }
             }
             for code in codes.into_iter().chain(api_codes.map(|c| c.as_str())) {

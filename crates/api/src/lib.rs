@@ -13,8 +13,8 @@
 //! |---|---|---|
 //! | `GET /api/v1/me` | | [`Me`] |
 //! | `GET /api/v1/me/devices` | | `[`[`Device`]`]` |
-//! | `POST /api/v1/me/devices` | [`EnrollmentStart`] | [`EnrollmentStarted`] (201) |
-//! | `POST /api/v1/me/devices/enrollments/{id}/confirm` | [`EnrollmentConfirm`] | [`EnrollmentConfirmed`] (201) |
+//! | `POST /api/v1/me/devices` | [`EnrollmentStart`] | [`EnrollmentStarted`] (201; `too_many_devices`) |
+//! | `POST /api/v1/me/devices/enrollments/{id}/confirm` | [`EnrollmentConfirm`] | [`EnrollmentConfirmed`] (201; `too_many_devices`) |
 //! | `PATCH /api/v1/me/devices/{id}` | [`DeviceRename`] | [`Device`] |
 //! | `DELETE /api/v1/me/devices/{id}` | | 204 (step-up; `last_factor`) |
 //! | `GET /api/v1/me/trusted-browsers` | | `[`[`TrustedBrowser`]`]` |

@@ -323,6 +323,10 @@ fn api_message_fr(code: ErrorCode) -> Option<&'static str> {
             "Vous ne pouvez pas supprimer votre dernière application d'authentification : \
              ajoutez-en une autre d'abord."
         }
+        ErrorCode::TooManyDevices => {
+            "Vous avez déjà autant d'applications d'authentification que votre organisation \
+             en permet : supprimez-en une que vous n'utilisez plus avant d'en ajouter une."
+        }
         ErrorCode::InvalidCode => "Code incorrect. Saisissez le code affiché par l'application.",
         ErrorCode::EnrollmentExpired => {
             "L'ajout de l'application a expiré. Recommencez depuis le début."
@@ -368,6 +372,14 @@ mod tests {
         assert_eq!(e.api_code(), Some(ErrorCode::LastFactor));
         assert!(e.message(Lang::En).contains("only authenticator"));
         assert!(e.message(Lang::Fr).contains("dernière application"));
+        let full = ClientError::Api {
+            status: 409,
+            code: Some(ErrorCode::TooManyDevices),
+            detail: "You already have the most authenticator apps allowed here (10).".into(),
+        };
+        assert_eq!(full.code(), "too_many_devices");
+        assert!(full.message(Lang::En).contains("allowed here (10)"));
+        assert!(full.message(Lang::Fr).contains("supprimez-en une"));
         let unknown = ClientError::Api {
             status: 502,
             code: None,

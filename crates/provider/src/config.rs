@@ -157,6 +157,9 @@ pub struct Config {
     pub rate_limit: RateLimits,
     /// Days a trusted browser skips the second factor.
     pub trusted_browser_days: u64,
+    /// Most authenticator apps one account may have. Every code typed at
+    /// sign-in is tried against each of them, so the number is bounded.
+    pub max_devices_per_user: u32,
     /// How recent a sign-in must be for sensitive account changes (step-up).
     pub step_up_max_age_secs: u64,
     /// PEM certificate chain: with `tls_key`, the provider serves HTTPS itself.
@@ -165,6 +168,10 @@ pub struct Config {
 }
 
 pub const DEFAULT_PORT: u16 = 8765;
+
+/// Default of [`Config::max_devices_per_user`], and the highest allowed.
+pub const DEFAULT_MAX_DEVICES_PER_USER: u32 = 10;
+pub const MAX_DEVICES_PER_USER_LIMIT: u32 = 100;
 
 impl Default for Config {
     fn default() -> Self {
@@ -188,6 +195,7 @@ impl Default for Config {
             tokens: TokenLifetimes::default(),
             rate_limit: RateLimits::default(),
             trusted_browser_days: 7,
+            max_devices_per_user: DEFAULT_MAX_DEVICES_PER_USER,
             step_up_max_age_secs: 600,
             tls_cert: None,
             tls_key: None,
@@ -274,6 +282,11 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "account_api_clients must name at least one client, and no empty one".into(),
             ));
+        }
+        if !(1..=MAX_DEVICES_PER_USER_LIMIT).contains(&self.max_devices_per_user) {
+            return Err(ConfigError::Invalid(format!(
+                "max_devices_per_user must be between 1 and {MAX_DEVICES_PER_USER_LIMIT}"
+            )));
         }
         if self.acr.is_empty() {
             return Err(ConfigError::Invalid(
@@ -496,5 +509,25 @@ mod tests {
         let text = "account_api_clients = [\"tessera-desktop\", \"intranet\"]";
         let c = Config::from_toml(text, Path::new("t.toml")).unwrap();
         assert_eq!(c.account_api_clients, ["tessera-desktop", "intranet"]);
+    }
+
+    #[test]
+    fn the_number_of_devices_per_account_is_bounded() {
+        assert_eq!(Config::default().max_devices_per_user, 10);
+        for n in [0, MAX_DEVICES_PER_USER_LIMIT + 1] {
+            let c = Config {
+                max_devices_per_user: n,
+                ..Config::default()
+            };
+            match c.validate() {
+                Err(ConfigError::Invalid(msg)) => {
+                    assert!(msg.contains("max_devices_per_user"), "{n}: {msg}")
+                }
+                other => panic!("{n}: {other:?}"),
+            }
+        }
+        let c = Config::from_toml("max_devices_per_user = 3", Path::new("t.toml")).unwrap();
+        assert_eq!(c.max_devices_per_user, 3);
+        c.validate().unwrap();
     }
 }

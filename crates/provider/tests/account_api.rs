@@ -2553,6 +2553,60 @@ async fn the_step_up_age_comes_from_the_configuration() {
 }
 
 #[tokio::test]
+async fn the_number_of_apps_per_account_is_bounded_at_start_and_at_confirmation() {
+    for env in each_env_with(|c| c.max_devices_per_user = 1).await {
+        let token = env.fresh("newbie").await;
+        let start = || async {
+            env.call(
+                Method::POST,
+                paths::MY_DEVICES,
+                &[],
+                Some(&token),
+                Some(json!({"name": "Phone"})),
+            )
+            .await
+        };
+        let (env, token) = (&env, &token);
+        let confirm = |started: Value| async move {
+            let secret = rp::decode_b32(started["secret"].as_str().unwrap());
+            let code = Authenticator::new(&secret).fresh_code().await;
+            env.call(
+                Method::POST,
+                paths::MY_ENROLLMENT_CONFIRM,
+                &[("id", started["enrollment_id"].as_str().unwrap())],
+                Some(token),
+                Some(json!({ "code": code })),
+            )
+            .await
+        };
+        // Two enrolments started while the account has room for one.
+        let first = start().await.ok(201).clone();
+        let second = start().await.ok(201).clone();
+        confirm(first).await.ok(201);
+        let r = confirm(second.clone()).await;
+        r.problem(409, "too_many_devices");
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("(1)"),
+            "{}: {}",
+            env.name,
+            r.body
+        );
+        assert_eq!(env.device_ids("newbie").await.len(), 1, "{}", env.name);
+        let kept = second["enrollment_id"].as_str().unwrap();
+        assert!(
+            env.store
+                .get_pending_enrollment("newbie", kept)
+                .await
+                .unwrap()
+                .is_some(),
+            "the refused enrolment is kept for when there is room"
+        );
+        // A full account cannot even start one.
+        start().await.problem(409, "too_many_devices");
+    }
+}
+
+#[tokio::test]
 async fn enrolment_starts_are_rate_limited_per_user() {
     for env in each_env().await {
         let token = env.fresh("newbie").await;

@@ -127,6 +127,10 @@ fn audit(subject: &str, action: AuditAction, n: usize) -> NewAuditEvent {
     }
 }
 
+/// The most devices per user the conformance cases allow (the provider's
+/// default).
+const MAX_DEVICES: u32 = 10;
+
 /// The audit event of a confirmation (the store names the device in it).
 fn confirmation(uid: &str) -> NewAuditEvent {
     audit(uid, AuditAction::EnrollmentConfirmed, 0)
@@ -923,7 +927,14 @@ mod cases {
             .await
             .unwrap();
         let err = store
-            .confirm_enrollment("vera", "before", now(), None, &confirmation("vera"))
+            .confirm_enrollment(
+                "vera",
+                "before",
+                now(),
+                MAX_DEVICES,
+                None,
+                &confirmation("vera"),
+            )
             .await
             .unwrap_err();
         assert_eq!(err, StoreError::NotFound { what: "enrollment" });
@@ -931,7 +942,14 @@ mod cases {
         renamed.display_name = "Vera Renamed".into();
         store.update_user(&renamed).await.unwrap();
         let confirmed = store
-            .confirm_enrollment("vera", "after", now(), None, &confirmation("vera"))
+            .confirm_enrollment(
+                "vera",
+                "after",
+                now(),
+                MAX_DEVICES,
+                None,
+                &confirmation("vera"),
+            )
             .await
             .unwrap();
         assert!(confirmed.first_device);
@@ -969,7 +987,14 @@ mod cases {
             "pending is no device"
         );
         let err = store
-            .confirm_enrollment("bob", "enr1", now(), None, &confirmation("bob"))
+            .confirm_enrollment(
+                "bob",
+                "enr1",
+                now(),
+                MAX_DEVICES,
+                None,
+                &confirmation("bob"),
+            )
             .await
             .unwrap_err();
         assert_eq!(err, StoreError::NotFound { what: "enrollment" });
@@ -979,7 +1004,14 @@ mod cases {
             let store = store.clone();
             async move {
                 store
-                    .confirm_enrollment("alice", "enr1", at, None, &confirmation("alice"))
+                    .confirm_enrollment(
+                        "alice",
+                        "enr1",
+                        at,
+                        MAX_DEVICES,
+                        None,
+                        &confirmation("alice"),
+                    )
                     .await
             }
         })
@@ -1054,7 +1086,14 @@ mod cases {
         );
         assert_eq!(
             store
-                .confirm_enrollment("alice", "enr2", now(), None, &confirmation("alice"))
+                .confirm_enrollment(
+                    "alice",
+                    "enr2",
+                    now(),
+                    MAX_DEVICES,
+                    None,
+                    &confirmation("alice")
+                )
                 .await
                 .unwrap_err()
                 .code(),
@@ -1084,6 +1123,7 @@ mod cases {
                         "alice",
                         &format!("first{n}"),
                         now(),
+                        MAX_DEVICES,
                         Some(first_codes(&codes, &codes_event("alice"))),
                         &confirmation("alice"),
                     )
@@ -1113,7 +1153,14 @@ mod cases {
             .await
             .unwrap();
         let bobs = store
-            .confirm_enrollment("bob", "bob1", now(), None, &confirmation("bob"))
+            .confirm_enrollment(
+                "bob",
+                "bob1",
+                now(),
+                MAX_DEVICES,
+                None,
+                &confirmation("bob"),
+            )
             .await
             .unwrap();
         assert!(bobs.first_device);
@@ -1128,6 +1175,7 @@ mod cases {
                 "carol",
                 "carol1",
                 now(),
+                MAX_DEVICES,
                 Some(first_codes(
                     &["bad\0hash".to_owned()],
                     &codes_event("carol"),
@@ -1172,7 +1220,14 @@ mod cases {
             None
         );
         let err = store
-            .confirm_enrollment("alice", "short", now(), None, &confirmation("alice"))
+            .confirm_enrollment(
+                "alice",
+                "short",
+                now(),
+                MAX_DEVICES,
+                None,
+                &confirmation("alice"),
+            )
             .await
             .unwrap_err();
         assert_eq!(err.code(), "not_found");
@@ -2052,6 +2107,7 @@ mod cases {
                 "cleo",
                 "nope",
                 now(),
+                MAX_DEVICES,
                 Some(first_codes(&hashes, &codes)),
                 &confirmed,
             )
@@ -2059,7 +2115,14 @@ mod cases {
             .unwrap_err();
         assert_eq!(err.code(), "not_found");
         let err = store
-            .confirm_enrollment("cleo", "c1", now(), None, &confirmation("other"))
+            .confirm_enrollment(
+                "cleo",
+                "c1",
+                now(),
+                MAX_DEVICES,
+                None,
+                &confirmation("other"),
+            )
             .await
             .unwrap_err();
         assert_eq!(err.code(), "invalid");
@@ -2077,6 +2140,7 @@ mod cases {
                 "cleo",
                 "c1",
                 now(),
+                MAX_DEVICES,
                 Some(first_codes(&hashes, &codes)),
                 &confirmed,
             )
@@ -2088,6 +2152,7 @@ mod cases {
                 "cleo",
                 "c2",
                 now(),
+                MAX_DEVICES,
                 Some(first_codes(&hashes, &codes)),
                 &confirmed,
             )
@@ -2110,6 +2175,68 @@ mod cases {
             [named("c1"), codes.clone(), named("c2"), regenerated]
         );
         assert_eq!(store.count_recovery_codes("cleo").await.unwrap(), 1);
+    }
+
+    /// A confirmation beyond the most devices allowed is refused, and the
+    /// enrolment kept; decided in the confirmation's atomic step, so
+    /// concurrent confirmations never pass the bound.
+    pub async fn devices_per_user_are_bounded(store: Arc<dyn Store>) {
+        let max = 3;
+        for n in 0..5 {
+            store
+                .put_pending_enrollment(&pending("dora", &format!("d{n}"), in_secs(600)))
+                .await
+                .unwrap();
+        }
+        let outcomes = concurrently(5, |n| {
+            let store = store.clone();
+            async move {
+                store
+                    .confirm_enrollment(
+                        "dora",
+                        &format!("d{n}"),
+                        now(),
+                        max,
+                        None,
+                        &confirmation("dora"),
+                    )
+                    .await
+            }
+        })
+        .await;
+        let refused: Vec<&StoreError> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
+        assert_eq!(refused.len(), 2, "{outcomes:?}");
+        for err in refused {
+            assert_eq!(*err, StoreError::TooManyDevices { max });
+        }
+        assert_eq!(store.list_devices("dora").await.unwrap().len(), 3);
+        assert_eq!(store.list_audit("dora", None, 10).await.unwrap().len(), 3);
+        let kept: Vec<String> = (0..5)
+            .map(|n| format!("d{n}"))
+            .filter(|id| !outcomes.iter().flatten().any(|o| o.device.id == *id))
+            .collect();
+        for id in &kept {
+            assert!(
+                store
+                    .get_pending_enrollment("dora", id)
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+        }
+        // With room again, a kept enrolment confirms.
+        let gone = store.list_devices("dora").await.unwrap()[0].id.clone();
+        assert!(
+            store
+                .delete_device("dora", &gone, &removal("dora"))
+                .await
+                .unwrap()
+        );
+        store
+            .confirm_enrollment("dora", &kept[0], now(), max, None, &confirmation("dora"))
+            .await
+            .unwrap();
+        assert_eq!(store.list_devices("dora").await.unwrap().len(), 3);
     }
 
     pub async fn audit_pages_newest_first(store: Arc<dyn Store>) {
@@ -2272,6 +2399,7 @@ macro_rules! conformance {
                 a_reset_voids_enrolments_started_before_it,
                 removals_record_themselves,
                 additions_record_themselves,
+                devices_per_user_are_bounded,
                 first_device_codes_are_set_once,
                 pending_enrollments_expire,
                 recovery_codes_are_single_use,
@@ -2861,7 +2989,15 @@ mod embedded_only {
                 .await
                 .unwrap();
             store
-                .confirm_enrollment("alice", &id, now(), None, &confirmation("alice"))
+                .confirm_enrollment(
+                    "alice",
+                    &id,
+                    now(),
+                    // Devices pile up here: the bound is not under test.
+                    u32::MAX,
+                    None,
+                    &confirmation("alice"),
+                )
                 .await
                 .unwrap();
             store

@@ -215,6 +215,7 @@ export const en = {
   "error.not_found": "It no longer exists; the list was refreshed.",
   "error.conflict": "Something changed meanwhile. Refresh and try again.",
   "error.last_factor": "This is your only authenticator app and your organisation requires one. Add another app before deleting this one.",
+  "error.too_many_devices": "You already have as many authenticator apps as your organisation allows. Delete one you no longer use before adding another.",
   "error.invalid_code": "That code is not right. Check the app and type the code it shows now.",
   "error.enrollment_expired": "This set-up took too long and expired. Start again.",
   "error.rate_limited": "Too many attempts. Wait a few minutes, then try again.",

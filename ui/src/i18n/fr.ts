@@ -216,6 +216,7 @@ export const fr: Messages = {
   "error.not_found": "L’élément n’existe plus ; la liste a été actualisée.",
   "error.conflict": "Quelque chose a changé entre-temps. Actualisez et réessayez.",
   "error.last_factor": "C’est votre seule application d’authentification et votre organisation en exige une. Ajoutez-en une autre avant de supprimer celle-ci.",
+  "error.too_many_devices": "Vous avez déjà autant d’applications d’authentification que votre organisation en permet. Supprimez-en une que vous n’utilisez plus avant d’en ajouter une autre.",
   "error.invalid_code": "Ce code n’est pas le bon. Vérifiez l’application et saisissez le code qu’elle affiche maintenant.",
   "error.enrollment_expired": "Cette configuration a pris trop de temps et a expiré. Recommencez.",
   "error.rate_limited": "Trop de tentatives. Patientez quelques minutes, puis réessayez.",

@@ -149,6 +149,17 @@ test("rate limiting is explained", async () => {
   expect(await screen.findByText("Too many attempts. Wait a few minutes, then try again.")).toBeInTheDocument();
 });
 
+test("a full account is told to delete an app first, and stays on the first step", async () => {
+  const { user } = await startAdding({
+    overrides: { device_enrol_start: () => { throw { code: "too_many_devices", message: "You already have the most authenticator apps allowed here (10)" }; } },
+  });
+  await user.type(screen.getByLabelText("Name of the app or phone"), "X");
+  await user.click(screen.getByRole("button", { name: "Next" }));
+  const alert = await screen.findByText(/as many authenticator apps as your organisation allows/);
+  expect(alert.closest("[role=alert]")).toHaveAttribute("data-code", "too_many_devices");
+  expect(screen.getByRole("heading", { level: 2, name: "Step 1 of 4: name it" })).toBeInTheDocument();
+});
+
 test("another app: the step-up is announced while the browser confirms, then the QR code shows", async () => {
   const start = stepUpPending((a) => ({
     enrollment_id: "enr-2",

@@ -76,6 +76,7 @@ pub async fn list(CallerDevices(_, devices): CallerDevices) -> ApiResult<Json<Ve
         (status = 201, description = "Pending enrolment", body = EnrollmentStarted),
         (status = 400, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = inline(StepUpOrUnauthorized)),
+        (status = 409, description = "The account has the most authenticator apps allowed (`too_many_devices`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many enrolments started", body = Problem, content_type = "application/problem+json"),
         (status = 503, response = inline(Unavailable)),
     ))]
@@ -88,6 +89,12 @@ pub async fn start_enrollment(
         .map_err(|e| ApiError::bad_request(sentence(&e.to_string())))?;
     if !devices.is_empty() {
         require_recent(&app, &caller, Some(&devices)).await?;
+    }
+    // Checked again, atomically, at the confirmation; refused here first so
+    // that nobody scans a code they cannot use.
+    let max_devices = app.config.max_devices_per_user;
+    if devices.len() >= max_devices as usize {
+        return Err(ApiError::too_many_devices(max_devices));
     }
     let uid = caller.uid();
     let limits = &app.config.rate_limit;
@@ -139,6 +146,7 @@ pub async fn start_enrollment(
         (status = 400, description = "Wrong code (`invalid_code`) or malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = inline(Unauthorized)),
         (status = 404, description = "No such pending enrolment", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The account has the most authenticator apps allowed (`too_many_devices`); the enrolment is kept", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "The enrolment expired (`enrollment_expired`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong codes", body = Problem, content_type = "application/problem+json"),
         (status = 503, response = inline(Unavailable)),
@@ -202,7 +210,14 @@ pub async fn confirm_enrollment(
     };
     let confirmed = match app
         .store
-        .confirm_enrollment(uid, &id, now, Some(first_device_codes), &confirmation)
+        .confirm_enrollment(
+            uid,
+            &id,
+            now,
+            app.config.max_devices_per_user,
+            Some(first_device_codes),
+            &confirmation,
+        )
         .await
     {
         Ok(confirmed) => confirmed,

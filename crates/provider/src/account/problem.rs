@@ -43,6 +43,17 @@ impl ApiError {
         Self::new(ErrorCode::NotFound, format!("No such {what}."))
     }
 
+    /// 409 `too_many_devices`: the account has `max` authenticator apps.
+    pub fn too_many_devices(max: u32) -> Self {
+        Self::new(
+            ErrorCode::TooManyDevices,
+            format!(
+                "You already have the most authenticator apps allowed here ({max}): \
+                 delete one you no longer use before adding another."
+            ),
+        )
+    }
+
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(ErrorCode::Forbidden, detail)
     }
@@ -105,6 +116,7 @@ impl From<StoreError> for ApiError {
                 )
             }
             StoreError::NotFound { what } => ApiError::not_found(what),
+            StoreError::TooManyDevices { max } => ApiError::too_many_devices(*max),
             _ => {
                 tracing::error!(code = e.code(), error = %e, "account API: store error");
                 ApiError::new(ErrorCode::Internal, "An internal error occurred.")

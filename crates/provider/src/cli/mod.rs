@@ -98,6 +98,9 @@ pub struct Options {
     /// Days a trusted browser skips the second factor (default 7).
     #[arg(long, env = "TESSERA_PROVIDER_TRUSTED_BROWSER_DAYS")]
     pub trusted_browser_days: Option<u64>,
+    /// Most authenticator apps one account may have (default 10, at most 100).
+    #[arg(long, env = "TESSERA_PROVIDER_MAX_DEVICES_PER_USER")]
+    pub max_devices_per_user: Option<u32>,
     /// Audience of access tokens (default <issuer>/api).
     #[arg(long, env = "TESSERA_PROVIDER_API_AUDIENCE")]
     pub api_audience: Option<String>,
@@ -165,6 +168,9 @@ pub fn load_config(o: &Options) -> Result<Config, StartError> {
     }
     if let Some(v) = o.trusted_browser_days {
         c.trusted_browser_days = v;
+    }
+    if let Some(v) = o.max_devices_per_user {
+        c.max_devices_per_user = v;
     }
     if let Some(v) = &o.api_audience {
         c.api_audience = Some(v.clone());

@@ -258,6 +258,7 @@ impl Step<'_> {
                 uid,
                 pending_id,
                 now,
+                self.app.config.max_devices_per_user,
                 Some(first_device_codes),
                 &confirmation,
             )

@@ -20,6 +20,9 @@ pub enum StoreError {
     /// rotated into another family).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The account already has as many devices as allowed.
+    #[error("the account already has {max} devices, the most allowed")]
+    TooManyDevices { max: u32 },
     /// An already-rotated refresh token was presented again: its whole family
     /// has just been revoked.
     #[error("refresh token reused; family {family_id} revoked")]
@@ -43,6 +46,7 @@ impl StoreError {
             StoreError::NotFound { .. } => "not_found",
             StoreError::AlreadyExists { .. } => "already_exists",
             StoreError::Conflict(_) => "conflict",
+            StoreError::TooManyDevices { .. } => "too_many_devices",
             StoreError::RefreshReuse { .. } => "refresh_reuse",
             StoreError::Unavailable(_) => "unavailable",
             StoreError::Corrupt(_) => "corrupt",
@@ -56,6 +60,7 @@ impl StoreError {
         match self {
             StoreError::NotFound { .. } => ErrorCode::NotFound,
             StoreError::AlreadyExists { .. } | StoreError::Conflict(_) => ErrorCode::Conflict,
+            StoreError::TooManyDevices { .. } => ErrorCode::TooManyDevices,
             StoreError::RefreshReuse { .. } => ErrorCode::Unauthorized,
             StoreError::Unavailable(_) => ErrorCode::Unavailable,
             StoreError::Invalid(_) => ErrorCode::BadRequest,
@@ -93,6 +98,11 @@ mod tests {
                 StoreError::Conflict("x".into()),
                 "conflict",
                 ErrorCode::Conflict,
+            ),
+            (
+                StoreError::TooManyDevices { max: 10 },
+                "too_many_devices",
+                ErrorCode::TooManyDevices,
             ),
             (
                 StoreError::RefreshReuse {

@@ -156,11 +156,15 @@ pub trait Store: Send + Sync + 'static {
     /// of two first confirmations at once only one sets codes. `audit` is
     /// appended in that step too, with the device in its [`DEVICE_ID`] and
     /// [`DEVICE_NAME`] details, and the codes' own event when they are set.
+    /// `TooManyDevices` (the enrolment kept) when the user already has
+    /// `max_devices`: decided in the same step, so concurrent confirmations
+    /// never pass the bound.
     async fn confirm_enrollment(
         &self,
         uid: &str,
         id: &str,
         at: OffsetDateTime,
+        max_devices: u32,
         first_device_codes: Option<FirstDeviceCodes<'_>>,
         audit: &NewAuditEvent,
     ) -> StoreResult<ConfirmedEnrollment>;

@@ -536,6 +536,7 @@ impl Store for EmbeddedStore {
         uid: &str,
         id: &str,
         at: OffsetDateTime,
+        max_devices: u32,
         first_device_codes: Option<FirstDeviceCodes<'_>>,
         audit: &NewAuditEvent,
     ) -> StoreResult<ConfirmedEnrollment> {
@@ -555,9 +556,13 @@ impl Store for EmbeddedStore {
             else {
                 return Err(StoreError::NotFound { what: "enrollment" });
             };
+            let devices = members(&txn.open_table(USER_DEVICES)?, &uid)?.len();
+            if devices >= max_devices as usize {
+                return Err(StoreError::TooManyDevices { max: max_devices });
+            }
             table.remove(id.as_str())?;
             drop(table);
-            let first_device = members(&txn.open_table(USER_DEVICES)?, &uid)?.is_empty();
+            let first_device = devices == 0;
             insert_device(txn, &device)?;
             append_audit_in(txn, &confirmation_event(&audit, &device))?;
             if let (true, Some((hashes, codes_audit))) = (first_device, &codes) {

@@ -731,6 +731,7 @@ impl Store for RedisStore {
         uid: &str,
         id: &str,
         at: OffsetDateTime,
+        max_devices: u32,
         first_device_codes: Option<FirstDeviceCodes<'_>>,
         audit: &NewAuditEvent,
     ) -> StoreResult<ConfirmedEnrollment> {
@@ -779,7 +780,8 @@ impl Store for RedisStore {
                 .arg(u8::from(first_device_codes.is_some()))
                 .arg(user_raw.unwrap_or_default())
                 .arg(encode(&confirmation_event(audit, &device))?)
-                .arg(&codes_audit);
+                .arg(&codes_audit)
+                .arg(max_devices);
             for hash in hashes {
                 confirm.arg(hash);
             }
@@ -793,6 +795,7 @@ impl Store for RedisStore {
                 }
                 2 => return Err(StoreError::AlreadyExists { what: "device" }),
                 4 => continue,
+                5 => return Err(StoreError::TooManyDevices { max: max_devices }),
                 _ => return Err(StoreError::NotFound { what: "enrollment" }),
             }
         }

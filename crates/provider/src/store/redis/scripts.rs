@@ -262,10 +262,11 @@ return 1"
 // audit sequence, user's audit index; ARGV expected pending json, device
 // json, id, uid, 1 to set the first device's recovery codes (else 0),
 // expected user json ('' for none), the confirmation's audit event json, the
-// codes' audit event json, their hashes... 1 confirmed, 3 confirmed as the
-// user's first device, 0 pending gone or changed, 2 device id taken, 4 the
-// user changed (read again: a reset of the devices voids enrolments started
-// before it); nothing written unless 1 or 3.
+// codes' audit event json, the most devices allowed, their hashes...
+// 1 confirmed, 3 confirmed as the user's first device, 0 pending gone or
+// changed, 2 device id taken, 4 the user changed (read again: a reset of the
+// devices voids enrolments started before it), 5 the user has the most
+// devices allowed; nothing written unless 1 or 3.
 script!(
     CONFIRM_ENROLLMENT,
     concat!(
@@ -273,7 +274,9 @@ script!(
         r"if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if (redis.call('GET', KEYS[5]) or '') ~= ARGV[6] then return 4 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
-local first = redis.call('HLEN', KEYS[3]) == 0
+local devices = redis.call('HLEN', KEYS[3])
+if devices >= tonumber(ARGV[9]) then return 5 end
+local first = devices == 0
 redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], ARGV[4])
 redis.call('HSET', KEYS[3], ARGV[3], ARGV[2])
@@ -281,7 +284,7 @@ append_audit(KEYS[6], KEYS[7], ARGV[7])
 if not first then return 1 end
 if ARGV[5] == '1' then
   redis.call('DEL', KEYS[4])
-  for i = 9, #ARGV do redis.call('SADD', KEYS[4], ARGV[i]) end
+  for i = 10, #ARGV do redis.call('SADD', KEYS[4], ARGV[i]) end
   append_audit(KEYS[6], KEYS[7], ARGV[8])
 end
 return 3"
