@@ -131,6 +131,13 @@ fn audit(subject: &str, action: AuditAction, n: usize) -> NewAuditEvent {
 /// default).
 const MAX_DEVICES: u32 = 10;
 
+/// `uid`'s audit events, oldest first.
+async fn trail(store: &Arc<dyn Store>, uid: &str) -> Vec<NewAuditEvent> {
+    let mut events = store.list_audit(uid, None, 100).await.unwrap();
+    events.reverse();
+    events.into_iter().map(|e| e.event).collect()
+}
+
 /// The audit event of a confirmation (the store names the device in it).
 fn confirmation(uid: &str) -> NewAuditEvent {
     audit(uid, AuditAction::EnrollmentConfirmed, 0)
@@ -1951,14 +1958,6 @@ mod cases {
                 .await
                 .unwrap();
         }
-        let trail = |store: Arc<dyn Store>| async move {
-            let mut events = store.list_audit("remy", None, 100).await.unwrap();
-            events.reverse();
-            events
-                .into_iter()
-                .map(|e| e.event)
-                .collect::<Vec<NewAuditEvent>>()
-        };
         let mut event = audit("remy", AuditAction::DeviceDeleted, 1);
         event.reason = Some("lost phone: \"é\" / \\ \u{1F600} </script>".into());
         event.user_agent = Some("Agent/1.0 (ü; \t)".into());
@@ -1972,7 +1971,7 @@ mod cases {
                 .await
                 .unwrap()
         );
-        assert!(trail(store.clone()).await.is_empty());
+        assert!(trail(&store, "remy").await.is_empty());
 
         // An event filed under another account is refused, and nothing changes.
         let elsewhere = audit("other", AuditAction::DeviceDeleted, 0);
@@ -2001,7 +2000,7 @@ mod cases {
                 .unwrap(),
             DeviceDeletion::LastDevice
         );
-        assert_eq!(trail(store.clone()).await, [event.clone(), event.clone()]);
+        assert_eq!(trail(&store, "remy").await, [event.clone(), event.clone()]);
 
         let revoked = audit("remy", AuditAction::BrowserRevoked, 2);
         assert!(
@@ -2055,7 +2054,7 @@ mod cases {
         );
 
         assert_eq!(
-            trail(store.clone()).await,
+            trail(&store, "remy").await,
             [
                 event.clone(),
                 event,
@@ -2091,14 +2090,6 @@ mod cases {
                 .await
                 .unwrap();
         }
-        let trail = |store: Arc<dyn Store>| async move {
-            let mut events = store.list_audit("cleo", None, 100).await.unwrap();
-            events.reverse();
-            events
-                .into_iter()
-                .map(|e| e.event)
-                .collect::<Vec<NewAuditEvent>>()
-        };
         let hashes = vec![hash_token(b"code-1"), hash_token(b"code-2")];
         let (confirmed, codes) = (confirmation("cleo"), codes_event("cleo"));
 
@@ -2126,7 +2117,7 @@ mod cases {
             .await
             .unwrap_err();
         assert_eq!(err.code(), "invalid");
-        assert!(trail(store.clone()).await.is_empty());
+        assert!(trail(&store, "cleo").await.is_empty());
         assert!(
             store
                 .get_pending_enrollment("cleo", "c1")
@@ -2171,7 +2162,7 @@ mod cases {
                 .with_detail(DEVICE_NAME, format!("phone {id}"))
         };
         assert_eq!(
-            trail(store.clone()).await,
+            trail(&store, "cleo").await,
             [named("c1"), codes.clone(), named("c2"), regenerated]
         );
         assert_eq!(store.count_recovery_codes("cleo").await.unwrap(), 1);
