@@ -115,6 +115,9 @@ pub struct Texts {
     /// `{n}` is replaced by the number of minutes.
     pub too_many_attempts: &'static str,
     pub expired: &'static str,
+    /// The account reached the most authenticator apps allowed while this
+    /// sign-in enrolled one.
+    pub too_many_devices: &'static str,
     pub forbidden: &'static str,
     pub unavailable: &'static str,
     pub bad_request: &'static str,
@@ -164,6 +167,7 @@ pub static EN: Texts = Texts {
     code_reused: "This code was already used. Wait for the next code of your authenticator app.",
     too_many_attempts: "Too many attempts, try again in {n} minutes.",
     expired: "This sign-in has expired or was already completed. Go back to the application and start again.",
+    too_many_devices: "Your account already has the most authenticator apps allowed, so this one was not added. Go back to the application and sign in with one of them.",
     forbidden: "This form could not be verified (it may have been sent from another page). Go back to the application and start again.",
     unavailable: "The service is temporarily unavailable. Try again in a moment.",
     bad_request: "The sign-in request is invalid",
@@ -207,6 +211,7 @@ pub static FR: Texts = Texts {
     code_reused: "Ce code a déjà été utilisé. Attendez le code suivant de votre application d'authentification.",
     too_many_attempts: "Trop de tentatives, réessayez dans {n} minutes.",
     expired: "Cette connexion a expiré ou est déjà terminée. Revenez à l'application et recommencez.",
+    too_many_devices: "Votre compte a déjà autant d'applications d'authentification que permis : celle-ci n'a pas été ajoutée. Revenez à l'application et connectez-vous avec l'une d'elles.",
     forbidden: "Ce formulaire n'a pas pu être vérifié (il a peut-être été envoyé depuis une autre page). Revenez à l'application et recommencez.",
     unavailable: "Le service est momentanément indisponible. Réessayez dans un instant.",
     bad_request: "La demande de connexion est invalide",

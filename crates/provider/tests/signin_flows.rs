@@ -10,7 +10,7 @@ use rp::{
     AuthRequest, Authenticator, Browser, MFA_CLAIMS, Step, claims, each_env, exchange, sign_in,
 };
 use tessera_provider::audit::{self, Origin};
-use tessera_provider::store::{AuditAction, NewAuditEvent};
+use tessera_provider::store::{AuditAction, Device, EncryptedSecret, NewAuditEvent};
 
 /// The audit event of a change to the demo user's account made by the test
 /// itself (as the owner would, through the account API).
@@ -199,6 +199,58 @@ async fn enrolment_during_sign_in_completes_with_one_code_which_does_not_block_t
         )
         .await;
         assert!(again.callback().contains_key("code"), "{}", env.store_name);
+    }
+}
+
+/// An account that reached the most apps allowed while its sign-in was
+/// enrolling one (through the account API) gets a page saying so, and the app
+/// is not added.
+#[tokio::test]
+async fn an_enrolment_at_sign_in_beyond_the_most_apps_allowed_is_explained() {
+    for env in each_env(|c| c.max_devices_per_user = 1).await {
+        let issuer = env.issuer();
+        let pw = env.add_user("newbie", None, &[]).await;
+        let browser = Browser::new(issuer);
+        let page = browser
+            .get(&AuthRequest::new().url(issuer, &[("claims", MFA_CLAIMS)]))
+            .await;
+        let enrol = browser
+            .submit(&page, &[("username", "newbie"), ("password", &pw)])
+            .await;
+        let secret = rp::decode_b32(&shown_secret(enrol.html()).replace(' ', ""));
+        // Meanwhile the account API adds the one app allowed.
+        let added = Device {
+            id: "dev-added-meanwhile".into(),
+            uid: "newbie".into(),
+            name: "Phone".into(),
+            secret: EncryptedSecret(
+                env.provider
+                    .app
+                    .secret_key
+                    .seal(b"another-20-byte-key!", "newbie"),
+            ),
+            registered_at: time::OffsetDateTime::now_utc(),
+            last_used_at: None,
+        };
+        env.store.create_device(&added).await.unwrap();
+
+        let code = Authenticator::new(&secret).fresh_code().await;
+        let refused = browser.submit(&enrol, &[("otp", &code)]).await;
+        let (status, html) = refused.page();
+        assert_eq!(*status, StatusCode::CONFLICT, "{}", env.store_name);
+        assert!(
+            html.contains("the most authenticator apps allowed"),
+            "{html}"
+        );
+        let ids: Vec<String> = env
+            .store
+            .list_devices("newbie")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        assert_eq!(ids, ["dev-added-meanwhile"], "{}", env.store_name);
     }
 }
 

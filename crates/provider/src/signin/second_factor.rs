@@ -272,6 +272,15 @@ impl Step<'_> {
                     t.expired,
                 ));
             }
+            // The sign-in enrols only accounts without an app, so only apps
+            // added meanwhile through the account API lead here.
+            Err(StoreError::TooManyDevices { .. }) => {
+                return Ok(crate::pages::error_page(
+                    self.lang,
+                    StatusCode::CONFLICT,
+                    t.too_many_devices,
+                ));
+            }
             Err(e) => return Err(e),
         };
         audit::logged(&confirmation);
