@@ -29,24 +29,21 @@ pub async fn record(
     actor: Option<&str>,
     details: &[(&str, &str)],
 ) {
-    record_with_reason(store, origin, action, subject, actor, None, details).await
+    append(store, &event(origin, action, subject, actor, None, details)).await
 }
 
-/// As [`record`], with the reason a help-desk agent gave for the change.
-pub async fn record_with_reason(
-    store: &dyn Store,
-    origin: &Origin,
-    action: AuditAction,
-    subject: &str,
-    actor: Option<&str>,
-    reason: Option<&str>,
-    details: &[(&str, &str)],
-) {
-    let event = event(origin, action, subject, actor, reason, details);
-    if let Err(e) = store.append_audit(&event).await {
-        tracing::warn!(action = action.as_str(), subject, error = %e, "audit event not recorded");
+/// Appends `event` on its own, best effort: a store that refuses it is
+/// logged, not an error.
+pub async fn append(store: &dyn Store, event: &NewAuditEvent) {
+    if let Err(e) = store.append_audit(event).await {
+        tracing::warn!(
+            action = event.action.as_str(),
+            subject = event.subject,
+            error = %e,
+            "audit event not recorded"
+        );
     }
-    logged(&event);
+    logged(event);
 }
 
 /// The event, stamped now.

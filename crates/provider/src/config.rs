@@ -169,8 +169,9 @@ pub struct Config {
 
 pub const DEFAULT_PORT: u16 = 8765;
 
-/// Default of [`Config::max_devices_per_user`], and the highest allowed.
+/// Default of [`Config::max_devices_per_user`].
 pub const DEFAULT_MAX_DEVICES_PER_USER: u32 = 10;
+/// Highest [`Config::max_devices_per_user`] accepted.
 pub const MAX_DEVICES_PER_USER_LIMIT: u32 = 100;
 
 impl Default for Config {

@@ -47,42 +47,29 @@ impl<'a> Change<'a> {
         self.details.insert(key.to_owned(), value.to_owned());
         self
     }
-}
 
-impl Change<'_> {
     /// The event to hand to a store operation that records its change in
     /// the same atomic step; pass it to [`logged`] once the change is done.
     pub fn event(&self) -> store::NewAuditEvent {
+        let details: Vec<(&str, &str)> = self
+            .details
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         crate::audit::event(
             &self.caller.origin(),
             self.action,
             self.subject,
             Some(self.caller.uid()),
             self.reason,
-            &self.details(),
+            &details,
         )
-    }
-
-    fn details(&self) -> Vec<(&str, &str)> {
-        self.details
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect()
     }
 }
 
-/// Appends the change through the provider's audit recorder.
+/// Appends the change on its own, best effort (see `crate::audit::append`).
 pub async fn record(app: &Provider, change: Change<'_>) {
-    crate::audit::record_with_reason(
-        &*app.store,
-        &change.caller.origin(),
-        change.action,
-        change.subject,
-        Some(change.caller.uid()),
-        change.reason,
-        &change.details(),
-    )
-    .await;
+    crate::audit::append(&*app.store, &change.event()).await;
 }
 
 /// The stored action as the API names it; actions the API has no name for

@@ -179,6 +179,13 @@ impl RedisStore {
         format!("{}{name}", self.prefix)
     }
 
+    /// The keys an audit event goes to: the store-wide sequence that gives
+    /// its id, and its subject's index (for `append_audit_lua!` scripts).
+    /// Both go to `ScriptInvocation::key` at once, as two keys.
+    fn audit_keys(&self, subject: &str) -> Vec<String> {
+        vec![self.global("audit-seq"), self.key("audit", subject)]
+    }
+
     /// Prefix of the keys of one kind, for scripts that derive keys from
     /// stored ids.
     fn kind_prefix(&self, kind: &str) -> String {
@@ -603,8 +610,7 @@ impl Store for RedisStore {
                 DELETE_DEVICE
                     .key(self.key("devices", uid))
                     .key(self.key("device-owner", id))
-                    .key(self.global("audit-seq"))
-                    .key(self.key("audit", uid))
+                    .key(self.audit_keys(uid))
                     .arg(id)
                     .arg(encode(audit)?),
             )
@@ -634,8 +640,7 @@ impl Store for RedisStore {
                         .key(self.key("devices", uid))
                         .key(self.key("recovery", uid))
                         .key(self.key("user-browsers", uid))
-                        .key(self.global("audit-seq"))
-                        .key(self.key("audit", uid))
+                        .key(self.audit_keys(uid))
                         .arg(raw)
                         .arg(encode(&user)?)
                         .arg(self.kind_prefix("device-owner"))
@@ -675,8 +680,7 @@ impl Store for RedisStore {
                 DELETE_DEVICE_UNLESS_LAST
                     .key(self.key("devices", uid))
                     .key(self.key("device-owner", id))
-                    .key(self.global("audit-seq"))
-                    .key(self.key("audit", uid))
+                    .key(self.audit_keys(uid))
                     .arg(id)
                     .arg(encode(audit)?),
             )
@@ -771,8 +775,7 @@ impl Store for RedisStore {
                 .key(self.key("devices", uid))
                 .key(self.key("recovery", uid))
                 .key(&user_key)
-                .key(self.global("audit-seq"))
-                .key(self.key("audit", uid))
+                .key(self.audit_keys(uid))
                 .arg(raw)
                 .arg(encode(&device)?)
                 .arg(id)
@@ -818,8 +821,7 @@ impl Store for RedisStore {
         let mut replace = REPLACE_RECOVERY_CODES.prepare_invoke();
         replace
             .key(self.key("recovery", uid))
-            .key(self.global("audit-seq"))
-            .key(self.key("audit", uid))
+            .key(self.audit_keys(uid))
             .arg(encode(audit)?);
         for hash in hashes {
             replace.arg(hash);
@@ -920,8 +922,7 @@ impl Store for RedisStore {
                 REVOKE_BROWSER
                     .key(self.key("browser", id))
                     .key(self.key("user-browsers", uid))
-                    .key(self.global("audit-seq"))
-                    .key(self.key("audit", uid))
+                    .key(self.audit_keys(uid))
                     .arg(uid)
                     .arg(id)
                     .arg(self.kind_prefix("browser-token"))
@@ -940,8 +941,7 @@ impl Store for RedisStore {
         self.run(
             REVOKE_ALL_BROWSERS
                 .key(self.key("user-browsers", uid))
-                .key(self.global("audit-seq"))
-                .key(self.key("audit", uid))
+                .key(self.audit_keys(uid))
                 .arg(self.kind_prefix("browser"))
                 .arg(self.kind_prefix("browser-token"))
                 .arg(uid)
@@ -1288,8 +1288,7 @@ impl Store for RedisStore {
         let id: u64 = self
             .run(
                 APPEND_AUDIT
-                    .key(self.global("audit-seq"))
-                    .key(self.key("audit", &event.subject))
+                    .key(self.audit_keys(&event.subject))
                     .arg(encode(event)?),
             )
             .await?;
