@@ -184,8 +184,9 @@ pub fn html_page(status: axum::http::StatusCode, body: String) -> Response {
 /// Layer: a request that may change something (any method but GET, HEAD
 /// and OPTIONS) runs to its end even if the client goes away. Hyper drops a
 /// request's future when its connection closes, which would cut a handler
-/// between two awaited steps: a device removed and its audit record never
-/// written, or a help-desk reset without its trace. Reads pass through
+/// between two awaited steps: a device renamed and its audit record never
+/// written, or a wrong code counted without its trace (a change to a second
+/// factor and its record are one store step anyway). Reads pass through
 /// untouched (nothing to finish; not even a box, as they are the hot path).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FinishChanges;
