@@ -8,6 +8,7 @@ pub mod error;
 pub mod recovery_file;
 pub mod state;
 pub mod views;
+pub mod webview;
 
 #[cfg(test)]
 mod ipc_tests;
@@ -27,6 +28,18 @@ pub fn run() {
         tauri::Builder::<tauri::Wry>::new(),
         state::AppState::from_platform(),
     )
+    .setup(|app| {
+        #[cfg(target_os = "linux")]
+        {
+            use tauri::Manager;
+            for window in app.webview_windows().into_values() {
+                window.with_webview(|view| webview::restrict(&view.inner()))?;
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = app;
+        Ok(())
+    })
     .build(tauri::generate_context!())
     .expect("error while running the Tessera desktop app")
     .run(|app, event| {

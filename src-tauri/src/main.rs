@@ -11,21 +11,20 @@ fn main() {
         return;
     }
     #[cfg(target_os = "linux")]
-    use_shared_memory_renderer();
+    set_engine_environment();
     tessera_desktop_lib::run()
 }
 
-/// WebKitGTK's DMA-BUF renderer, on machines without a GPU driver for it
-/// (virtual desktops, VMs, remote sessions), renders through Mesa's
-/// software GL: ~65 MiB more memory in the web process for this one-screen
-/// app (measured under Xvfb), and on some GPU drivers a blank window. The
-/// shared-memory renderer draws the same pages. A value the user set wins.
+/// WebKitGTK's settings that only the environment carries
+/// (`tessera_desktop_lib::webview::ENGINE_ENVIRONMENT` says which and why).
 #[cfg(target_os = "linux")]
-fn use_shared_memory_renderer() {
-    const VAR: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
-    if std::env::var_os(VAR).is_none() {
+fn set_engine_environment() {
+    let to_set = tessera_desktop_lib::webview::engine_environment_to_set(|name| {
+        std::env::var_os(name).is_some()
+    });
+    for (name, value) in to_set {
         // SAFETY: called first thing in `main`, before any other thread
         // exists, so nothing reads the environment concurrently.
-        unsafe { std::env::set_var(VAR, "1") };
+        unsafe { std::env::set_var(name, value) };
     }
 }

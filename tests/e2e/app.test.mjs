@@ -17,7 +17,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createServer } from "node:net";
 import { WebDriver } from "./webdriver.mjs";
@@ -99,6 +99,59 @@ test("the app starts on the sign-in screen and shows the configured provider", a
   assert.equal(alerts, "");
   await shot("sign-in");
 });
+
+test("the web view runs without what a browser enables and this page never uses", async () => {
+  // src-tauri/src/webview.rs: WebGL and Web Audio off in the created view.
+  const exposed = await wd.execute(`
+    const canvas = document.createElement('canvas');
+    return {
+      webgl: canvas.getContext('webgl') !== null || canvas.getContext('webgl2') !== null,
+      audio: typeof AudioContext !== 'undefined',
+      canvas2d: canvas.getContext('2d') !== null,
+    };`);
+  assert.deepEqual(exposed, { webgl: false, audio: false, canvas2d: true });
+  // JavaScriptCore's JIT off in the app's own web process, from the
+  // environment the app sets before WebKitGTK starts it.
+  const webProcesses = await childrenNamed(await appPid(), "WebKitWebProces");
+  assert.ok(webProcesses.length > 0, "the app has a WebKit web process");
+  for (const pid of webProcesses) {
+    const environ = (await readFile(`/proc/${pid}/environ`, "latin1")).split("\0");
+    assert.ok(environ.includes("JSC_useJIT=0"), `web process ${pid} runs without the JIT`);
+    assert.ok(environ.includes("WEBKIT_DISABLE_DMABUF_RENDERER=1"), `web process ${pid} uses the shared-memory renderer`);
+  }
+});
+
+/** /proc/PID/stat's name and parent pid. */
+async function stat(pid) {
+  const text = await readFile(`/proc/${pid}/stat`, "latin1");
+  const close = text.lastIndexOf(")");
+  return { name: text.slice(text.indexOf("(") + 1, close), ppid: Number(text.slice(close + 2).split(" ")[1]) };
+}
+
+async function processes() {
+  const all = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      all.push({ pid: Number(entry), ...(await stat(entry)) });
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return all;
+}
+
+/** The app under test: the process running TESSERA_APP. */
+async function appPid() {
+  const name = APP.split("/").pop().slice(0, 15);
+  const found = (await processes()).filter((p) => p.name === name);
+  assert.equal(found.length, 1, `one ${name} process runs`);
+  return found[0].pid;
+}
+
+async function childrenNamed(ppid, name) {
+  return (await processes()).filter((p) => p.ppid === ppid && p.name === name).map((p) => p.pid);
+}
 
 test("the settings open in place and show the provider as editable", async () => {
   const toggle = await wd.waitFor("button.link[aria-expanded]");
