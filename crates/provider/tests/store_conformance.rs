@@ -179,6 +179,54 @@ where
 mod cases {
     use super::*;
 
+    /// A prefix shared by many users and by many terms of each: the search
+    /// walks the index in pages and still lists each user once, in order,
+    /// up to the limit.
+    pub async fn a_search_shared_by_many_users_lists_each_once_in_order(store: Arc<dyn Store>) {
+        // Six matching terms for each of 30 users (five name words and the
+        // whole name; not the uid or email); before them a user found by a
+        // shorter word, after them one found only by the last word.
+        for n in (0..30).rev() {
+            let uid = format!("u{n:02}");
+            store
+                .create_user(&user(
+                    &uid,
+                    &format!("{uid}@example.org"),
+                    "Dupa Dupb Dupc Dupd Dupe",
+                ))
+                .await
+                .unwrap();
+        }
+        store
+            .create_user(&user("zed", "zed@example.org", "Dup Zed"))
+            .await
+            .unwrap();
+        store
+            .create_user(&user("late", "late@example.org", "Dupz"))
+            .await
+            .unwrap();
+        let uids = |users: Vec<User>| users.into_iter().map(|u| u.uid).collect::<Vec<_>>();
+        let mut all: Vec<String> = vec!["zed".into()];
+        all.extend((0..30).map(|n| format!("u{n:02}")));
+        all.push("late".into());
+
+        assert_eq!(uids(store.search_users("dup", 4).await.unwrap()), all[..4]);
+        // "late" is member 183 of the index's 183 for this prefix: past the
+        // first page the Redis store reads (4 x 32).
+        assert_eq!(uids(store.search_users("DUP", 32).await.unwrap()), all);
+        assert_eq!(uids(store.search_users("dup", 100).await.unwrap()), all);
+        assert_eq!(
+            uids(store.search_users("dup", 31).await.unwrap()),
+            all[..31]
+        );
+        // A narrower prefix starts later in the index.
+        assert_eq!(
+            uids(store.search_users("dupe", 2).await.unwrap()),
+            ["u00", "u01"]
+        );
+        assert_eq!(uids(store.search_users("dupz", 5).await.unwrap()), ["late"]);
+    }
+
     pub async fn users_are_unique_and_searchable(store: Arc<dyn Store>) {
         let mut alice = user("alice", "Alice.Martin@example.org", "Alice Martin");
         alice.roles.insert("helpdesk".into());
@@ -228,20 +276,22 @@ mod cases {
             uids(store.list_users().await.unwrap()),
             ["alice", "bob", "carol"]
         );
+        // Best match first: by the first matching term ("alibert" before
+        // "alice", "marley" before "martin"), each user once.
         assert_eq!(
             uids(store.search_users("al", 10).await.unwrap()),
-            ["alice", "carol"]
+            ["carol", "alice"]
         );
         assert_eq!(
             uids(store.search_users("MAR", 10).await.unwrap()),
-            ["alice", "bob"]
+            ["bob", "alice"]
         );
         assert_eq!(uids(store.search_users("bob@", 10).await.unwrap()), ["bob"]);
         assert_eq!(
             uids(store.search_users("alice m", 10).await.unwrap()),
             ["alice"]
         );
-        assert_eq!(uids(store.search_users("mar", 1).await.unwrap()), ["alice"]);
+        assert_eq!(uids(store.search_users("mar", 1).await.unwrap()), ["bob"]);
         assert!(store.search_users("zz", 10).await.unwrap().is_empty());
         // Not a substring search: "tin" is inside "martin" but starts nothing.
         assert!(store.search_users("tin", 10).await.unwrap().is_empty());
@@ -2377,6 +2427,7 @@ macro_rules! conformance {
             use super::*;
             conformance!(@cases $make;
                 users_are_unique_and_searchable,
+                a_search_shared_by_many_users_lists_each_once_in_order,
                 invalid_keys_are_refused_without_partial_state,
                 hostile_keys_find_nothing,
                 clients_are_unique,

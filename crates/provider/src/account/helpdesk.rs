@@ -50,11 +50,13 @@ async fn change_target(
     Ok(reason.reason)
 }
 
-/// Prefix search on uid, email and name.
+/// Prefix search on uid, email and name. The store walks its prefix index
+/// in order and stops at `limit` users: the work grows with the limit, not
+/// with how many users a one-letter query matches.
 #[utoipa::path(get, path = "/api/v1/users", operation_id = "search_users", tag = "help desk", security(("bearer" = [])),
     params(UserSearchQuery),
     responses(
-        (status = 200, description = "Matching users, by uid", body = UserSearchResults),
+        (status = 200, description = "Matching users, each once, best match first: in the alphabetical order of the first uid, email or name word of theirs that the query starts", body = UserSearchResults),
         (status = 400, description = "Empty query or invalid limit", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = inline(Unauthorized)),
         (status = 403, response = inline(Forbidden)),

@@ -79,7 +79,10 @@ pub trait Store: Send + Sync + 'static {
     /// All users, ordered by uid.
     async fn list_users(&self) -> StoreResult<Vec<User>>;
     /// Users whose uid, email or a word of their display name starts with
-    /// `prefix` (case-insensitive), ordered by uid, at most `limit`.
+    /// `prefix` (case-insensitive), at most `limit`, in the order of the
+    /// first term of theirs that matches, then uid: what a prefix index
+    /// yields in order, so the work is bounded by `limit`, not by how many
+    /// users share the prefix.
     async fn search_users(&self, prefix: &str, limit: usize) -> StoreResult<Vec<User>>;
     /// `NotFound` if the uid is unknown.
     async fn set_user_disabled(&self, uid: &str, disabled: bool) -> StoreResult<()>;

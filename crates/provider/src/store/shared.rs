@@ -110,6 +110,44 @@ pub fn is_expired(expires_at: OffsetDateTime) -> bool {
     remaining(expires_at).is_none()
 }
 
+/// The first `limit` distinct uids of a walk through the search index in
+/// its order (`"<term>\0<uid>"`): a user is listed at their first matching
+/// term, so the walk stops after about `limit` times the terms of a user,
+/// however many users share the prefix.
+#[derive(Debug)]
+pub struct SearchHits {
+    limit: usize,
+    uids: Vec<String>,
+}
+
+impl SearchHits {
+    pub fn new(limit: usize) -> SearchHits {
+        SearchHits {
+            limit,
+            uids: Vec::with_capacity(limit.min(64)),
+        }
+    }
+
+    /// Takes in an index member; false once `limit` users are found.
+    pub fn add(&mut self, member: &str) -> bool {
+        if let Some((_, uid)) = member.split_once('\0')
+            && self.uids.len() < self.limit
+            && !self.uids.iter().any(|u| u == uid)
+        {
+            self.uids.push(uid.to_owned());
+        }
+        !self.is_full()
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.uids.len() >= self.limit
+    }
+
+    pub fn into_uids(self) -> Vec<String> {
+        self.uids
+    }
+}
+
 /// The lowercase terms a user is found by in a prefix search: uid, email,
 /// the whole display name and each of its words.
 pub fn search_terms(user: &User) -> BTreeSet<String> {

@@ -23,8 +23,9 @@ use time::OffsetDateTime;
 
 use self::tables::*;
 use super::shared::{
-    check_audit, check_key, check_recovery_hashes, check_ttl, check_user, confirmation_event,
-    decode, email_key, encode, is_expired, now, sort_devices, ttl_until, unix_ms,
+    SearchHits, check_audit, check_key, check_recovery_hashes, check_ttl, check_user,
+    confirmation_event, decode, email_key, encode, is_expired, now, sort_devices, ttl_until,
+    unix_ms,
 };
 use super::{
     AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, ConfirmedEnrollment, Device,
@@ -306,20 +307,17 @@ impl Store for EmbeddedStore {
         let prefix = prefix.trim().to_lowercase();
         self.scan(move |txn| {
             let search = txn.open_table(USER_SEARCH)?;
-            let mut uids = std::collections::BTreeSet::new();
+            let mut hits = SearchHits::new(limit);
             for entry in search.range::<&str>(prefix.as_str()..)? {
                 let (key, _) = entry?;
                 let key = key.value();
-                if !key.starts_with(prefix.as_str()) {
+                if !key.starts_with(prefix.as_str()) || !hits.add(key) {
                     break;
-                }
-                if let Some((_, uid)) = key.split_once('\0') {
-                    uids.insert(uid.to_owned());
                 }
             }
             let users = txn.open_table(USERS)?;
             let mut out = Vec::new();
-            for uid in uids.into_iter().take(limit) {
+            for uid in hits.into_uids() {
                 if let Some(user) = get_json(&users, &uid)? {
                     out.push(user);
                 }

@@ -49,8 +49,9 @@ use time::OffsetDateTime;
 use self::link::RedisLink;
 use self::scripts::*;
 use super::shared::{
-    check_audit, check_key, check_recovery_hashes, check_ttl, check_user, confirmation_event,
-    decode, email_key, encode, is_expired, remaining, search_terms, sort_devices, ttl_until,
+    SearchHits, check_audit, check_key, check_recovery_hashes, check_ttl, check_user,
+    confirmation_event, decode, email_key, encode, is_expired, remaining, search_terms,
+    sort_devices, ttl_until,
 };
 use super::{
     AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client, ConfirmedEnrollment, Device,
@@ -456,29 +457,44 @@ impl Store for RedisStore {
 
     async fn search_users(&self, prefix: &str, limit: usize) -> StoreResult<Vec<User>> {
         let prefix = prefix.trim().to_lowercase();
-        let mut min = b"[".to_vec();
-        min.extend_from_slice(prefix.as_bytes());
-        let mut max = min.clone();
         // No UTF-8 string contains 0xFF: every member starting with the
         // prefix sorts below prefix + 0xFF.
+        let mut max = b"[".to_vec();
+        max.extend_from_slice(prefix.as_bytes());
         max.push(0xFF);
-        let members: Vec<Vec<u8>> = self
-            .query(
-                cmd("ZRANGEBYLEX")
-                    .arg(self.global("user-search"))
-                    .arg(min)
-                    .arg(max),
-            )
-            .await?;
-        let mut uids = std::collections::BTreeSet::new();
-        for member in members {
-            let member = String::from_utf8(member).map_err(StoreError::corrupt)?;
-            if let Some((_, uid)) = member.split_once('\0') {
-                uids.insert(uid.to_owned());
+        let mut min = b"[".to_vec();
+        min.extend_from_slice(prefix.as_bytes());
+        // Pages of the index in order, each starting after the last member
+        // read, until enough users are found: a few users' terms per page.
+        let page = limit.saturating_mul(4).clamp(16, 1024);
+        let mut hits = SearchHits::new(limit);
+        while !hits.is_full() {
+            let members: Vec<Vec<u8>> = self
+                .query(
+                    cmd("ZRANGEBYLEX")
+                        .arg(self.global("user-search"))
+                        .arg(&min)
+                        .arg(&max)
+                        .arg("LIMIT")
+                        .arg(0)
+                        .arg(page),
+                )
+                .await?;
+            for member in &members {
+                let member = std::str::from_utf8(member).map_err(StoreError::corrupt)?;
+                if !hits.add(member) {
+                    break;
+                }
+            }
+            match members.last() {
+                Some(last) if members.len() == page => {
+                    min = b"(".to_vec();
+                    min.extend_from_slice(last);
+                }
+                _ => break,
             }
         }
-        let uids: Vec<String> = uids.into_iter().take(limit).collect();
-        self.users_by_uid(&uids).await
+        self.users_by_uid(&hits.into_uids()).await
     }
 
     async fn set_user_disabled(&self, uid: &str, disabled: bool) -> StoreResult<()> {
