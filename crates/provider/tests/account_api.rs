@@ -1713,6 +1713,37 @@ async fn helpdesk_searches_and_reads_a_users_devices_browsers_and_activity() {
             .await;
         assert_eq!(limited.ok(200)["users"].as_array().unwrap().len(), 1);
         assert_eq!(limited.body["truncated"], true, "alice and agent match");
+        // Each user's summary is their own (summaries are read concurrently).
+        let several = env
+            .call_path(
+                Method::GET,
+                paths::USERS,
+                "/api/v1/users?q=a",
+                Some(&agent),
+                None,
+            )
+            .await;
+        let several = several.ok(200)["users"].as_array().unwrap().clone();
+        assert!(several.len() >= 2, "{}: {several:?}", env.name);
+        for summary in &several {
+            let uid = summary["uid"].as_str().unwrap();
+            let devices = env.get(paths::USER_DEVICES, &[("uid", uid)], &agent).await;
+            let browsers = env
+                .get(paths::USER_TRUSTED_BROWSERS, &[("uid", uid)], &agent)
+                .await;
+            assert_eq!(
+                summary["device_count"],
+                devices.ok(200).as_array().unwrap().len(),
+                "{uid}"
+            );
+            assert_eq!(
+                summary["trusted_browser_count"],
+                browsers.ok(200).as_array().unwrap().len(),
+                "{uid}"
+            );
+        }
+        let alice_summary = several.iter().find(|u| u["uid"] == "alice").unwrap();
+        assert_eq!(alice_summary["device_count"], 2);
         for bad in [
             "/api/v1/users",
             "/api/v1/users?q=",
