@@ -457,13 +457,12 @@ impl Store for RedisStore {
 
     async fn search_users(&self, prefix: &str, limit: usize) -> StoreResult<Vec<User>> {
         let prefix = prefix.trim().to_lowercase();
-        // No UTF-8 string contains 0xFF: every member starting with the
-        // prefix sorts below prefix + 0xFF.
-        let mut max = b"[".to_vec();
-        max.extend_from_slice(prefix.as_bytes());
-        max.push(0xFF);
         let mut min = b"[".to_vec();
         min.extend_from_slice(prefix.as_bytes());
+        let mut max = min.clone();
+        // No UTF-8 string contains 0xFF: every member starting with the
+        // prefix sorts below prefix + 0xFF.
+        max.push(0xFF);
         // Pages of the index in order, each starting after the last member
         // read, until enough users are found: a few users' terms per page.
         let page = limit.saturating_mul(4).clamp(16, 1024);
