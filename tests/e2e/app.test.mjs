@@ -112,7 +112,9 @@ test("the web view runs without what a browser enables and this page never uses"
   assert.deepEqual(exposed, { webgl: false, audio: false, canvas2d: true });
   // JavaScriptCore's JIT off in the app's own web process, from the
   // environment the app sets before WebKitGTK starts it.
-  const webProcesses = await childrenNamed(await appPid(), "WebKitWebProces");
+  const all = await processes();
+  const app = appProcess(all);
+  const webProcesses = all.filter((p) => p.ppid === app.pid && p.name === "WebKitWebProces").map((p) => p.pid);
   assert.ok(webProcesses.length > 0, "the app has a WebKit web process");
   for (const pid of webProcesses) {
     const environ = (await readFile(`/proc/${pid}/environ`, "latin1")).split("\0");
@@ -141,16 +143,12 @@ async function processes() {
   return all;
 }
 
-/** The app under test: the process running TESSERA_APP. */
-async function appPid() {
+/** The app under test, among `all`: the process running TESSERA_APP. */
+function appProcess(all) {
   const name = APP.split("/").pop().slice(0, 15);
-  const found = (await processes()).filter((p) => p.name === name);
+  const found = all.filter((p) => p.name === name);
   assert.equal(found.length, 1, `one ${name} process runs`);
-  return found[0].pid;
-}
-
-async function childrenNamed(ppid, name) {
-  return (await processes()).filter((p) => p.ppid === ppid && p.name === name).map((p) => p.pid);
+  return found[0];
 }
 
 test("the settings open in place and show the provider as editable", async () => {
