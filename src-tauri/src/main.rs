@@ -15,16 +15,19 @@ fn main() {
     tessera_desktop_lib::run()
 }
 
-/// WebKitGTK's settings that only the environment carries
-/// (`tessera_desktop_lib::webview::ENGINE_ENVIRONMENT` says which and why).
+/// GTK's and WebKitGTK's settings that only the environment carries
+/// (`tessera_desktop_lib::webview::ENGINE_ENVIRONMENT` and `EGL_VENDOR_FILES`
+/// say which and why).
 #[cfg(target_os = "linux")]
 fn set_engine_environment() {
-    let to_set = tessera_desktop_lib::webview::engine_environment_to_set(|name| {
-        std::env::var_os(name).is_some()
-    });
+    use tessera_desktop_lib::webview;
+    let to_set = webview::engine_environment_to_set(|name| std::env::var_os(name).is_some());
+    // SAFETY (all three): called first thing in `main`, before any other
+    // thread exists, so nothing reads the environment concurrently.
     for (name, value) in to_set {
-        // SAFETY: called first thing in `main`, before any other thread
-        // exists, so nothing reads the environment concurrently.
         unsafe { std::env::set_var(name, value) };
+    }
+    if webview::app_process_without_egl_driver(|name| std::env::var(name).ok()) {
+        unsafe { webview::settle_egl_without_driver() };
     }
 }

@@ -120,7 +120,16 @@ test("the web view runs without what a browser enables and this page never uses"
     const environ = (await readFile(`/proc/${pid}/environ`, "latin1")).split("\0");
     assert.ok(environ.includes("JSC_useJIT=0"), `web process ${pid} runs without the JIT`);
     assert.ok(environ.includes("WEBKIT_DISABLE_DMABUF_RENDERER=1"), `web process ${pid} uses the shared-memory renderer`);
+    assert.ok(
+      !environ.some((v) => v.startsWith("__EGL_VENDOR_LIBRARY_FILENAMES=")),
+      `web process ${pid} may load its GL driver`,
+    );
   }
+  // The app's own process only copies the web process's frames to the
+  // window: no GL driver (GTK's GLX or WebKit's EGL) is loaded into it.
+  const maps = await readFile(`/proc/${app.pid}/maps`, "latin1");
+  const drivers = [...new Set(maps.match(/[^/\s]*(libEGL_|libGLX_|_dri\.so|libLLVM)[^/\s]*/g) ?? [])];
+  assert.deepEqual(drivers, [], "the app's process loads no GL driver");
 });
 
 /** /proc/PID/stat's name and parent pid. */
