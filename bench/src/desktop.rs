@@ -29,8 +29,10 @@ pub struct DesktopFigures {
     /// ICU's libraries and data, shared with every program that maps them.
     pub idle_pss_anon_mib: f64,
     /// The part of `idle_pss_mib` in the GL driver's libraries (Mesa's
-    /// DRI driver and the LLVM it links), which WebKitGTK loads in the app
-    /// and web processes: on this machine, software rendering under Xvfb.
+    /// DRI driver and the LLVM it links), which WebKitGTK loads in its web
+    /// process (the app's own process is kept without GL, see
+    /// src-tauri/src/webview.rs): on this machine, software rendering under
+    /// Xvfb.
     pub idle_pss_gl_mib: f64,
     /// Processes counted in `idle_pss_mib`.
     pub processes: usize,

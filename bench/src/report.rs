@@ -445,7 +445,7 @@ fn desktop_goals(out: &mut String, d: &DesktopFigures) {
             );
             let _ = writeln!(
                 out,
-                "| (context) of which the GL driver's libraries (Mesa's DRI driver and its LLVM, loaded by WebKitGTK in the app and web processes; software rendering under Xvfb here, a GPU driver on a desktop) | {:.0} MiB | — | — | — | — |",
+                "| (context) of which the GL driver's libraries (Mesa's DRI driver and its LLVM, loaded by WebKitGTK's web process only, the app's own process draws without GL; software rendering under Xvfb here, a GPU driver on a desktop) | {:.0} MiB | — | — | — | — |",
                 d.idle_pss_gl_mib
             );
         }
