@@ -22,7 +22,7 @@ fn main() {
 fn set_engine_environment() {
     use tessera_desktop_lib::webview;
     let to_set = webview::engine_environment_to_set(|name| std::env::var_os(name).is_some());
-    // SAFETY (all three): called first thing in `main`, before any other
+    // SAFETY (both blocks): called first thing in `main`, before any other
     // thread exists, so nothing reads the environment concurrently.
     for (name, value) in to_set {
         unsafe { std::env::set_var(name, value) };

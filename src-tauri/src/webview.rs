@@ -64,15 +64,15 @@ pub fn app_process_without_egl_driver(var: impl Fn(&str) -> Option<String>) -> b
 
 /// Makes libglvnd settle, in this process, on no EGL driver (see
 /// [`EGL_VENDOR_FILES`]), then removes the variable so that the processes
-/// started later load theirs. Returns whether libEGL was there to ask (a
-/// system without libglvnd's libEGL keeps its driver, and nothing changes).
+/// started later load theirs. On a system whose libEGL is not libglvnd's the
+/// variable means nothing: the app's process keeps its driver, as before.
 ///
 /// # Safety
 ///
 /// Sets and removes an environment variable: call it before any other
 /// thread exists.
 #[cfg(target_os = "linux")]
-pub unsafe fn settle_egl_without_driver() -> bool {
+pub unsafe fn settle_egl_without_driver() {
     // EGL 1.5: client extensions of EGL_NO_DISPLAY, the call that makes
     // libglvnd load its vendor list without opening any display.
     const EGL_EXTENSIONS: i32 = 0x3055;
@@ -93,7 +93,6 @@ pub unsafe fn settle_egl_without_driver() -> bool {
             query_string(std::ptr::null_mut(), EGL_EXTENSIONS);
         }
         std::env::remove_var(EGL_VENDOR_FILES);
-        !symbol.is_null()
     }
 }
 
