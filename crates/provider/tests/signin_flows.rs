@@ -473,6 +473,19 @@ async fn wrong_codes_lock_the_account_with_a_clear_message() {
             "{}",
             env.store_name
         );
+        // That code was counted and used up in the same write: once the
+        // lock is lifted (by hand here), it is refused as a replay.
+        let store = &env.provider.app.store;
+        store.rate_limit_reset("signin:account:demo").await.unwrap();
+        let replayed = browser.submit(&form, &[("otp", &good)]).await;
+        let (status, html) = replayed.page();
+        assert_eq!(*status, StatusCode::UNAUTHORIZED, "{}", env.store_name);
+        assert!(html.contains("already used"), "{html}");
+        // The replay was the first failure since: two more lock again.
+        for _ in 0..2 {
+            form = browser.submit(&form, &[("otp", "000000")]).await;
+        }
+        assert_eq!(*form.page().0, StatusCode::TOO_MANY_REQUESTS);
         let fresh = env
             .demo_sign_in(&Browser::new(issuer), &req.url(issuer, &[]), None)
             .await;

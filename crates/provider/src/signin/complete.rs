@@ -10,7 +10,7 @@ use crate::crypto::{random_token, token_hash};
 use crate::oidc::authorize::AuthRequest;
 use crate::oidc::redirect::{error_redirect, see_other, with_params};
 use crate::state::Provider;
-use crate::store::{AuditAction, AuthCodeGrant, BrowserSession, Device, StoreError, User};
+use crate::store::{self, AuditAction, AuthCodeGrant, BrowserSession, Device, StoreError, User};
 use crate::trusted;
 use crate::web::{SESSION_COOKIE, cookie, set_cookie};
 
@@ -218,10 +218,13 @@ pub async fn finish(
         Some(&done.uid),
         &details,
     );
-    let (stored, ()) = tokio::join!(
-        async { tokio::try_join!(session_stored, code_stored, transaction_removed) },
-        recorded
-    );
+    let (stored, ()) = store::together(async {
+        tokio::join!(
+            async { tokio::try_join!(session_stored, code_stored, transaction_removed) },
+            recorded
+        )
+    })
+    .await;
     stored?;
     let mut params = vec![("code", code.as_str())];
     if let Some(state) = &request.state {

@@ -9,7 +9,7 @@ use super::transaction::{Stage, save};
 use super::{Account, Step, needs_mfa, second_factor};
 use crate::audit;
 use crate::password;
-use crate::store::{AuditAction, StoreError};
+use crate::store::{self, AuditAction, StoreError};
 
 impl Step<'_> {
     pub(super) async fn password(
@@ -111,8 +111,10 @@ impl Step<'_> {
         } else {
             // A right password is not a failure: its attempt is given back
             // with the transaction's save (one commit, one flush to Redis).
-            let (saved, ()) =
-                tokio::join!(save(self.app, self.tx, &self.txn), self.release_attempt());
+            let (saved, ()) = store::together(async {
+                tokio::join!(save(self.app, self.tx, &self.txn), self.release_attempt())
+            })
+            .await;
             saved?;
         }
         // A client that sent the code along with the password goes on at

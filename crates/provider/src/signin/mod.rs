@@ -30,7 +30,7 @@ use crate::oidc::redirect::error_redirect;
 use crate::pages::{EnrolView, RecoveryView, SignInPage, error_page, render};
 use crate::ratelimit::{self, Attempt};
 use crate::state::Provider;
-use crate::store::{AuditAction, Device, StoreError, StoreResult, User};
+use crate::store::{self, AuditAction, Device, StoreError, StoreResult, User};
 use crate::web::{self, Params, SESSION_COOKIE, cookie};
 use crate::{policy, totp, trusted};
 
@@ -305,7 +305,7 @@ struct Step<'a> {
     attempt: std::sync::Mutex<Option<Attempt>>,
 }
 
-/// The account a form post is about, read together with its rate limits.
+/// The account a form post is about.
 struct Account {
     /// The user named by the account name, disabled or not.
     user: Option<User>,
@@ -317,7 +317,7 @@ struct Account {
 impl Account {
     /// Reads `name`'s user and (`with_devices`) devices concurrently: one
     /// pipelined round trip on Redis, issued together with the rate-limit
-    /// check.
+    /// check (except at the code stage, which counts with the code's mark).
     async fn read(app: &Provider, name: Option<&str>, with_devices: bool) -> StoreResult<Account> {
         let Some(name) = name.filter(|n| !n.is_empty()) else {
             return Ok(Account {
@@ -360,20 +360,22 @@ impl Step<'_> {
                 authenticated_at,
             } => return self.recovery_codes_saved(uid, *authenticated_at).await,
         };
-        let limits = &self.app.config.rate_limit;
         let with_devices = !matches!(self.txn.stage, Stage::Enrol { .. });
+        // The code stage counts its attempt itself, in one write with the
+        // code's mark (see `second_factor`).
+        let counted_by_stage = matches!(self.txn.stage, Stage::SecondFactor { .. });
         let (begun, account) = tokio::join!(
-            limits.begin(&*self.app.store, name.as_deref(), &self.origin.ip),
+            async {
+                if counted_by_stage {
+                    return Ok(Ok(()));
+                }
+                self.begin_attempt(name.as_deref()).await
+            },
             Account::read(self.app, name.as_deref(), with_devices),
         );
-        let attempt = match begun? {
-            Ok(attempt) => attempt,
-            Err(locked) => {
-                let msg = self.lang.texts().too_many_attempts(locked.minutes);
-                return self.again(msg, StatusCode::TOO_MANY_REQUESTS).await;
-            }
-        };
-        *self.attempt_slot() = Some(attempt);
+        if let Err(refusal) = begun? {
+            return Ok(refusal);
+        }
         let answer = match account {
             Ok(account) => self.stage(account, now).await,
             Err(e) => Err(e),
@@ -407,6 +409,26 @@ impl Step<'_> {
         self.attempt
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts this post's attempt against `name` and the client's address
+    /// before anything is checked (see `ratelimit`); the page refusing it
+    /// when either is locked out.
+    async fn begin_attempt(&self, name: Option<&str>) -> StoreResult<Result<(), Response>> {
+        let limits = &self.app.config.rate_limit;
+        match limits
+            .begin(&*self.app.store, name, &self.origin.ip)
+            .await?
+        {
+            Ok(attempt) => {
+                *self.attempt_slot() = Some(attempt);
+                Ok(Ok(()))
+            }
+            Err(locked) => {
+                let msg = self.lang.texts().too_many_attempts(locked.minutes);
+                Ok(Err(self.again(msg, StatusCode::TOO_MANY_REQUESTS).await?))
+            }
+        }
     }
 
     /// This post's attempt, now settled by the caller.
@@ -499,17 +521,20 @@ impl Step<'_> {
     ) -> Result<Response, StoreError> {
         // Given back together with the completion's writes (one commit, one
         // flush to Redis), which also clear the account's counter.
-        let (finished, ()) = tokio::join!(
-            complete::finish(
-                self.app,
-                Some(self.tx),
-                &self.txn.request,
-                done,
-                &self.origin,
-                cookies,
-            ),
-            self.release_attempt()
-        );
+        let (finished, ()) = store::together(async {
+            tokio::join!(
+                complete::finish(
+                    self.app,
+                    Some(self.tx),
+                    &self.txn.request,
+                    done,
+                    &self.origin,
+                    cookies,
+                ),
+                self.release_attempt()
+            )
+        })
+        .await;
         finished
     }
 

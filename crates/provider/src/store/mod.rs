@@ -43,6 +43,15 @@ pub use records::{
     hash_token,
 };
 
+/// Runs `writes`, handing the store the writes it issues in one poll (the
+/// branches of one `join!`) together. The embedded store then commits them
+/// in one transaction, one flush, instead of racing its committer's wake-up
+/// (see `embedded::commit`); Redis pipelines concurrent commands by itself.
+/// Only where writes are independent of each other: none waits for another.
+pub fn together<F: std::future::Future>(writes: F) -> impl std::future::Future<Output = F::Output> {
+    embedded::together(writes)
+}
+
 /// Name of the provider's active ES256 signing key in
 /// [`Store::put_key_material`] (see `keyring`).
 pub const SIGNING_KEY: &str = "signing-key";
@@ -313,7 +322,8 @@ pub trait Store: Send + Sync + 'static {
     /// `false` if it already was (SET NX semantics). Visible at once,
     /// durable (on a store that waits for the disk) with the caller's next
     /// durable write, which completing the sign-in always is: a crash before
-    /// it may forget the mark, which no answer relied on.
+    /// it may forget the mark, which no answer relied on (nor does the
+    /// refusal of a post locked out after its code was marked).
     async fn mark_code_used(
         &self,
         device_id: &str,

@@ -9,7 +9,7 @@
 mod commit;
 mod tables;
 
-pub use commit::COMMIT_THREAD;
+pub use commit::{COMMIT_THREAD, Commits, together};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
@@ -92,6 +92,11 @@ impl EmbeddedStore {
             committer,
             path,
         })
+    }
+
+    /// The committer's counts since the store opened.
+    pub fn commits(&self) -> Commits {
+        self.committer.commits()
     }
 
     /// Where the database file is (`:memory:` for [`Self::in_memory`]).
