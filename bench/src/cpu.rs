@@ -7,6 +7,7 @@
 use std::time::Instant;
 
 const VERIFIERS: &[&str] = &[tessera_provider::password::VERIFIER_THREADS];
+const COMMITTER: &[&str] = &[tessera_provider::store::embedded::COMMIT_THREAD];
 
 /// Kernel clock ticks per second of `/proc/*/stat` times (USER_HZ, 100 on
 /// every Linux architecture this runs on).
@@ -51,6 +52,7 @@ pub struct CpuWindow {
     started: Instant,
     provider: f64,
     verifiers: f64,
+    committer: f64,
     load: f64,
     redis_pid: u32,
     redis: f64,
@@ -63,6 +65,8 @@ pub struct CpuShares {
     pub provider_cores: f64,
     /// The provider's password verifiers alone.
     pub verifier_cores: f64,
+    /// The embedded store's committer alone (part of `provider_cores`).
+    pub committer_cores: f64,
     pub load_cores: f64,
     /// The `redis-server` shared by the provider and `redis-benchmark`.
     pub redis_cores: f64,
@@ -76,6 +80,7 @@ impl CpuShares {
         CpuShares {
             provider_cores: sum(|w| w.provider_cores),
             verifier_cores: sum(|w| w.verifier_cores),
+            committer_cores: sum(|w| w.committer_cores),
             load_cores: sum(|w| w.load_cores),
             redis_cores: sum(|w| w.redis_cores),
         }
@@ -105,6 +110,7 @@ impl CpuWindow {
             started: Instant::now(),
             provider: thread_cpu_secs(crate::PROVIDER_THREADS),
             verifiers: thread_cpu_secs(VERIFIERS),
+            committer: thread_cpu_secs(COMMITTER),
             load: thread_cpu_secs(crate::LOAD_THREADS),
             redis_pid,
             redis: process_cpu_secs(redis_pid),
@@ -116,6 +122,7 @@ impl CpuWindow {
         CpuShares {
             provider_cores: (thread_cpu_secs(crate::PROVIDER_THREADS) - self.provider) / secs,
             verifier_cores: (thread_cpu_secs(VERIFIERS) - self.verifiers) / secs,
+            committer_cores: (thread_cpu_secs(COMMITTER) - self.committer) / secs,
             load_cores: (thread_cpu_secs(crate::LOAD_THREADS) - self.load) / secs,
             redis_cores: (process_cpu_secs(self.redis_pid) - self.redis) / secs,
         }

@@ -256,6 +256,8 @@ fn main() {
         let expected = (floor_rates[0] * busy.as_secs_f64() * 2.0) as usize;
         let users = Arc::new(server_rt.block_on(srv.add_users("signin", expected.max(200), 1)));
         let next = Arc::new(AtomicUsize::new(0));
+        let commits_before = srv.commits();
+        let started = next.clone();
         let issuer = srv.issuer.clone();
         let concurrency = 4 * cores;
         let client = Arc::new(http1::Client::new(&issuer, concurrency).expect("provider address"));
@@ -280,6 +282,15 @@ fn main() {
             || floor_rates.push(argon2_floor(slice, cores).rate),
         );
         report_errors("sign-in", &stats);
+        // Per sign-in started (warm-up included, as the commits are).
+        let commits = commits_before.zip(srv.commits()).map(|(before, after)| {
+            let per = |n: u64| n as f64 / started.load(Ordering::Relaxed).max(1) as f64;
+            report::CommitsPerSignIn {
+                commits: per(after.batches - before.batches),
+                durable: per(after.durable - before.durable),
+                writes: per(after.writes - before.writes),
+            }
+        });
         let m = Measure::from_stats(&stats, concurrency);
         drop(srv);
         let floor = Measure::rate_only(floor_rates.iter().sum::<f64>() / floor_rates.len() as f64);
@@ -290,6 +301,7 @@ fn main() {
             StoreKind::Embedded => {
                 (figures.signin_embedded, figures.floor_embedded) = (m, floor);
                 figures.signin_cpu_embedded = shares;
+                figures.signin_commits_embedded = commits;
                 figures.signin_embedded_slices = slices;
             }
             StoreKind::Redis => {

@@ -109,6 +109,8 @@ impl StoreKind {
 pub struct Server {
     pub issuer: String,
     pub app: AppState,
+    /// The embedded store, for its commit counts (`None` on Redis).
+    embedded: Option<Arc<tessera_provider::store::EmbeddedStore>>,
     task: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
 }
@@ -117,10 +119,14 @@ impl Server {
     /// Starts a provider on a fresh store (call inside the server runtime).
     pub async fn start(kind: StoreKind, redis_url: Option<&str>) -> Server {
         let dir = tempfile::tempdir().expect("temporary data directory");
-        let store: Arc<dyn Store> = match kind {
-            StoreKind::Embedded => Arc::new(
+        let embedded = match kind {
+            StoreKind::Embedded => Some(Arc::new(
                 tessera_provider::store::EmbeddedStore::open(dir.path()).expect("embedded store"),
-            ),
+            )),
+            StoreKind::Redis => None,
+        };
+        let store: Arc<dyn Store> = match kind {
+            StoreKind::Embedded => embedded.clone().expect("opened above"),
             StoreKind::Redis => {
                 let url = redis_url.expect("a Redis URL");
                 // A fresh prefix per run, so runs on one server do not mix.
@@ -159,9 +165,15 @@ impl Server {
         Server {
             issuer: app.issuer.clone(),
             app,
+            embedded,
             task,
             _dir: dir,
         }
+    }
+
+    /// The embedded store's commit counts so far (`None` on Redis).
+    pub fn commits(&self) -> Option<tessera_provider::store::embedded::Commits> {
+        self.embedded.as_ref().map(|store| store.commits())
     }
 
     /// Creates `count` users `<prefix>N` (password [`PASSWORD`]) with
