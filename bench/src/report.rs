@@ -523,18 +523,20 @@ pub fn render(
         crate::signin_slice(measure).as_secs_f64()
     );
 
-    for (store, cpu, signin, floor) in [
+    for (store, cpu, signin, floor, commits) in [
         (
             "embedded",
             &f.signin_cpu_embedded,
             &f.signin_embedded,
             &f.floor_embedded,
+            f.signin_commits_embedded,
         ),
         (
             "Redis",
             &f.signin_cpu_redis,
             &f.signin_redis,
             &f.floor_redis,
+            None,
         ),
     ] {
         if cpu.provider_cores > 0.0 {
@@ -552,8 +554,8 @@ pub fn render(
             // within 10 % of the floor needs E <= V / 9.
             let verification_ms = cores as f64 / floor.rate * 1e3;
             let ms = |cores: f64| cores / signin.rate * 1e3;
-            let committer = match (store, &f.signin_commits_embedded) {
-                ("embedded", Some(c)) => format!(
+            let committer = match commits {
+                Some(c) => format!(
                     ", the store's committer {:.2} ms ({:.2} commits, {:.2} of them durable, \
                      for {:.1} writes)",
                     ms(cpu.committer_cores),
@@ -561,7 +563,7 @@ pub fn render(
                     c.durable,
                     c.writes
                 ),
-                _ => String::new(),
+                None => String::new(),
             };
             let _ = writeln!(
                 out,

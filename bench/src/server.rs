@@ -119,23 +119,22 @@ impl Server {
     /// Starts a provider on a fresh store (call inside the server runtime).
     pub async fn start(kind: StoreKind, redis_url: Option<&str>) -> Server {
         let dir = tempfile::tempdir().expect("temporary data directory");
-        let embedded = match kind {
-            StoreKind::Embedded => Some(Arc::new(
-                tessera_provider::store::EmbeddedStore::open(dir.path()).expect("embedded store"),
-            )),
-            StoreKind::Redis => None,
-        };
-        let store: Arc<dyn Store> = match kind {
-            StoreKind::Embedded => embedded.clone().expect("opened above"),
+        let (store, embedded): (Arc<dyn Store>, _) = match kind {
+            StoreKind::Embedded => {
+                let store = Arc::new(
+                    tessera_provider::store::EmbeddedStore::open(dir.path())
+                        .expect("embedded store"),
+                );
+                (store.clone(), Some(store))
+            }
             StoreKind::Redis => {
                 let url = redis_url.expect("a Redis URL");
                 // A fresh prefix per run, so runs on one server do not mix.
                 let prefix = format!("bench-{}:", tessera_provider::crypto::random_token(6));
-                Arc::new(
-                    tessera_provider::store::RedisStore::connect(url, &prefix)
-                        .await
-                        .expect("connect to redis-server"),
-                )
+                let store = tessera_provider::store::RedisStore::connect(url, &prefix)
+                    .await
+                    .expect("connect to redis-server");
+                (Arc::new(store), None)
             }
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

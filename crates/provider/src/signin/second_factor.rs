@@ -138,7 +138,7 @@ impl Step<'_> {
         // over the threshold is refused whatever its code, which it may
         // have used up. A code sent with the password is counted with it.
         let counted_here = self.attempt_slot().is_none();
-        let (begun, first_marked) = store::together(async {
+        let (begun, mut first_marked) = store::together(async {
             tokio::join!(
                 async {
                     if !counted_here {
@@ -158,7 +158,6 @@ impl Step<'_> {
         if let Err(refusal) = begun? {
             return Ok(refusal);
         }
-        let mut first_marked = first_marked;
         let mut replayed = false;
         let mut used_device = None;
         for (device, step) in matches {

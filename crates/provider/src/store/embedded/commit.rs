@@ -177,22 +177,19 @@ impl Committer {
         F: FnMut(&WriteTransaction) -> StoreResult<T> + Send + 'static,
     {
         let (caller, answered) = tokio::sync::oneshot::channel::<StoreResult<T>>();
-        let mut job: Option<Box<dyn Job>> = Some(Box::new(Write {
+        let job: Box<dyn Job> = Box::new(Write {
             f,
             durable,
             result: None,
             caller,
-        }));
+        });
         let closed = || StoreError::Unavailable("embedded store is closed".into());
         let queue = self.queue.as_ref().ok_or_else(closed)?;
-        // Inside `together`: held, queued when the poll ends. (Dropped
-        // unqueued if the committer stops meanwhile: the answer says so.)
-        let _ = HELD.try_with(|held| {
-            if let Some(job) = job.take() {
-                held.borrow_mut().push((self.id, queue.clone(), job));
-            }
-        });
-        if let Some(job) = job {
+        if holding() {
+            // Queued when the poll ends (dropped unqueued if the committer
+            // stops meanwhile: the answer says so).
+            HELD.with(|held| held.borrow_mut().push((self.id, queue.clone(), job)));
+        } else {
             queue.send(vec![job]).map_err(|_| closed())?;
         }
         answered.await.map_err(|_| {
@@ -228,7 +225,7 @@ impl<F: Future> Future for Together<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let writes = self.get_mut().writes.as_mut();
-        if HELD.try_with(|_| ()).is_ok() {
+        if holding() {
             return writes.poll(cx);
         }
         let (polled, held) = HELD.sync_scope(RefCell::new(Vec::new()), || {
@@ -238,6 +235,11 @@ impl<F: Future> Future for Together<F> {
         queue_held(held);
         polled
     }
+}
+
+/// Whether this task is inside [`together`] (its writes are held).
+fn holding() -> bool {
+    HELD.try_with(|_| ()).is_ok()
 }
 
 /// Queues the writes held in one poll, one group per committer, in the
