@@ -288,6 +288,7 @@ fn main() {
             report::CommitsPerSignIn {
                 commits: per(after.batches - before.batches),
                 durable: per(after.durable - before.durable),
+                by_caller: per(after.by_caller - before.by_caller),
                 writes: per(after.writes - before.writes),
             }
         });

@@ -107,6 +107,8 @@ pub struct Figures {
 pub struct CommitsPerSignIn {
     pub commits: f64,
     pub durable: f64,
+    /// Lazy commits run by the request itself (counted in its handling).
+    pub by_caller: f64,
     pub writes: f64,
 }
 
@@ -556,12 +558,14 @@ pub fn render(
             let ms = |cores: f64| cores / signin.rate * 1e3;
             let committer = match commits {
                 Some(c) => format!(
-                    ", the store's committer {:.2} ms ({:.2} commits, {:.2} of them durable, \
-                     for {:.1} writes)",
+                    ", the store's committer thread {:.2} ms ({:.2} commits, {:.2} of them \
+                     durable, for {:.1} writes; {:.2} lazy commits were run by the request \
+                     itself, the committer being idle, and count in its handling)",
                     ms(cpu.committer_cores),
                     c.commits,
                     c.durable,
-                    c.writes
+                    c.writes,
+                    c.by_caller
                 ),
                 None => String::new(),
             };

@@ -17,8 +17,8 @@
 //! transaction cannot be rolled back part-way: the shared transaction is
 //! then dropped and the batch runs again one transaction per write (the
 //! failed one rolled back alone), which is why a write is `FnMut`: it may
-//! run twice, each time against the same state. Writes run one at a time
-//! on one thread whichever way, so each sees the ones queued before it.
+//! run twice, each time against the same state. Writes run one batch at a
+//! time whichever way, so each sees the ones committed before it.
 //! Other requests may read the writes of a batch that ran one by one a
 //! flush before they are durable.
 //!
@@ -28,13 +28,21 @@
 //! writes in two batches, two flushes, four times in ten). Writes issued
 //! inside [`together`] are therefore held until the poll that issued them
 //! ends, then queued as one group, which no batch splits.
+//!
+//! A group of lazy writes whose committer is idle (nothing queued, no batch
+//! running) is run and committed by its caller on the spot, under the same
+//! lock the committer holds for a batch ([`Route::submit`]): such a commit
+//! takes tens of microseconds, and the trip to the committer thread and
+//! back cost as much again in wake-ups. Durable writes, and anything that
+//! finds the committer busy, still go to the committer thread, which
+//! gathers concurrent ones into one flush.
 
 use std::cell::RefCell;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, Weak, mpsc};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 
@@ -54,11 +62,11 @@ type Group = Vec<Box<dyn Job>>;
 
 tokio::task_local! {
     /// The writes issued in the current poll of a [`together`] future, with
-    /// the committer each is for.
-    static HELD: RefCell<Vec<(u64, mpsc::Sender<Group>, Box<dyn Job>)>>;
+    /// where each goes.
+    static HELD: RefCell<Vec<(Route, Box<dyn Job>)>>;
 }
 
-/// Ids telling committers apart in [`HELD`].
+/// Ids telling committers apart in [`HELD`] ([`Route::id`]).
 static NEXT_COMMITTER: AtomicU64 = AtomicU64::new(0);
 
 /// One queued write and its caller.
@@ -121,6 +129,9 @@ pub struct Commits {
     pub batches: u64,
     /// Of those, the ones that waited for the disk.
     pub durable: u64,
+    /// Of those, the lazy ones their caller committed on its own thread
+    /// (the committer being idle).
+    pub by_caller: u64,
     /// Writes run (each counted once, however often it ran).
     pub writes: u64,
 }
@@ -129,48 +140,155 @@ pub struct Commits {
 struct Counters {
     batches: AtomicU64,
     durable: AtomicU64,
+    by_caller: AtomicU64,
     writes: AtomicU64,
+}
+
+/// What the committer thread shares with the callers that commit a lazy
+/// group themselves.
+struct Shared {
+    db: Arc<Database>,
+    /// Held while a batch runs and commits, by the committer thread or by a
+    /// caller: one write transaction at a time, and none begun while redb
+    /// would make it wait.
+    writing: Mutex<()>,
+    /// Groups sent to the committer thread and not yet taken by it.
+    queued: AtomicUsize,
+    counters: Counters,
+}
+
+impl Shared {
+    /// Runs `batch` in one transaction (each write alone if one fails) and
+    /// commits it, durable when one of its writes asks; the batch's outcome.
+    /// The caller holds `writing`.
+    fn commit(&self, batch: &mut [Box<dyn Job>]) -> StoreResult<()> {
+        let counters = &self.counters;
+        // One write that waits for the disk makes the whole batch's commit durable.
+        let durability = if batch.iter().any(|job| job.durable()) {
+            counters.durable.fetch_add(1, Ordering::Relaxed);
+            Durability::Immediate
+        } else {
+            Durability::None
+        };
+        counters.batches.fetch_add(1, Ordering::Relaxed);
+        counters
+            .writes
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        match run_together(&self.db, batch, durability) {
+            Some(done) => done,
+            None => run_one_by_one(&self.db, batch, durability),
+        }
+    }
+}
+
+/// `writing`, whatever a panic left in it (nothing: the lock guards no data).
+fn lock(writing: &Mutex<()>) -> MutexGuard<'_, ()> {
+    writing.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Where a committer's groups go.
+#[derive(Clone)]
+struct Route {
+    /// Tells committers apart in [`HELD`].
+    id: u64,
+    queue: mpsc::Sender<Group>,
+    shared: Arc<Shared>,
+}
+
+impl Route {
+    /// Commits `group` at once on this thread when all its writes are lazy
+    /// and the committer is idle (nothing queued, nothing committing);
+    /// queues it for the committer thread otherwise. A lazy commit takes
+    /// tens of microseconds without the disk: handing it to the committer
+    /// and back cost as much again in thread wake-ups, on a machine whose
+    /// cores are busy hashing passwords (measured: ARCHITECTURE.md,
+    /// performance). A durable commit stays on the committer thread, which
+    /// gathers concurrent ones into one flush, and so does anything queued
+    /// behind a busy committer. Returns false when the committer has
+    /// stopped (the group is dropped: its callers are told).
+    fn submit(&self, mut group: Group) -> bool {
+        let shared = &self.shared;
+        let lazy = group.iter().all(|job| !job.durable());
+        if lazy && shared.queued.load(Ordering::Acquire) == 0 {
+            let writing = match shared.writing.try_lock() {
+                Ok(writing) => Some(writing),
+                Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+                Err(TryLockError::WouldBlock) => None,
+            };
+            if let Some(writing) = writing {
+                shared.counters.by_caller.fetch_add(1, Ordering::Relaxed);
+                let done = shared.commit(&mut group);
+                drop(writing);
+                for job in group {
+                    job.answer(done.clone());
+                }
+                return true;
+            }
+        }
+        shared.queued.fetch_add(1, Ordering::AcqRel);
+        if self.queue.send(group).is_err() {
+            shared.queued.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
+        true
+    }
 }
 
 /// The committer thread and its queue; dropping it finishes the queued
 /// writes and joins the thread (which releases the database).
 pub(super) struct Committer {
-    id: u64,
-    queue: Option<mpsc::Sender<Group>>,
+    route: Option<Route>,
     thread: Option<JoinHandle<()>>,
-    counters: Arc<Counters>,
+    shared: Arc<Shared>,
 }
 
 impl Committer {
     pub(super) fn start(db: Arc<Database>) -> StoreResult<Committer> {
         let (queue, jobs) = mpsc::channel::<Group>();
-        let counters = Arc::new(Counters::default());
-        let counted = counters.clone();
+        let shared = Arc::new(Shared {
+            db,
+            writing: Mutex::new(()),
+            queued: AtomicUsize::new(0),
+            counters: Counters::default(),
+        });
+        let on_thread = shared.clone();
         let thread = std::thread::Builder::new()
             .name(COMMIT_THREAD.into())
-            .spawn(move || commit_batches(&db, &jobs, &counted))
+            .spawn(move || commit_batches(&on_thread, &jobs))
             .map_err(|err| StoreError::Unavailable(format!("cannot start the committer: {err}")))?;
         Ok(Committer {
-            id: NEXT_COMMITTER.fetch_add(1, Ordering::Relaxed),
-            queue: Some(queue),
+            route: Some(Route {
+                id: NEXT_COMMITTER.fetch_add(1, Ordering::Relaxed),
+                queue,
+                shared: shared.clone(),
+            }),
             thread: Some(thread),
-            counters,
+            shared,
         })
     }
 
     pub(super) fn commits(&self) -> Commits {
         let read = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        let counters = &self.shared.counters;
         Commits {
-            batches: read(&self.counters.batches),
-            durable: read(&self.counters.durable),
-            writes: read(&self.counters.writes),
+            batches: read(&counters.batches),
+            durable: read(&counters.durable),
+            by_caller: read(&counters.by_caller),
+            writes: read(&counters.writes),
         }
     }
 
-    /// Runs `f` in a write transaction on the committer thread and answers
-    /// once its commit is done, and on disk when `durable`; when `f` fails,
-    /// none of its changes is kept. `f` may run twice (see the module's
-    /// documentation).
+    /// A handle that runs a transaction of its own between the committer's
+    /// batches, for work too long to hold up the queue (the periodic purge);
+    /// it does not keep the store open.
+    pub(super) fn exclusive(&self) -> Exclusive {
+        Exclusive(Arc::downgrade(&self.shared))
+    }
+
+    /// Runs `f` in a write transaction and answers once its commit is done,
+    /// and on disk when `durable`; when `f` fails, none of its changes is
+    /// kept. `f` may run twice (see the module's documentation). A lazy
+    /// write may run on the calling thread ([`Route::submit`]).
     pub(super) async fn write<T, F>(&self, durable: bool, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
@@ -184,13 +302,13 @@ impl Committer {
             caller,
         });
         let closed = || StoreError::Unavailable("embedded store is closed".into());
-        let queue = self.queue.as_ref().ok_or_else(closed)?;
+        let route = self.route.as_ref().ok_or_else(closed)?;
         if holding() {
-            // Queued when the poll ends (dropped unqueued if the committer
-            // stops meanwhile: the answer says so).
-            HELD.with(|held| held.borrow_mut().push((self.id, queue.clone(), job)));
-        } else {
-            queue.send(vec![job]).map_err(|_| closed())?;
+            // Submitted when the poll ends (dropped unqueued if the
+            // committer stops meanwhile: the answer says so).
+            HELD.with(|held| held.borrow_mut().push((route.clone(), job)));
+        } else if !route.submit(vec![job]) {
+            return Err(closed());
         }
         answered.await.map_err(|_| {
             StoreError::Unavailable("embedded store write failed (the committer stopped)".into())
@@ -200,10 +318,26 @@ impl Committer {
 
 impl Drop for Committer {
     fn drop(&mut self) {
-        drop(self.queue.take());
+        drop(self.route.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// See [`Committer::exclusive`].
+pub(super) struct Exclusive(Weak<Shared>);
+
+impl Exclusive {
+    /// Runs `f` in a durable transaction of its own, waiting for the
+    /// committer's batch in progress; `None` once the store is closed.
+    pub(super) fn transact<T>(
+        &self,
+        f: impl FnOnce(&WriteTransaction) -> StoreResult<T>,
+    ) -> Option<StoreResult<T>> {
+        let shared = self.0.upgrade()?;
+        let _writing = lock(&shared.writing);
+        Some(transact(&shared.db, Durability::Immediate, f))
     }
 }
 
@@ -242,19 +376,19 @@ fn holding() -> bool {
     HELD.try_with(|_| ()).is_ok()
 }
 
-/// Queues the writes held in one poll, one group per committer, in the
+/// Submits the writes held in one poll, one group per committer, in the
 /// order they were issued.
-fn queue_held(held: Vec<(u64, mpsc::Sender<Group>, Box<dyn Job>)>) {
-    let mut groups: Vec<(u64, mpsc::Sender<Group>, Group)> = Vec::new();
-    for (id, queue, job) in held {
-        match groups.iter_mut().find(|(of, ..)| *of == id) {
-            Some((.., group)) => group.push(job),
-            None => groups.push((id, queue, vec![job])),
+fn queue_held(held: Vec<(Route, Box<dyn Job>)>) {
+    let mut groups: Vec<(Route, Group)> = Vec::new();
+    for (route, job) in held {
+        match groups.iter_mut().find(|(to, _)| to.id == route.id) {
+            Some((_, group)) => group.push(job),
+            None => groups.push((route, vec![job])),
         }
     }
-    for (_, queue, group) in groups {
+    for (route, group) in groups {
         // A stopped committer drops them: their callers are told.
-        let _ = queue.send(group);
+        route.submit(group);
     }
 }
 
@@ -282,29 +416,22 @@ fn run_caught(job: &mut Box<dyn Job>, txn: &WriteTransaction) -> bool {
     catch_unwind(AssertUnwindSafe(|| job.run(txn))).unwrap_or(false)
 }
 
-fn commit_batches(db: &Database, groups: &mpsc::Receiver<Group>, counters: &Counters) {
+fn commit_batches(shared: &Shared, groups: &mpsc::Receiver<Group>) {
     while let Ok(mut batch) = groups.recv() {
+        let writing = lock(&shared.writing);
+        let mut taken = 1;
         while batch.len() < MAX_BATCH {
             match groups.try_recv() {
-                Ok(group) => batch.extend(group),
+                Ok(group) => {
+                    batch.extend(group);
+                    taken += 1;
+                }
                 Err(_) => break,
             }
         }
-        // One write that waits for the disk makes the whole batch's commit durable.
-        let durability = if batch.iter().any(|job| job.durable()) {
-            counters.durable.fetch_add(1, Ordering::Relaxed);
-            Durability::Immediate
-        } else {
-            Durability::None
-        };
-        counters.batches.fetch_add(1, Ordering::Relaxed);
-        counters
-            .writes
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        let done = match run_together(db, &mut batch, durability) {
-            Some(done) => done,
-            None => run_one_by_one(db, &mut batch, durability),
-        };
+        shared.queued.fetch_sub(taken, Ordering::AcqRel);
+        let done = shared.commit(&mut batch);
+        drop(writing);
         for job in batch {
             job.answer(done.clone());
         }
@@ -576,6 +703,50 @@ mod tests {
             (1, 0)
         );
         assert_eq!(stored(&db), (1..=7).collect::<Vec<_>>());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lazy_write_is_committed_by_its_caller_only_while_the_committer_is_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, committer) = open(&dir.path().join("t.redb"));
+        let committer = Arc::new(committer);
+        // Writes `n` and says on which thread it ran.
+        let insert = |n: u64, durable: bool| {
+            let committer = committer.clone();
+            async move {
+                committer
+                    .write(durable, move |txn| {
+                        txn.open_table(T)?.insert(n, n)?;
+                        Ok(std::thread::current().name().map(str::to_owned))
+                    })
+                    .await
+            }
+        };
+        let before = committer.commits();
+        let lazy = insert(1, false).await.unwrap();
+        assert_ne!(lazy.as_deref(), Some(COMMIT_THREAD));
+        let durable = insert(2, true).await.unwrap();
+        assert_eq!(durable.as_deref(), Some(COMMIT_THREAD));
+        let after = committer.commits();
+        assert_eq!(
+            (
+                after.batches - before.batches,
+                after.durable - before.durable,
+                after.by_caller - before.by_caller
+            ),
+            (2, 1, 1)
+        );
+        // While a batch runs (its lock held here), a lazy write does not
+        // begin a transaction of its own: it waits for the committer.
+        let writing = lock(&committer.shared.writing);
+        let waiting = tokio::spawn(insert(3, false));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(!waiting.is_finished());
+        drop(writing);
+        let queued = waiting.await.unwrap().unwrap();
+        assert_eq!(queued.as_deref(), Some(COMMIT_THREAD));
+        assert_eq!(committer.commits().by_caller, after.by_caller);
+        assert_eq!(stored(&db), vec![1, 2, 3]);
     }
 
     #[tokio::test]

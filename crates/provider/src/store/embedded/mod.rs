@@ -12,7 +12,7 @@ mod tables;
 pub use commit::{COMMIT_THREAD, Commits, together};
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -83,10 +83,10 @@ impl EmbeddedStore {
     fn with_database(db: Database, path: PathBuf) -> StoreResult<Self> {
         commit::transact(&db, Durability::Immediate, create_tables)?;
         let db = Arc::new(db);
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(purge_periodically(Arc::downgrade(&db)));
-        }
         let committer = commit::Committer::start(db.clone())?;
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(purge_periodically(committer.exclusive()));
+        }
         Ok(EmbeddedStore {
             db,
             committer,
@@ -198,13 +198,19 @@ where
         .map_err(|err| StoreError::Unavailable(format!("embedded store task failed: {err}")))?
 }
 
-async fn purge_periodically(db: Weak<Database>) {
+async fn purge_periodically(store: commit::Exclusive) {
+    let store = Arc::new(store);
     let mut ticks = tokio::time::interval(PURGE_INTERVAL);
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        let Some(db) = db.upgrade() else { return };
-        let result = blocking(move || commit::transact(&db, Durability::Immediate, purge)).await;
+        let store = store.clone();
+        let result = match blocking(move || Ok(store.transact(purge))).await {
+            Ok(Some(purged)) => purged,
+            // The store is closed.
+            Ok(None) => return,
+            Err(err) => Err(err),
+        };
         match result {
             Ok(purged) if purged > 0 => tracing::debug!(purged, "purged expired records"),
             Ok(_) => {}
