@@ -159,7 +159,7 @@ impl Server {
             .expect("register the desktop client");
         let served = app.clone();
         let task = tokio::spawn(async move {
-            let _ = tessera_provider::serve(listener, served).await;
+            let _ = tessera_provider::serve(listener, served, std::future::pending()).await;
         });
         Server {
             issuer: app.issuer.clone(),

@@ -26,6 +26,7 @@ pub mod recovery;
 pub mod revocation;
 pub mod signin;
 pub mod state;
+pub mod stop;
 pub mod store;
 pub mod tls;
 pub mod tokens;
@@ -101,16 +102,27 @@ async fn not_found() -> Response {
     error::problem(ErrorCode::NotFound, "There is nothing at this address.")
 }
 
-/// Serves `app` on `listener` until the process ends (the client's address
-/// is made available for rate limiting).
-pub async fn serve(listener: tokio::net::TcpListener, app: AppState) -> std::io::Result<()> {
+/// Serves `app` on `listener` (the client's address is made available for
+/// rate limiting) until `stop` resolves, then lets the requests in progress
+/// finish, for at most [`stop::GRACE`], and returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: AppState,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     tracing::info!(address = %listener.local_addr()?, issuer = %app.issuer, store = app.store.kind(), "listening");
     state::reload_keys_periodically(&app);
-    axum::serve(
-        listener,
-        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-            SocketAddr,
-        >(service(app)),
-    )
-    .await
+    let (signal, deadline) = stop::with_deadline(stop);
+    let server =
+        axum::serve(
+            listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                SocketAddr,
+            >(service(app)),
+        )
+        .with_graceful_shutdown(signal);
+    tokio::select! {
+        served = std::future::IntoFuture::into_future(server) => served,
+        () = deadline => Ok(()),
+    }
 }

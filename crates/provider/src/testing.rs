@@ -47,7 +47,7 @@ impl TestProvider {
         );
         let served = app.clone();
         let task = tokio::spawn(async move {
-            let _ = crate::serve(listener, served).await;
+            let _ = crate::serve(listener, served, std::future::pending()).await;
         });
         TestProvider {
             issuer: app.issuer.clone(),

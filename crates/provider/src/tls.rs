@@ -12,6 +12,7 @@ use axum::Extension;
 use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -62,17 +63,27 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Serves `app` over TLS on `listener` until the process ends.
+/// Serves `app` over TLS on `listener` until `stop` resolves, then lets the
+/// requests in progress finish, for at most [`crate::stop::GRACE`], and
+/// returns.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     acceptor: TlsAcceptor,
     app: AppState,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tracing::info!(address = %listener.local_addr()?, issuer = %app.issuer, "listening (https)");
     crate::state::reload_keys_periodically(&app);
     let router = crate::router(app);
+    let connections = GracefulShutdown::new();
+    let (signal, deadline) = crate::stop::with_deadline(stop);
+    let mut signal = std::pin::pin!(signal);
     loop {
-        let (tcp, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut signal => break,
+        };
+        let (tcp, peer) = match accepted {
             Ok(conn) => conn,
             Err(e) => {
                 // Out of file descriptors and the like: back off, keep serving.
@@ -88,6 +99,7 @@ pub async fn serve(
                 .clone()
                 .layer(Extension(ConnectInfo::<SocketAddr>(peer))),
         );
+        let watcher = connections.watcher();
         tokio::spawn(async move {
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
@@ -97,15 +109,20 @@ pub async fn serve(
                 }
                 Err(_) => return,
             };
-            let result = Builder::new(TokioExecutor::new())
-                .serve_connection_with_upgrades(
-                    TokioIo::new(tls),
-                    TowerToHyperService::new(service),
-                )
-                .await;
-            if let Err(e) = result {
+            let http = Builder::new(TokioExecutor::new());
+            let connection = http.serve_connection_with_upgrades(
+                TokioIo::new(tls),
+                TowerToHyperService::new(service),
+            );
+            if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });
     }
+    // Idle connections close at once, busy ones after their request.
+    tokio::select! {
+        () = connections.shutdown() => {}
+        () = deadline => {}
+    }
+    Ok(())
 }

@@ -434,6 +434,13 @@ async fn with_a_certificate_the_provider_serves_https_itself() {
     ]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("TLS certificate"), "{}", stderr(&out));
-    child.kill().unwrap();
+    // A stop (SIGTERM) closes the idle keep-alive connections and ends
+    // the process with success.
+    #[cfg(unix)]
+    {
+        let status = support::stop(&mut child);
+        assert_eq!(status.code(), Some(0), "{status:?}");
+    }
+    let _ = child.kill();
     child.wait().unwrap();
 }

@@ -54,10 +54,15 @@ impl ProviderProcess {
     /// Starts the binary with `--demo --port 0` and `args`, and reads its
     /// start-up lines. Its stdout is drained afterwards so it never blocks.
     fn start(dir: &Path, args: &[&str]) -> ProviderProcess {
+        Self::start_on(dir, 0, args)
+    }
+
+    /// [`Self::start`] on `port` (0: any free one).
+    fn start_on(dir: &Path, port: u16, args: &[&str]) -> ProviderProcess {
         let config = dir.join("provider.toml");
         std::fs::write(&config, CONFIG).unwrap();
         let mut child = Command::new(BIN)
-            .args(["--demo", "--port", "0", "--data-dir"])
+            .args(["--demo", "--port", &port.to_string(), "--data-dir"])
             .arg(dir.join("data"))
             .arg("--config")
             .arg(&config)
@@ -129,6 +134,12 @@ impl ProviderProcess {
     fn kill_9(&mut self) {
         self.child.kill().expect("SIGKILL the provider");
         self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, as a service manager's stop would; how it exited.
+    #[cfg(unix)]
+    fn stop(&mut self) -> std::process::ExitStatus {
+        support::stop(&mut self.child)
     }
 
     #[track_caller]
@@ -317,6 +328,44 @@ async fn listed_device_ids(issuer: &str, token: &str) -> BTreeSet<String> {
 
 /// The whole scenario on one store: `store_args` select it, `dir` keeps the
 /// data directory across the restart.
+/// A stop (SIGTERM) lets the provider finish and close its store: it exits
+/// with success, and what it had written without waiting for the disk (a
+/// sign-in's transaction, saved lazily at the password step) is there
+/// after a restart, where a crash could have lost it.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopped_provider_exits_cleanly_and_a_sign_in_begun_before_goes_on_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut provider = tokio::task::block_in_place(|| ProviderProcess::start(dir.path(), &[]));
+    let issuer = provider.issuer.clone();
+    let port = url::Url::parse(&issuer).unwrap().port().unwrap();
+    let browser = Browser::new(&provider.issuer);
+    let req = AuthRequest::new();
+    let form = browser.get(&req.url(&provider.issuer, &[])).await;
+    let code_form = browser
+        .submit(
+            &form,
+            &[("username", "demo"), ("password", &provider.demo_password)],
+        )
+        .await;
+    assert!(
+        code_form.html().contains("name=\"otp\""),
+        "{}",
+        code_form.html()
+    );
+    let status = tokio::task::block_in_place(|| provider.stop());
+    assert_eq!(status.code(), Some(0), "{status:?}");
+
+    let provider = tokio::task::block_in_place(|| ProviderProcess::start_on(dir.path(), port, &[]));
+    assert_eq!(provider.issuer, issuer, "the same address");
+    let code = Authenticator::new(&provider.demo_secret).fresh_code().await;
+    let done = browser.submit(&code_form, &[("otp", &code)]).await;
+    // A lost transaction would answer with the sign-in's expiry page.
+    let code = done.callback()["code"].clone();
+    let (status, tokens) = exchange(&provider.issuer, &req, &code).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+}
+
 async fn kill_9_during_enrolments_keeps_listed_iff_authenticates(
     store: &str,
     dir: &Path,

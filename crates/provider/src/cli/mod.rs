@@ -295,8 +295,10 @@ async fn serve(mut config: Config, demo: bool) -> Result<(), StartError> {
     }
     let _ = std::io::stdout().flush();
     match tls {
-        Some(acceptor) => crate::tls::serve(listener, acceptor, app).await,
-        None => crate::serve(listener, app).await,
+        Some(acceptor) => {
+            crate::tls::serve(listener, acceptor, app, crate::stop::requested()).await
+        }
+        None => crate::serve(listener, app, crate::stop::requested()).await,
     }
     .map_err(|e| StartError::Io(e.to_string()))
 }

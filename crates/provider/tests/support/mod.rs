@@ -324,3 +324,25 @@ pub async fn each_store() -> Vec<(&'static str, Arc<dyn Store>, StoreGuard)> {
         ("redis", redis, redis_guard),
     ]
 }
+
+/// Sends SIGTERM to `child` (a provider), as a service manager's stop
+/// would, and returns how it exited, waiting at most twice the provider's
+/// grace period for its requests in progress.
+#[cfg(unix)]
+#[allow(dead_code)] // not every test binary stops a provider
+pub fn stop(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) on our own child's pid; no memory is involved.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let deadline = std::time::Instant::now() + 2 * tessera_provider::stop::GRACE;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the provider did not stop"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
