@@ -78,6 +78,12 @@ pub fn matching_step(secret: &[u8], code: &str, unix_time: u64) -> Option<u64> {
     found
 }
 
+/// The last step whose code verifies at `unix_time` (the current one plus
+/// the skew): no code of a later step could have been accepted by then.
+pub fn last_step_accepted_at(unix_time: u64) -> u64 {
+    unix_time / STEP_SECS + SKEW_STEPS
+}
+
 /// How long a code of `step` keeps verifying after `unix_time` — the time its
 /// used-code marker must live. One spare second covers rounding.
 pub fn replay_ttl_secs(step: u64, unix_time: u64) -> u64 {
@@ -158,6 +164,19 @@ mod tests {
         assert!(matching_step(RFC_SECRET, &code_at(RFC_SECRET, now), now + ttl).is_none());
         // A code from the previous step expires sooner.
         assert!(replay_ttl_secs(step - 1, now) < ttl);
+    }
+
+    #[test]
+    fn no_code_after_the_last_step_accepted_could_have_verified() {
+        for now in [1_700_000_000, 1_700_000_029, 1_700_000_030] {
+            let last = last_step_accepted_at(now);
+            // At `now` and at every earlier second, the code of `last + 1`
+            // did not verify; that of `last` did at `now`.
+            let next = code_at(RFC_SECRET, (last + 1) * STEP_SECS);
+            assert!((now - 100..=now).all(|t| matching_step(RFC_SECRET, &next, t).is_none()));
+            let code = code_at(RFC_SECRET, last * STEP_SECS);
+            assert_eq!(matching_step(RFC_SECRET, &code, now), Some(last));
+        }
     }
 
     #[test]

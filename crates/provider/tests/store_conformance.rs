@@ -2922,6 +2922,19 @@ mod embedded_only {
     use tessera_provider::store::EmbeddedStore;
 
     #[tokio::test]
+    async fn a_store_closed_cleanly_was_never_recovered_from_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        for n in 0..2 {
+            let store = EmbeddedStore::open(dir.path()).unwrap();
+            assert_eq!(store.recovered_at(), None);
+            store
+                .create_device(&device("alice", &format!("d{n}"), "Phone"))
+                .await
+                .unwrap();
+        }
+    }
+
+    #[tokio::test]
     async fn data_survives_reopening_the_file() {
         let dir = tempfile::tempdir().unwrap();
         {
@@ -2987,7 +3000,15 @@ mod embedded_only {
             child.kill().unwrap();
             child.wait().unwrap();
 
+            let reopened_at = now().unix_timestamp();
             let store = EmbeddedStore::open(dir.path()).unwrap();
+            // The kill is taken for a crash: codes from before the reopen
+            // are refused from now on (signin_flows).
+            let recovered = store.recovered_at().expect("the crash is noticed");
+            assert!(
+                (reopened_at..=now().unix_timestamp()).contains(&recovered.unix_timestamp()),
+                "{recovered} is the reopen"
+            );
             let listed = store.list_devices("alice").await.unwrap();
             let listed_ids: BTreeSet<&str> = ids(&listed).into_iter().collect();
             assert_eq!(
@@ -3015,6 +3036,9 @@ mod embedded_only {
             }
             assert!(usable > 0, "round {round}: some devices survived");
             drop(store);
+            // Closed cleanly and opened again, it remembers the recovery.
+            let again = EmbeddedStore::open(dir.path()).unwrap();
+            assert_eq!(again.recovered_at(), Some(recovered));
         }
     }
 

@@ -218,12 +218,21 @@ pub async fn finish(
         Some(&done.uid),
         &details,
     );
-    let (stored, ()) = store::together(async {
+    // Nor do they wait for the disk (`store::lazily`): they become durable
+    // with the next durable commit (at the latest the client's redemption
+    // of this code, without which the sign-in has no effect) or the store's
+    // close. A crash before that loses them all together, one transaction:
+    // the code, the session, the audit record (of a sign-in that then had
+    // no effect) and the used-code marker of the code typed, which is why
+    // a store recovered from a crash refuses every code that could have
+    // been accepted before (`Store::recovered_at`). One durable commit per
+    // sign-in fewer (benchmark: ARCHITECTURE.md, performance).
+    let (stored, ()) = store::together(store::lazily(async {
         tokio::join!(
             async { tokio::try_join!(session_stored, code_stored, transaction_removed) },
             recorded
         )
-    })
+    }))
     .await;
     stored?;
     let mut params = vec![("code", code.as_str())];

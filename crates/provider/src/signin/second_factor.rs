@@ -114,6 +114,15 @@ impl Step<'_> {
             None => self.app.store.list_devices(uid).await?,
         };
         let unix = now.unix_timestamp().max(0) as u64;
+        // A code that could have been accepted before the store's last
+        // recovery from a crash may have lost its used-code marker in it
+        // (see `Store::recovered_at`): it counts as used.
+        let recovered_through = self
+            .app
+            .store
+            .recovered_at()
+            .map(|at| totp::last_step_accepted_at(at.unix_timestamp().max(0) as u64));
+        let mut used_before_recovery = false;
         // The devices whose code this is (one, in practice): matching is
         // arithmetic, done before anything is written.
         let matches: Vec<(Device, u64)> = devices
@@ -124,6 +133,10 @@ impl Step<'_> {
                     return None;
                 };
                 let step = totp::matching_step(secret.expose_secret(), code, unix)?;
+                if recovered_through.is_some_and(|last| step <= last) {
+                    used_before_recovery = true;
+                    return None;
+                }
                 Some((device, step))
             })
             .collect();
@@ -158,7 +171,7 @@ impl Step<'_> {
         if let Err(refusal) = begun? {
             return Ok(refusal);
         }
-        let mut replayed = false;
+        let mut replayed = used_before_recovery;
         let mut used_device = None;
         for (device, step) in matches {
             let marked = match first_marked.take() {
@@ -213,13 +226,14 @@ impl Step<'_> {
         let cookies = self.maybe_trust(&user.uid, now).await?;
         let done = Completion::fresh(user.uid.clone(), amr).replacing(self.headers);
         // Recording the device's use does not depend on finishing the
-        // sign-in: issued together, their writes share one commit.
-        let touched = async {
+        // sign-in: issued together, their writes share one commit, which
+        // does not wait for the disk either (see `complete::finish`).
+        let touched = store::lazily(async {
             match &used_device {
                 Some(device) => self.app.store.touch_device(uid, &device.id, now).await,
                 None => Ok(()),
             }
-        };
+        });
         let finished = self.complete(done, cookies);
         let (finished, touched) = store::together(async { tokio::join!(finished, touched) }).await;
         touched?;

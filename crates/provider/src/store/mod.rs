@@ -52,6 +52,16 @@ pub fn together<F: std::future::Future>(writes: F) -> impl std::future::Future<O
     embedded::together(writes)
 }
 
+/// Runs `writes` with every write it issues acknowledged without waiting
+/// for the disk on the embedded store (as `write_lazy` ones are): they
+/// become durable with the next durable commit or the store's close. Only
+/// for writes whose loss in a crash, all of them together, is harmless or
+/// covered (a sign-in's completion: see `signin::complete::finish`). Redis
+/// is unaffected: its persistence is the operators' configuration.
+pub fn lazily<F: std::future::Future>(writes: F) -> impl std::future::Future<Output = F::Output> {
+    embedded::lazily(writes)
+}
+
 /// Name of the provider's active ES256 signing key in
 /// [`Store::put_key_material`] (see `keyring`).
 pub const SIGNING_KEY: &str = "signing-key";
@@ -69,6 +79,17 @@ pub const RETIRED_SIGNING_KEY: &str = "signing-key-retired";
 pub trait Store: Send + Sync + 'static {
     /// Which implementation this is (`"redis"`, `"embedded"`), for logs.
     fn kind(&self) -> &'static str;
+
+    /// When this store was last opened after an unclean stop (a crash, a
+    /// `kill -9`), if it ever was. Writes acknowledged without waiting for
+    /// the disk before then (the embedded store's `write_lazy`) may have been
+    /// lost, used-code markers among them, so a code that could have been
+    /// accepted before that time is refused (`signin::second_factor`).
+    /// `None` on Redis: what its persistence keeps through a crash is the
+    /// operators' configuration.
+    fn recovered_at(&self) -> Option<OffsetDateTime> {
+        None
+    }
 
     /// Checks that the backing store answers.
     async fn ping(&self) -> StoreResult<()>;
@@ -320,10 +341,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Marks the code of `time_step` as used for this device for `ttl`;
     /// `false` if it already was (SET NX semantics). Visible at once,
-    /// durable (on a store that waits for the disk) with the caller's next
-    /// durable write, which completing the sign-in always is: a crash before
-    /// it may forget the mark, which no answer relied on (nor does the
-    /// refusal of a post locked out after its code was marked).
+    /// durable (on a store that waits for the disk) with the next durable
+    /// commit or the store's close: a crash before that may forget the
+    /// mark, which is why a store recovered from a crash refuses every code
+    /// that could have been accepted before ([`Store::recovered_at`]).
     async fn mark_code_used(
         &self,
         device_id: &str,

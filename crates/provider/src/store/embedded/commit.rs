@@ -66,6 +66,17 @@ tokio::task_local! {
     static HELD: RefCell<Vec<(Route, Box<dyn Job>)>>;
 }
 
+tokio::task_local! {
+    /// Set while a [`lazily`] future is polled.
+    static LAZY: ();
+}
+
+/// Runs `writes` with every write it issues lazy: answered without waiting
+/// for the disk, durable with the next durable commit (`store::lazily`).
+pub fn lazily<F: Future>(writes: F) -> impl Future<Output = F::Output> {
+    LAZY.scope((), writes)
+}
+
 /// Ids telling committers apart in [`HELD`] ([`Route::id`]).
 static NEXT_COMMITTER: AtomicU64 = AtomicU64::new(0);
 
@@ -297,7 +308,7 @@ impl Committer {
         let (caller, answered) = tokio::sync::oneshot::channel::<StoreResult<T>>();
         let job: Box<dyn Job> = Box::new(Write {
             f,
-            durable,
+            durable: durable && LAZY.try_with(|_| ()).is_err(),
             result: None,
             caller,
         });
@@ -316,12 +327,20 @@ impl Committer {
     }
 }
 
-impl Drop for Committer {
-    fn drop(&mut self) {
+impl Committer {
+    /// Finishes the queued writes and stops the thread; writes after this
+    /// are refused ("closed").
+    pub(super) fn close(&mut self) {
         drop(self.route.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        self.close();
     }
 }
 
@@ -747,6 +766,31 @@ mod tests {
         assert_eq!(queued.as_deref(), Some(COMMIT_THREAD));
         assert_eq!(committer.commits().by_caller, after.by_caller);
         assert_eq!(stored(&db), vec![1, 2, 3]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_issued_lazily_do_not_wait_for_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, committer) = open(&dir.path().join("t.redb"));
+        let insert = |n: u64| {
+            committer.write(true, move |txn| {
+                Ok(txn.open_table(T)?.insert(n, n).map(drop)?)
+            })
+        };
+        let before = committer.commits();
+        lazily(insert(1)).await.unwrap();
+        let after = committer.commits();
+        assert_eq!(
+            (
+                after.batches - before.batches,
+                after.durable - before.durable
+            ),
+            (1, 0)
+        );
+        // Outside the scope a durable write waits for the disk again.
+        insert(2).await.unwrap();
+        assert_eq!(committer.commits().durable - after.durable, 1);
+        assert_eq!(stored(&db), vec![1, 2]);
     }
 
     #[tokio::test]

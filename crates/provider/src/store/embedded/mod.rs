@@ -9,7 +9,7 @@
 mod commit;
 mod tables;
 
-pub use commit::{COMMIT_THREAD, Commits, together};
+pub use commit::{COMMIT_THREAD, Commits, lazily, together};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -45,6 +45,9 @@ pub struct EmbeddedStore {
     db: Arc<Database>,
     committer: commit::Committer,
     path: PathBuf,
+    /// Whether the file carries this process's open mark (not in memory).
+    marked_open: bool,
+    recovered_at: Option<OffsetDateTime>,
 }
 
 impl EmbeddedStore {
@@ -68,7 +71,7 @@ impl EmbeddedStore {
             )),
             err => StoreError::Unavailable(format!("cannot open {}: {err}", path.display())),
         })?;
-        Self::with_database(db, path.to_owned())
+        Self::with_database(db, path.to_owned(), true)
     }
 
     /// A store kept in memory only: the same code on redb's in-memory
@@ -77,11 +80,27 @@ impl EmbeddedStore {
         let db = redb::Builder::new()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(|err| StoreError::Unavailable(format!("in-memory store: {err}")))?;
-        Self::with_database(db, PathBuf::from(":memory:"))
+        Self::with_database(db, PathBuf::from(":memory:"), false)
     }
 
-    fn with_database(db: Database, path: PathBuf) -> StoreResult<Self> {
-        commit::transact(&db, Durability::Immediate, create_tables)?;
+    fn with_database(db: Database, path: PathBuf, persistent: bool) -> StoreResult<Self> {
+        let now = OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
+        let recovered_at = commit::transact(&db, Durability::Immediate, |txn| {
+            create_tables(txn)?;
+            match persistent {
+                true => mark_open(txn, now),
+                false => Ok(None),
+            }
+        })?;
+        if recovered_at == Some(now) {
+            tracing::warn!(
+                path = %path.display(),
+                "the embedded store was not closed cleanly (a crash or kill -9): \
+                 codes shown before now are refused until the next ones"
+            );
+        }
+        let recovered_at = recovered_at
+            .and_then(|at| OffsetDateTime::from_unix_timestamp(i64::try_from(at).ok()?).ok());
         let db = Arc::new(db);
         let committer = commit::Committer::start(db.clone())?;
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
@@ -91,6 +110,8 @@ impl EmbeddedStore {
             db,
             committer,
             path,
+            marked_open: persistent,
+            recovered_at,
         })
     }
 
@@ -118,13 +139,14 @@ impl EmbeddedStore {
 
     /// Like [`Self::write`] but without waiting for the disk: for writes
     /// that only add short-lived data (authorization codes, sessions, sign-in
-    /// transactions, rate-limit hits), and for the one consuming write that
-    /// a durable write of the same request always follows before any answer
-    /// relies on it (a TOTP code marked used; see its `Store`
-    /// documentation). They become durable with the
-    /// next durable commit; a crash before that loses them, which costs a
-    /// user a new sign-in at worst. Everything else that removes or consumes
-    /// something, and every device, user or token change, stays durable.
+    /// transactions, rate-limit hits), and for a TOTP code marked used,
+    /// whose loss in a crash the store's recovery mark covers (see
+    /// `Store::recovered_at`). They become durable with the next durable
+    /// commit or the store's close; a crash before that loses them, which
+    /// costs a user a new sign-in at worst. So do the writes of a sign-in's
+    /// completion (`store::lazily`). Everything else that removes or
+    /// consumes something, and every device, user or token change, stays
+    /// durable.
     ///
     /// They go through the committer all the same: writes issued together
     /// (a completed sign-in's) share one transaction and one commit.
@@ -156,6 +178,21 @@ impl EmbeddedStore {
     {
         let db = self.db.clone();
         blocking(move || f(&db.begin_read()?)).await
+    }
+}
+
+impl Drop for EmbeddedStore {
+    fn drop(&mut self) {
+        // The committer's queue first: the closed mark is the last write.
+        self.committer.close();
+        if self.marked_open
+            && let Err(err) = commit::transact(&self.db, Durability::Immediate, mark_closed)
+        {
+            tracing::warn!(
+                error = %err,
+                "cannot mark the embedded store closed: its next open will take this stop for a crash"
+            );
+        }
     }
 }
 
@@ -230,6 +267,10 @@ enum Rotation {
 impl Store for EmbeddedStore {
     fn kind(&self) -> &'static str {
         "embedded"
+    }
+
+    fn recovered_at(&self) -> Option<OffsetDateTime> {
+        self.recovered_at
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -47,6 +47,12 @@ pub(super) const AUDIT_BY_SUBJECT: TableDefinition<&str, ()> =
 /// `"<kind>\0<key>"` → 8-byte big-endian expiry (Unix ms) then the payload.
 pub(super) const EPHEMERAL: TableDefinition<&str, Json> = TableDefinition::new("ephemeral");
 pub(super) const KEY_MATERIAL: TableDefinition<&str, Json> = TableDefinition::new("key_material");
+/// The store's own state: [`OPEN`] while a process has the file open,
+/// [`RECOVERED_AT`] (8-byte big-endian Unix seconds) once it was opened
+/// after an unclean stop.
+pub(super) const LIFECYCLE: TableDefinition<&str, &[u8]> = TableDefinition::new("lifecycle");
+pub(super) const OPEN: &str = "open";
+pub(super) const RECOVERED_AT: &str = "recovered_at";
 
 pub(super) fn create_tables(txn: &WriteTransaction) -> StoreResult<()> {
     txn.open_table(USERS)?;
@@ -66,6 +72,31 @@ pub(super) fn create_tables(txn: &WriteTransaction) -> StoreResult<()> {
     txn.open_table(AUDIT_BY_SUBJECT)?;
     txn.open_table(EPHEMERAL)?;
     txn.open_table(KEY_MATERIAL)?;
+    txn.open_table(LIFECYCLE)?;
+    Ok(())
+}
+
+/// Marks the file open, in the transaction that opens it, and returns when
+/// it was last opened after an unclean stop: the mark of a process that did
+/// not close the file ([`mark_closed`]) is still there. That open time is
+/// kept for the next opens.
+pub(super) fn mark_open(txn: &WriteTransaction, now: u64) -> StoreResult<Option<u64>> {
+    let mut lifecycle = txn.open_table(LIFECYCLE)?;
+    let unclean = lifecycle.get(OPEN)?.is_some();
+    if unclean {
+        lifecycle.insert(RECOVERED_AT, now.to_be_bytes().as_slice())?;
+    }
+    lifecycle.insert(OPEN, [].as_slice())?;
+    let recovered_at = lifecycle.get(RECOVERED_AT)?.map(|at| {
+        let bytes: [u8; 8] = at.value().try_into().unwrap_or_default();
+        u64::from_be_bytes(bytes)
+    });
+    Ok(recovered_at)
+}
+
+/// Marks the file closed: the last write of a process that stops cleanly.
+pub(super) fn mark_closed(txn: &WriteTransaction) -> StoreResult<()> {
+    txn.open_table(LIFECYCLE)?.remove(OPEN)?;
     Ok(())
 }
 
