@@ -112,6 +112,8 @@ pub struct Server {
     /// The embedded store, for its commit counts (`None` on Redis).
     embedded: Option<Arc<tessera_provider::store::EmbeddedStore>>,
     task: tokio::task::JoinHandle<()>,
+    /// Dropped with the server: it stops, and its connections close.
+    _stop: tokio::sync::oneshot::Sender<()>,
     _dir: tempfile::TempDir,
 }
 
@@ -158,14 +160,19 @@ impl Server {
             .await
             .expect("register the desktop client");
         let served = app.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let _ = tessera_provider::serve(listener, served, std::future::pending()).await;
+            let stop = async move {
+                let _ = stopped.await;
+            };
+            let _ = tessera_provider::serve(listener, served, stop).await;
         });
         Server {
             issuer: app.issuer.clone(),
             app,
             embedded,
             task,
+            _stop: stop,
             _dir: dir,
         }
     }

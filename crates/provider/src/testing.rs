@@ -23,6 +23,9 @@ pub struct TestProvider {
     pub addr: SocketAddr,
     pub app: AppState,
     task: tokio::task::JoinHandle<()>,
+    /// Dropped with the provider: its server stops, and its connections
+    /// close (a client's next request finds no provider).
+    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl TestProvider {
@@ -46,14 +49,19 @@ impl TestProvider {
                 .expect("provider starts"),
         );
         let served = app.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let _ = crate::serve(listener, served, std::future::pending()).await;
+            let stop = async move {
+                let _ = stopped.await;
+            };
+            let _ = crate::serve(listener, served, stop).await;
         });
         TestProvider {
             issuer: app.issuer.clone(),
             addr,
             app,
             task,
+            _stop: stop,
         }
     }
 

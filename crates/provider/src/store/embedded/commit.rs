@@ -556,6 +556,16 @@ mod tests {
         (0..count).filter(|n| n % 7 != 3).collect()
     }
 
+    /// What the committer did between two readings of its counts.
+    fn since(before: Commits, after: Commits) -> Commits {
+        Commits {
+            batches: after.batches - before.batches,
+            durable: after.durable - before.durable,
+            by_caller: after.by_caller - before.by_caller,
+            writes: after.writes - before.writes,
+        }
+    }
+
     fn reopened(dir: &tempfile::TempDir) -> Vec<u64> {
         stored(&Database::create(dir.path().join("t.redb")).unwrap())
     }
@@ -705,22 +715,13 @@ mod tests {
         .await;
         assert_eq!([a, b, c, d, e], [Ok(()), Ok(()), Ok(()), Ok(()), Ok(())]);
         let after = committer.commits();
-        assert_eq!(
-            (
-                after.batches - before.batches,
-                after.durable - before.durable,
-                after.writes - before.writes
-            ),
-            (1, 1, 5)
-        );
+        let d = since(before, after);
+        assert_eq!((d.batches, d.durable, d.writes), (1, 1, 5));
         // Lazy ones alone: a batch that does not wait for the disk.
         let (f, g) = together(async { tokio::join!(insert(6, false), insert(7, false)) }).await;
         assert_eq!([f, g], [Ok(()), Ok(())]);
-        let last = committer.commits();
-        assert_eq!(
-            (last.batches - after.batches, last.durable - after.durable),
-            (1, 0)
-        );
+        let d = since(after, committer.commits());
+        assert_eq!((d.batches, d.durable), (1, 0));
         assert_eq!(stored(&db), (1..=7).collect::<Vec<_>>());
     }
 
@@ -747,14 +748,8 @@ mod tests {
         let durable = insert(2, true).await.unwrap();
         assert_eq!(durable.as_deref(), Some(COMMIT_THREAD));
         let after = committer.commits();
-        assert_eq!(
-            (
-                after.batches - before.batches,
-                after.durable - before.durable,
-                after.by_caller - before.by_caller
-            ),
-            (2, 1, 1)
-        );
+        let d = since(before, after);
+        assert_eq!((d.batches, d.durable, d.by_caller), (2, 1, 1));
         // While a batch runs (its lock held here), a lazy write does not
         // begin a transaction of its own: it waits for the committer.
         let writing = lock(&committer.shared.writing);
@@ -780,13 +775,8 @@ mod tests {
         let before = committer.commits();
         lazily(insert(1)).await.unwrap();
         let after = committer.commits();
-        assert_eq!(
-            (
-                after.batches - before.batches,
-                after.durable - before.durable
-            ),
-            (1, 0)
-        );
+        let d = since(before, after);
+        assert_eq!((d.batches, d.durable), (1, 0));
         // Outside the scope a durable write waits for the disk again.
         insert(2).await.unwrap();
         assert_eq!(committer.commits().durable - after.durable, 1);
