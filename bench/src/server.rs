@@ -160,12 +160,9 @@ impl Server {
             .await
             .expect("register the desktop client");
         let served = app.clone();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (stop, stopped) = tessera_provider::stop::on_drop();
         let task = tokio::spawn(async move {
-            let stop = async move {
-                let _ = stopped.await;
-            };
-            let _ = tessera_provider::serve(listener, served, stop).await;
+            let _ = tessera_provider::serve(listener, served, stopped).await;
         });
         Server {
             issuer: app.issuer.clone(),

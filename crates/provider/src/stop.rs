@@ -38,6 +38,18 @@ pub async fn requested() {
     }
 }
 
+/// A stop for a server run in-process (tests, benchmarks): the future
+/// resolves when the handle is dropped, with whatever holds the server.
+pub fn on_drop() -> (
+    tokio::sync::oneshot::Sender<()>,
+    impl Future<Output = ()> + Send + 'static,
+) {
+    let (handle, dropped) = tokio::sync::oneshot::channel::<()>();
+    (handle, async move {
+        let _ = dropped.await;
+    })
+}
+
 /// Splits `stop` into the signal a server stops on and a deadline that
 /// passes [`GRACE`] after it (never, if `stop` never resolves): a server
 /// still waiting for its requests then is given up on.

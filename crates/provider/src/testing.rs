@@ -49,12 +49,9 @@ impl TestProvider {
                 .expect("provider starts"),
         );
         let served = app.clone();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (stop, stopped) = crate::stop::on_drop();
         let task = tokio::spawn(async move {
-            let stop = async move {
-                let _ = stopped.await;
-            };
-            let _ = crate::serve(listener, served, stop).await;
+            let _ = crate::serve(listener, served, stopped).await;
         });
         TestProvider {
             issuer: app.issuer.clone(),

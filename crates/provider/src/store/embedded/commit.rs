@@ -169,6 +169,16 @@ struct Shared {
 }
 
 impl Shared {
+    /// Commits `batch` under `writing` (the caller took it), then releases
+    /// the lock and answers the batch's callers.
+    fn run(&self, writing: MutexGuard<'_, ()>, mut batch: Group) {
+        let done = self.commit(&mut batch);
+        drop(writing);
+        for job in batch {
+            job.answer(done.clone());
+        }
+    }
+
     /// Runs `batch` in one transaction (each write alone if one fails) and
     /// commits it, durable when one of its writes asks; the batch's outcome.
     /// The caller holds `writing`.
@@ -217,7 +227,7 @@ impl Route {
     /// gathers concurrent ones into one flush, and so does anything queued
     /// behind a busy committer. Returns false when the committer has
     /// stopped (the group is dropped: its callers are told).
-    fn submit(&self, mut group: Group) -> bool {
+    fn submit(&self, group: Group) -> bool {
         let shared = &self.shared;
         let lazy = group.iter().all(|job| !job.durable());
         if lazy && shared.queued.load(Ordering::Acquire) == 0 {
@@ -228,11 +238,7 @@ impl Route {
             };
             if let Some(writing) = writing {
                 shared.counters.by_caller.fetch_add(1, Ordering::Relaxed);
-                let done = shared.commit(&mut group);
-                drop(writing);
-                for job in group {
-                    job.answer(done.clone());
-                }
+                shared.run(writing, group);
                 return true;
             }
         }
@@ -308,7 +314,7 @@ impl Committer {
         let (caller, answered) = tokio::sync::oneshot::channel::<StoreResult<T>>();
         let job: Box<dyn Job> = Box::new(Write {
             f,
-            durable: durable && LAZY.try_with(|_| ()).is_err(),
+            durable: durable && !in_lazily(),
             result: None,
             caller,
         });
@@ -325,9 +331,7 @@ impl Committer {
             StoreError::Unavailable("embedded store write failed (the committer stopped)".into())
         })?
     }
-}
 
-impl Committer {
     /// Finishes the queued writes and stops the thread; writes after this
     /// are refused ("closed").
     pub(super) fn close(&mut self) {
@@ -345,6 +349,7 @@ impl Drop for Committer {
 }
 
 /// See [`Committer::exclusive`].
+#[derive(Clone)]
 pub(super) struct Exclusive(Weak<Shared>);
 
 impl Exclusive {
@@ -393,6 +398,11 @@ impl<F: Future> Future for Together<F> {
 /// Whether this task is inside [`together`] (its writes are held).
 fn holding() -> bool {
     HELD.try_with(|_| ()).is_ok()
+}
+
+/// Whether this task is inside [`lazily`] (its writes do not wait for the disk).
+fn in_lazily() -> bool {
+    LAZY.try_with(|_| ()).is_ok()
 }
 
 /// Submits the writes held in one poll, one group per committer, in the
@@ -449,11 +459,7 @@ fn commit_batches(shared: &Shared, groups: &mpsc::Receiver<Group>) {
             }
         }
         shared.queued.fetch_sub(taken, Ordering::AcqRel);
-        let done = shared.commit(&mut batch);
-        drop(writing);
-        for job in batch {
-            job.answer(done.clone());
-        }
+        shared.run(writing, batch);
     }
 }
 

@@ -236,7 +236,6 @@ where
 }
 
 async fn purge_periodically(store: commit::Exclusive) {
-    let store = Arc::new(store);
     let mut ticks = tokio::time::interval(PURGE_INTERVAL);
     ticks.tick().await;
     loop {
