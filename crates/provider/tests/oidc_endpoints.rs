@@ -297,6 +297,33 @@ async fn pkce_redirect_uri_and_client_are_bound_to_the_code() {
             (status, err["error"].as_str()),
             (StatusCode::UNAUTHORIZED, Some("invalid_client"))
         );
+        // A live code presented by a client that does not authenticate is
+        // refused as such, and left to its own client (the token endpoint
+        // reads it while the client authenticates, and nothing more).
+        let req = AuthRequest::new();
+        let code = code_from_session(&env, &browser, &req).await;
+        let (status, err) = exchange_with(
+            issuer,
+            "unknown-client",
+            &req.redirect_uri,
+            &req.verifier,
+            &code,
+        )
+        .await;
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+        );
+        let (status, tokens) = exchange_with(
+            issuer,
+            rp::CLIENT_ID,
+            &req.redirect_uri,
+            &req.verifier,
+            &code,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        assert!(tokens["id_token"].is_string(), "{tokens}");
         let (status, err) = post_form(
             issuer,
             "/token",

@@ -1960,6 +1960,17 @@ mod cases {
         );
         let left = store.rate_limit_ttl("multi:b").await.unwrap().unwrap();
         assert!(left > Duration::from_secs(50) && left <= window, "{left:?}");
+        // A later hit counts in the open window, whatever window it names:
+        // a window is not stretched by the hits made during it.
+        assert_eq!(
+            store
+                .rate_limit_hits(&["multi:b"], window * 10)
+                .await
+                .unwrap(),
+            [3]
+        );
+        let left = store.rate_limit_ttl("multi:b").await.unwrap().unwrap();
+        assert!(left <= window, "{left:?}");
         assert!(store.rate_limit_hits(&[], window).await.unwrap().is_empty());
         let err = store
             .rate_limit_hits(&["multi:a", ""], window)

@@ -35,9 +35,17 @@ async fn handle(
     headers: &HeaderMap,
     form: &Params,
 ) -> Result<Response, OAuthError> {
-    let client = authenticate(app, headers, form).await?;
+    // A code is looked up while its client authenticates (one store round
+    // trip fewer per sign-in); nothing is done with it unless the client is
+    // who it says.
+    let code = match form.get("grant_type") {
+        Some("authorization_code") => form.get("code"),
+        _ => None,
+    };
+    let (client, grant) = tokio::join!(authenticate(app, headers, form), look_up_code(app, code));
+    let client = client?;
     match form.get("grant_type") {
-        Some("authorization_code") => authorization_code(app, &client, form).await,
+        Some("authorization_code") => authorization_code(app, &client, form, grant?).await,
         Some("refresh_token") => refresh(app, &client, form).await,
         Some(_) => Err(OAuthError::new(
             axum::http::StatusCode::BAD_REQUEST,
@@ -48,6 +56,17 @@ async fn handle(
     }
 }
 
+/// The unexpired grant of `code`, if one was given and is stored.
+async fn look_up_code(
+    app: &Provider,
+    code: Option<&str>,
+) -> Result<Option<AuthCodeGrant>, StoreError> {
+    match code {
+        Some(code) => app.store.get_auth_code(&token_hash(code)).await,
+        None => Ok(None),
+    }
+}
+
 /// RFC 7636 §4.1: 43 to 128 unreserved characters.
 fn valid_verifier(v: &str) -> bool {
     (43..=128).contains(&v.len())
@@ -55,10 +74,13 @@ fn valid_verifier(v: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
+/// The exchange of a code, whose grant `stored` was looked up (see
+/// [`look_up_code`]) while `client` authenticated.
 async fn authorization_code(
     app: &Provider,
     client: &Client,
     form: &Params,
+    stored: Option<AuthCodeGrant>,
 ) -> Result<Response, OAuthError> {
     let code = form
         .get("code")
@@ -70,7 +92,7 @@ async fn authorization_code(
         .get("code_verifier")
         .ok_or_else(|| OAuthError::invalid_request("code_verifier is missing"))?;
     let code_hash = token_hash(code);
-    let Some(grant) = app.store.get_auth_code(&code_hash).await? else {
+    let Some(grant) = stored else {
         return Err(code_reused_or_unknown(app, client, &code_hash).await?);
     };
     let checked = check_grant(app, client, &grant, redirect_uri, verifier).await;

@@ -407,18 +407,6 @@ redis.call('SREM', ARGV[1] .. cjson.decode(v).family_id, ARGV[2])
 return 1"
 );
 
-// KEYS counter; ARGV window ms. The count including this hit.
-script!(
-    RATE_HIT,
-    r"local counts = {}
-for i, key in ipairs(KEYS) do
-  local n = redis.call('INCR', key)
-  if n == 1 then redis.call('PEXPIRE', key, ARGV[1]) end
-  counts[i] = n
-end
-return counts"
-);
-
 // KEYS counters. Gives one hit back on each, removing a counter (its window)
 // with its last hit. 0.
 script!(
