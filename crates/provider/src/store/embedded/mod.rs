@@ -85,21 +85,22 @@ impl EmbeddedStore {
 
     fn with_database(db: Database, path: PathBuf, persistent: bool) -> StoreResult<Self> {
         let now = OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
-        let recovered_at = commit::transact(&db, Durability::Immediate, |txn| {
+        let opened = commit::transact(&db, Durability::Immediate, |txn| {
             create_tables(txn)?;
             match persistent {
-                true => mark_open(txn, now),
+                true => mark_open(txn, now).map(Some),
                 false => Ok(None),
             }
         })?;
-        if recovered_at == Some(now) {
+        if opened.as_ref().is_some_and(|o| o.unclean) {
             tracing::warn!(
                 path = %path.display(),
                 "the embedded store was not closed cleanly (a crash or kill -9): \
                  codes shown before now are refused until the next ones"
             );
         }
-        let recovered_at = recovered_at
+        let recovered_at = opened
+            .and_then(|o| o.recovered_at)
             .and_then(|at| OffsetDateTime::from_unix_timestamp(i64::try_from(at).ok()?).ok());
         let db = Arc::new(db);
         let committer = commit::Committer::start(db.clone())?;

@@ -76,11 +76,19 @@ pub(super) fn create_tables(txn: &WriteTransaction) -> StoreResult<()> {
     Ok(())
 }
 
-/// Marks the file open, in the transaction that opens it, and returns when
-/// it was last opened after an unclean stop: the mark of a process that did
-/// not close the file ([`mark_closed`]) is still there. That open time is
-/// kept for the next opens.
-pub(super) fn mark_open(txn: &WriteTransaction, now: u64) -> StoreResult<Option<u64>> {
+/// What opening the file found (see [`mark_open`]).
+pub(super) struct Opened {
+    /// The previous process did not close the file: this open is a recovery.
+    pub unclean: bool,
+    /// When the file was last opened after an unclean stop (this open's
+    /// time when `unclean`), kept for the next opens.
+    pub recovered_at: Option<u64>,
+}
+
+/// Marks the file open, in the transaction that opens it, and tells whether
+/// the previous process left without closing it: its mark ([`mark_closed`])
+/// is still there.
+pub(super) fn mark_open(txn: &WriteTransaction, now: u64) -> StoreResult<Opened> {
     let mut lifecycle = txn.open_table(LIFECYCLE)?;
     let unclean = lifecycle.get(OPEN)?.is_some();
     if unclean {
@@ -91,7 +99,10 @@ pub(super) fn mark_open(txn: &WriteTransaction, now: u64) -> StoreResult<Option<
         let bytes: [u8; 8] = at.value().try_into().unwrap_or_default();
         u64::from_be_bytes(bytes)
     });
-    Ok(recovered_at)
+    Ok(Opened {
+        unclean,
+        recovered_at,
+    })
 }
 
 /// Marks the file closed: the last write of a process that stops cleanly.
