@@ -2748,6 +2748,42 @@ mod redis_only {
         keys
     }
 
+    /// A client found is kept in the process for `CLIENT_TTL`: one added is
+    /// found at once, one removed (or changed) by hand in Redis is still
+    /// served that long, then no more.
+    #[tokio::test]
+    async fn a_client_edited_by_hand_is_seen_within_the_cache_ttl() {
+        let server = support::RedisServer::start();
+        let store = tessera_provider::store::RedisStore::connect(&server.url(), "t:")
+            .await
+            .unwrap();
+        assert_eq!(store.get_client("app").await.unwrap(), None);
+        let app = Client {
+            client_id: "app".into(),
+            name: "App".into(),
+            redirect_uris: vec!["http://127.0.0.1/callback".into()],
+            post_logout_redirect_uris: vec![],
+            public: true,
+            secret_hash: None,
+            require_mfa: None,
+            created_at: now(),
+        };
+        store.create_client(&app).await.unwrap();
+        assert_eq!(store.get_client("app").await.unwrap().as_ref(), Some(&app));
+        let client = ::redis::Client::open(server.url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let removed: u64 = ::redis::cmd("DEL")
+            .arg("t:client:app")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(removed, 1);
+        assert_eq!(store.get_client("app").await.unwrap().as_ref(), Some(&app));
+        tokio::time::sleep(tessera_provider::store::redis::CLIENT_TTL + Duration::from_millis(200))
+            .await;
+        assert_eq!(store.get_client("app").await.unwrap(), None);
+    }
+
     #[tokio::test]
     async fn keys_carry_the_configured_prefix() {
         let server = support::RedisServer::start();

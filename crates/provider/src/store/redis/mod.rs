@@ -35,6 +35,7 @@
 //! primary (standalone or Sentinel): scripts touch keys of several users'
 //! slots, which Redis Cluster would refuse.
 
+mod clients;
 mod link;
 mod scripts;
 
@@ -46,6 +47,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
+pub use self::clients::CLIENT_TTL;
+use self::clients::ClientCache;
 use self::link::RedisLink;
 use self::scripts::*;
 use super::shared::{
@@ -79,6 +82,7 @@ const CAS_ATTEMPTS: usize = 32;
 pub struct RedisStore {
     link: RedisLink,
     prefix: String,
+    clients: ClientCache,
 }
 
 impl RedisStore {
@@ -112,6 +116,7 @@ impl RedisStore {
         let store = RedisStore {
             link,
             prefix: prefix.to_owned(),
+            clients: ClientCache::new(CLIENT_TTL),
         };
         store.upgrade_layout().await?;
         Ok(store)
@@ -527,8 +532,16 @@ impl Store for RedisStore {
         }
     }
 
+    /// Kept in the process for [`CLIENT_TTL`] once found (see `clients`).
     async fn get_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
-        self.get_json(&self.key("client", client_id)).await
+        if let Some(client) = self.clients.get(client_id) {
+            return Ok(Some(client));
+        }
+        let client: Option<Client> = self.get_json(&self.key("client", client_id)).await?;
+        if let Some(client) = &client {
+            self.clients.put(client);
+        }
+        Ok(client)
     }
 
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
