@@ -272,48 +272,16 @@ async fn pkce_redirect_uri_and_client_are_bound_to_the_code() {
 
         let req = AuthRequest::new();
         let code = code_from_session(&env, &browser, &req).await;
-        let (status, err) = exchange_with(
-            issuer,
-            rp::PASSWORD_ONLY_CLIENT,
-            &req.redirect_uri,
-            &req.verifier,
-            &code,
-        )
-        .await;
-        assert_eq!(
-            (status, err["error"].as_str()),
-            (StatusCode::BAD_REQUEST, Some("invalid_grant"))
-        );
-
-        let (status, err) = exchange_with(
-            issuer,
-            "unknown-client",
-            &req.redirect_uri,
-            &req.verifier,
-            "abc",
-        )
-        .await;
-        assert_eq!(
-            (status, err["error"].as_str()),
-            (StatusCode::UNAUTHORIZED, Some("invalid_client"))
-        );
+        let invalid_grant = (StatusCode::BAD_REQUEST, "invalid_grant");
+        exchange_refused(issuer, rp::PASSWORD_ONLY_CLIENT, &req, &code, invalid_grant).await;
+        let invalid_client = (StatusCode::UNAUTHORIZED, "invalid_client");
+        exchange_refused(issuer, "unknown-client", &req, "abc", invalid_client).await;
         // A live code presented by a client that does not authenticate is
         // refused as such, and left to its own client (the token endpoint
         // reads it while the client authenticates, and nothing more).
         let req = AuthRequest::new();
         let code = code_from_session(&env, &browser, &req).await;
-        let (status, err) = exchange_with(
-            issuer,
-            "unknown-client",
-            &req.redirect_uri,
-            &req.verifier,
-            &code,
-        )
-        .await;
-        assert_eq!(
-            (status, err["error"].as_str()),
-            (StatusCode::UNAUTHORIZED, Some("invalid_client"))
-        );
+        exchange_refused(issuer, "unknown-client", &req, &code, invalid_client).await;
         let (status, tokens) = exchange_with(
             issuer,
             rp::CLIENT_ID,
@@ -512,6 +480,22 @@ async fn revoking_a_refresh_token_kills_its_family_and_unknown_tokens_answer_200
             (StatusCode::UNAUTHORIZED, Some("invalid_client"))
         );
     }
+}
+
+/// `client` exchanging `code` (of `req`) is refused with `expected`.
+async fn exchange_refused(
+    issuer: &str,
+    client: &str,
+    req: &AuthRequest,
+    code: &str,
+    expected: (StatusCode, &str),
+) {
+    let (status, err) = exchange_with(issuer, client, &req.redirect_uri, &req.verifier, code).await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (expected.0, Some(expected.1)),
+        "{err}"
+    );
 }
 
 /// A logout request at `url` is refused with a page and the browser's
