@@ -633,6 +633,33 @@ async fn a_disabled_user_can_neither_sign_in_nor_refresh_nor_call_userinfo() {
     }
 }
 
+/// A code whose user is disabled between the sign-in and the exchange is
+/// refused, and spent: the token endpoint checks the user while it redeems
+/// the code, and the refresh token it stored meanwhile is gone before anyone
+/// saw it (its family has nothing left to revoke); enabled again, the user
+/// cannot use the code a second time.
+#[tokio::test]
+async fn a_code_whose_user_was_disabled_meanwhile_is_refused_and_leaves_no_token() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let (_, req, code) = signed_in_with_code(&env).await;
+        env.store.set_user_disabled("demo", true).await.unwrap();
+        let invalid_grant = (StatusCode::BAD_REQUEST, "invalid_grant");
+        exchange_refused(issuer, rp::CLIENT_ID, &req, &code, invalid_grant).await;
+        let code_hash = tessera_provider::store::hash_token(code.as_bytes());
+        if let Some(family) = env.store.redeemed_code_family(&code_hash).await.unwrap() {
+            assert_eq!(
+                env.store.revoke_refresh_family(&family).await.unwrap(),
+                0,
+                "{}: a refresh token outlived the refusal",
+                env.store_name
+            );
+        }
+        env.store.set_user_disabled("demo", false).await.unwrap();
+        exchange_refused(issuer, rp::CLIENT_ID, &req, &code, invalid_grant).await;
+    }
+}
+
 #[tokio::test]
 async fn a_confidential_client_must_prove_its_secret() {
     for env in each_env(|_| {}).await {

@@ -95,16 +95,12 @@ async fn authorization_code(
     let Some(grant) = stored else {
         return Err(code_reused_or_unknown(app, client, &code_hash).await?);
     };
-    let checked = check_grant(app, client, &grant, redirect_uri, verifier).await;
-    let user = match checked {
-        Ok(user) => user,
-        Err(refusal) => {
-            // A code that failed a check is consumed all the same: it does
-            // not stay usable for another try.
-            app.store.take_auth_code(&code_hash).await?;
-            return Err(refusal);
-        }
-    };
+    if let Err(refusal) = check_binding(client, &grant, redirect_uri, verifier) {
+        // A code that failed a check is consumed all the same: it does not
+        // stay usable for another try.
+        app.store.take_auth_code(&code_hash).await?;
+        return Err(refusal);
+    }
     let now = OffsetDateTime::now_utc();
     let g = Grant {
         client_id: client.client_id.clone(),
@@ -115,15 +111,31 @@ async fn authorization_code(
         nonce: grant.nonce.clone(),
     };
     let family = random_token(16);
-    let (refresh, record) = new_refresh(app, &user, &g, &family, now);
+    let (refresh, record) = new_refresh(app, &grant.uid, &g, &family, now);
     let keep_until =
         now + Duration::seconds((app.config.tokens.refresh_token_secs as i64).min(86_400));
     let refresh_hash = token_hash(&refresh);
-    if !app
-        .store
-        .redeem_auth_code(&code_hash, &refresh_hash, &record, keep_until)
-        .await?
-    {
+    // The user is checked while the code is redeemed (one store round trip
+    // fewer per sign-in). The tokens are answered only when both hold.
+    let (user, redeemed) = tokio::join!(
+        active_user(app, &grant.uid, grant.auth_time),
+        app.store
+            .redeem_auth_code(&code_hash, &refresh_hash, &record, keep_until)
+    );
+    let redeemed = redeemed?;
+    let user = match user {
+        Ok(user) => user,
+        Err(refusal) => {
+            // The code is spent either way; the refresh token just stored
+            // for a user who may no longer have one goes before anyone has
+            // seen it.
+            if redeemed {
+                app.store.revoke_refresh_family(&family).await?;
+            }
+            return Err(refusal);
+        }
+    };
+    if !redeemed {
         // Another exchange of the same code redeemed it since it was read.
         return Err(code_reused_or_unknown(app, client, &code_hash).await?);
     }
@@ -150,15 +162,13 @@ async fn code_reused_or_unknown(
     ))
 }
 
-/// The grant's binding to the client, redirect URI and PKCE verifier, and
-/// its user still active; the user when all hold.
-async fn check_grant(
-    app: &Provider,
+/// The grant's binding to the client, redirect URI and PKCE verifier.
+fn check_binding(
     client: &Client,
     grant: &AuthCodeGrant,
     redirect_uri: &str,
     verifier: &str,
-) -> Result<User, OAuthError> {
+) -> Result<(), OAuthError> {
     if grant.client_id != client.client_id {
         return Err(OAuthError::invalid_grant(
             "the authorization code was issued to another client",
@@ -175,7 +185,7 @@ async fn check_grant(
             "the PKCE code_verifier does not match the code_challenge",
         ));
     }
-    active_user(app, &grant.uid, grant.auth_time).await
+    Ok(())
 }
 
 async fn refresh(app: &Provider, client: &Client, form: &Params) -> Result<Response, OAuthError> {
@@ -217,7 +227,7 @@ async fn refresh(app: &Provider, client: &Client, form: &Params) -> Result<Respo
         nonce: None,
     };
     let user = active_user(app, &old.uid, old.auth_time).await?;
-    let (refresh, mut record) = new_refresh(app, &user, &g, &old.family_id, now);
+    let (refresh, mut record) = new_refresh(app, &user.uid, &g, &old.family_id, now);
     // Rotation keeps the family's original lifetime: refreshing does not
     // extend a sign-in forever.
     record.expires_at = old.expires_at;
@@ -280,7 +290,7 @@ async fn active_user(
 
 fn new_refresh(
     app: &Provider,
-    user: &User,
+    uid: &str,
     g: &Grant,
     family: &str,
     now: OffsetDateTime,
@@ -288,7 +298,7 @@ fn new_refresh(
     let token = random_token(32);
     let record = RefreshToken {
         family_id: family.to_owned(),
-        uid: user.uid.clone(),
+        uid: uid.to_owned(),
         client_id: g.client_id.clone(),
         scope: g.scope.clone(),
         acr: g.acr.clone(),
