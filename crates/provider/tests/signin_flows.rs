@@ -1458,3 +1458,62 @@ async fn a_password_only_sign_in_does_not_clear_the_count_of_wrong_codes() {
         );
     }
 }
+
+/// The code form names its account in a hidden `username`, which the
+/// provider reads with the transaction; the transaction alone decides whose
+/// code is checked. A post naming another account cannot pass that
+/// account's code, and one naming it with the right account's code signs
+/// the right account in.
+#[tokio::test]
+async fn the_code_form_names_its_account_but_the_transaction_decides() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let other_secret = b"another-account-key!";
+        env.add_user("mallory", Some(other_secret), &[]).await;
+        let mut demo = Authenticator::new(&env.demo_secret());
+        let mut mallory = Authenticator::new(other_secret);
+        let browser = Browser::new(issuer);
+        let req = AuthRequest::new();
+        let page = browser.get(&req.url(issuer, &[])).await;
+        let code_page = browser
+            .submit(
+                &page,
+                &[("username", "demo"), ("password", &env.demo_password())],
+            )
+            .await;
+        assert!(
+            rp::hidden_inputs(code_page.html()).contains(&("username".into(), "demo".into())),
+            "{}",
+            code_page.html()
+        );
+        let refused = browser
+            .submit(
+                &code_page,
+                &[
+                    ("otp", &mallory.fresh_code().await),
+                    ("username", "mallory"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            *refused.page().0,
+            StatusCode::UNAUTHORIZED,
+            "{}",
+            env.store_name
+        );
+        let done = browser
+            .submit(
+                &refused,
+                &[("otp", &demo.fresh_code().await), ("username", "mallory")],
+            )
+            .await;
+        let (status, tokens) = exchange(issuer, &req, &done.callback()["code"]).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        assert_eq!(
+            claims(tokens["id_token"].as_str().unwrap())["sub"],
+            "demo",
+            "{}",
+            env.store_name
+        );
+    }
+}

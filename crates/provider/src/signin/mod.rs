@@ -6,7 +6,10 @@
 //! (only its hash is kept) and every form carries a CSRF token. Form fields
 //! are exactly `username`, `password`, `otp`, `trust_browser` (plus the
 //! hidden `tx` and `csrf`), so any HTTP client can drive a sign-in; a client
-//! may send `otp` together with the password.
+//! may send `otp` together with the password. The code form repeats the
+//! account's name in a hidden `username` (password managers file the code
+//! under it, and it is read with the transaction); the transaction decides
+//! whose code it is.
 
 mod complete;
 mod first_factor;
@@ -263,7 +266,24 @@ pub async fn submit(
         return error_page(lang, StatusCode::BAD_REQUEST, t.bad_request);
     };
     let tx = form.get("tx").unwrap_or_default().to_owned();
-    let txn = match load(&app, &tx, &headers).await {
+    // A code form names its account (a hidden `username`): that account is
+    // read with the transaction, one store round trip before the code is
+    // checked instead of two. It is used only if the transaction is that
+    // account's (see `Step::run`); nothing is written before.
+    let named = form
+        .get("otp")
+        .filter(|_| form.get("password").is_none())
+        .and(form.get("username"))
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty());
+    let (txn, prefetched) = tokio::join!(load(&app, &tx, &headers), async {
+        match &named {
+            Some(name) => Some(Account::read(&app, Some(name), true).await),
+            None => None,
+        }
+    });
+    let prefetched = named.zip(prefetched);
+    let txn = match txn {
         Ok(Some(txn)) => txn,
         Ok(None) => return error_page(lang, StatusCode::GONE, t.expired),
         Err(e) => return store_failure(lang, e),
@@ -283,6 +303,7 @@ pub async fn submit(
         lang,
         form,
         attempt: std::sync::Mutex::new(None),
+        prefetched,
     };
     match step.run().await {
         Ok(resp) => resp,
@@ -303,6 +324,9 @@ struct Step<'a> {
     /// before it is checked; taken by whichever outcome settles it (a
     /// failure keeps it counted), given back by `run` otherwise.
     attempt: std::sync::Mutex<Option<Attempt>>,
+    /// The account the form names, read with the transaction (a code
+    /// form's hidden `username`), and that name.
+    prefetched: Option<(String, StoreResult<Account>)>,
 }
 
 /// The account a form post is about.
@@ -364,6 +388,14 @@ impl Step<'_> {
         // The code stage counts its attempt itself, in one write with the
         // code's mark (see `second_factor`).
         let counted_by_stage = matches!(self.txn.stage, Stage::SecondFactor { .. });
+        // Read already if the form named the transaction's own account at
+        // the code stage; any other name is ignored.
+        let prefetched = match self.prefetched.take() {
+            Some((named, account)) if counted_by_stage && name.as_ref() == Some(&named) => {
+                Some(account)
+            }
+            _ => None,
+        };
         let (begun, account) = tokio::join!(
             async {
                 if counted_by_stage {
@@ -371,7 +403,12 @@ impl Step<'_> {
                 }
                 self.begin_attempt(name.as_deref()).await
             },
-            Account::read(self.app, name.as_deref(), with_devices),
+            async {
+                match prefetched {
+                    Some(account) => account,
+                    None => Account::read(self.app, name.as_deref(), with_devices).await,
+                }
+            },
         );
         if let Err(refusal) = begun? {
             return Ok(refusal);

@@ -426,7 +426,12 @@ impl Browser {
     /// Posts the page's form: its hidden inputs plus `fields`.
     pub async fn submit(&self, page: &Step, fields: &[(&str, &str)]) -> Step {
         let html = page.html();
-        let mut form: Vec<(String, String)> = hidden_inputs(html);
+        // A field typed in replaces a hidden one of the same name (the code
+        // form names its account in a hidden `username`).
+        let mut form: Vec<(String, String)> = hidden_inputs(html)
+            .into_iter()
+            .filter(|(name, _)| !fields.iter().any(|(k, _)| k == name))
+            .collect();
         for (k, v) in fields {
             form.push(((*k).into(), (*v).into()));
         }
