@@ -266,23 +266,33 @@ pub async fn submit(
         return error_page(lang, StatusCode::BAD_REQUEST, t.bad_request);
     };
     let tx = form.get("tx").unwrap_or_default().to_owned();
-    // A code form names its account (a hidden `username`): that account is
-    // read with the transaction, one store round trip before the code is
-    // checked instead of two. It is used only if the transaction is that
-    // account's (see `Step::run`); nothing is written before.
+    // A code form names its account (a hidden `username`): that account's
+    // reads are sent with the transaction's (one store round trip before the
+    // code is checked instead of two), and awaited only once the transaction
+    // shows the account is its own (`Step::run`). Otherwise they are dropped
+    // unanswered: no answer waits on them, so none says by its timing
+    // whether the account named exists.
     let named = form
         .get("otp")
         .filter(|_| form.get("password").is_none())
         .and(form.get("username"))
         .map(|name| name.trim().to_owned())
         .filter(|name| !name.is_empty());
-    let (txn, prefetched) = tokio::join!(load(&app, &tx, &headers), async {
-        match &named {
-            Some(name) => Some(Account::read(&app, Some(name), true).await),
-            None => None,
+    let mut pending = std::pin::pin!(Account::read(&app, named.as_deref(), true));
+    let mut loading = std::pin::pin!(load(&app, &tx, &headers));
+    let mut early = None;
+    let txn = loop {
+        tokio::select! {
+            biased;
+            txn = &mut loading => break txn,
+            account = &mut pending, if named.is_some() && early.is_none() => early = Some(account),
         }
+    };
+    let prefetched = named.clone().map(|name| Prefetched {
+        name,
+        early,
+        pending: pending.as_mut(),
     });
-    let prefetched = named.zip(prefetched);
     let txn = match txn {
         Ok(Some(txn)) => txn,
         Ok(None) => return error_page(lang, StatusCode::GONE, t.expired),
@@ -303,7 +313,7 @@ pub async fn submit(
         lang,
         form,
         attempt: std::sync::Mutex::new(None),
-        prefetched,
+        prefetched: std::sync::Mutex::new(prefetched),
     };
     match step.run().await {
         Ok(resp) => resp,
@@ -324,9 +334,19 @@ struct Step<'a> {
     /// before it is checked; taken by whichever outcome settles it (a
     /// failure keeps it counted), given back by `run` otherwise.
     attempt: std::sync::Mutex<Option<Attempt>>,
-    /// The account the form names, read with the transaction (a code
-    /// form's hidden `username`), and that name.
-    prefetched: Option<(String, StoreResult<Account>)>,
+    /// The account the form names (a code form's hidden `username`), its
+    /// reads sent with the transaction's. In a mutex only so that the step
+    /// can be shared (`&Step`) across awaits: `run` takes it out.
+    prefetched: std::sync::Mutex<Option<Prefetched<'a>>>,
+}
+
+/// The reads of the account a form names, sent before its transaction was
+/// known (see `submit`).
+struct Prefetched<'a> {
+    name: String,
+    /// Their answer, if it came before the transaction's.
+    early: Option<StoreResult<Account>>,
+    pending: std::pin::Pin<&'a mut (dyn Future<Output = StoreResult<Account>> + Send + 'a)>,
 }
 
 /// The account a form post is about.
@@ -390,10 +410,13 @@ impl Step<'_> {
         let counted_by_stage = matches!(self.txn.stage, Stage::SecondFactor { .. });
         // Read already if the form named the transaction's own account at
         // the code stage; any other name is ignored.
-        let prefetched = match self.prefetched.take() {
-            Some((named, account)) if counted_by_stage && name.as_ref() == Some(&named) => {
-                Some(account)
-            }
+        let prefetched = self
+            .prefetched
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let prefetched = match prefetched {
+            Some(p) if counted_by_stage && name.as_deref() == Some(p.name.as_str()) => Some(p),
             _ => None,
         };
         let (begun, account) = tokio::join!(
@@ -405,7 +428,11 @@ impl Step<'_> {
             },
             async {
                 match prefetched {
-                    Some(account) => account,
+                    Some(Prefetched {
+                        early: Some(account),
+                        ..
+                    }) => account,
+                    Some(Prefetched { pending, .. }) => pending.await,
                     None => Account::read(self.app, name.as_deref(), with_devices).await,
                 }
             },
