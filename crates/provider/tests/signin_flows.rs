@@ -1474,13 +1474,8 @@ async fn the_code_form_names_its_account_but_the_transaction_decides() {
         let mut mallory = Authenticator::new(other_secret);
         let browser = Browser::new(issuer);
         let req = AuthRequest::new();
-        let page = browser.get(&req.url(issuer, &[])).await;
-        let code_page = browser
-            .submit(
-                &page,
-                &[("username", "demo"), ("password", &env.demo_password())],
-            )
-            .await;
+        let url = req.url(issuer, &[]);
+        let code_page = sign_in(&browser, &url, "demo", &env.demo_password(), None, false).await;
         assert!(
             rp::hidden_inputs(code_page.html()).contains(&("username".into(), "demo".into())),
             "{}",

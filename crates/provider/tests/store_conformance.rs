@@ -2770,8 +2770,7 @@ mod redis_only {
         };
         store.create_client(&app).await.unwrap();
         assert_eq!(store.get_client("app").await.unwrap().as_ref(), Some(&app));
-        let client = ::redis::Client::open(server.url()).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let mut conn = server.connection().await;
         let removed: u64 = ::redis::cmd("DEL")
             .arg("t:client:app")
             .query_async(&mut conn)
@@ -2794,8 +2793,7 @@ mod redis_only {
             .create_device(&device("alice", "d1", "Phone"))
             .await
             .unwrap();
-        let client = ::redis::Client::open(server.url()).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let mut conn = server.connection().await;
         assert_eq!(
             keys(&mut conn, "*").await,
             ["acme:device-owner:d1", "acme:devices:alice", "acme:layout"]
@@ -2808,8 +2806,7 @@ mod redis_only {
     #[tokio::test]
     async fn a_device_is_touched_in_place_or_the_general_way() {
         let server = support::RedisServer::start();
-        let client = ::redis::Client::open(server.url()).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let mut conn = server.connection().await;
         let store = tessera_provider::store::RedisStore::connect(&server.url(), "t:")
             .await
             .unwrap();
@@ -2882,8 +2879,7 @@ mod redis_only {
     #[tokio::test]
     async fn devices_of_layout_1_are_moved_at_connect() {
         let server = support::RedisServer::start();
-        let client = ::redis::Client::open(server.url()).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let mut conn = server.connection().await;
         let old = [
             device("alice", "d1", "Phone"),
             device("alice", "d2", "Tablet"),

@@ -313,9 +313,8 @@ pub async fn submit(
         lang,
         form,
         attempt: std::sync::Mutex::new(None),
-        prefetched: std::sync::Mutex::new(prefetched),
     };
-    match step.run().await {
+    match step.run(prefetched).await {
         Ok(resp) => resp,
         Err(e) => store_failure(lang, e),
     }
@@ -334,14 +333,10 @@ struct Step<'a> {
     /// before it is checked; taken by whichever outcome settles it (a
     /// failure keeps it counted), given back by `run` otherwise.
     attempt: std::sync::Mutex<Option<Attempt>>,
-    /// The account the form names (a code form's hidden `username`), its
-    /// reads sent with the transaction's. In a mutex only so that the step
-    /// can be shared (`&Step`) across awaits: `run` takes it out.
-    prefetched: std::sync::Mutex<Option<Prefetched<'a>>>,
 }
 
-/// The reads of the account a form names, sent before its transaction was
-/// known (see `submit`).
+/// The reads of the account a form names (a code form's hidden `username`),
+/// sent with its transaction's (see `submit`).
 struct Prefetched<'a> {
     name: String,
     /// Their answer, if it came before the transaction's.
@@ -390,7 +385,9 @@ impl Account {
 }
 
 impl Step<'_> {
-    async fn run(mut self) -> Result<Response, StoreError> {
+    /// Runs the post's stage; `prefetched` is used when it is the reads of
+    /// this transaction's own account at the code stage.
+    async fn run(mut self, prefetched: Option<Prefetched<'_>>) -> Result<Response, StoreError> {
         let now = OffsetDateTime::now_utc();
         // Trimmed as the password step looks it up, so that " name" counts
         // against the lock of "name".
@@ -410,11 +407,6 @@ impl Step<'_> {
         let counted_by_stage = matches!(self.txn.stage, Stage::SecondFactor { .. });
         // Read already if the form named the transaction's own account at
         // the code stage; any other name is ignored.
-        let prefetched = self
-            .prefetched
-            .get_mut()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
         let prefetched = match prefetched {
             Some(p) if counted_by_stage && name.as_deref() == Some(p.name.as_str()) => Some(p),
             _ => None,
