@@ -289,6 +289,7 @@ fn main() {
                 commits: per(after.batches - before.batches),
                 durable: per(after.durable - before.durable),
                 by_caller: per(after.by_caller - before.by_caller),
+                flushes: per(after.flushes - before.flushes),
                 writes: per(after.writes - before.writes),
             }
         });

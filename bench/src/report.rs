@@ -109,6 +109,9 @@ pub struct CommitsPerSignIn {
     pub durable: f64,
     /// Lazy commits run by the request itself (counted in its handling).
     pub by_caller: f64,
+    /// Durable commits of nothing, made on the committer's period for lazy
+    /// commits no durable one followed (not counted in `commits`).
+    pub flushes: f64,
     pub writes: f64,
 }
 
@@ -560,12 +563,14 @@ pub fn render(
                 Some(c) => format!(
                     ", the store's committer thread {:.2} ms ({:.2} commits, {:.2} of them \
                      durable, for {:.1} writes; {:.2} lazy commits were run by the request \
-                     itself, the committer being idle, and count in its handling)",
+                     itself, the committer being idle, and count in its handling; {:.3} periodic \
+                     flushes)",
                     ms(cpu.committer_cores),
                     c.commits,
                     c.durable,
                     c.writes,
-                    c.by_caller
+                    c.by_caller,
+                    c.flushes
                 ),
                 None => String::new(),
             };

@@ -967,3 +967,82 @@ async fn a_rotated_key_is_accepted_by_every_instance_and_old_keys_until_discarde
         assert_eq!(kids(&a).await, vec![discarded.active]);
     }
 }
+
+/// The files of a live embedded store's directory copied into a new one:
+/// what a crash at this moment would leave on disk.
+fn crashed_copy(live: &std::path::Path) -> tempfile::TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(live).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), copy.path().join(entry.file_name())).unwrap();
+    }
+    copy
+}
+
+/// The embedded store acknowledges a code's redemption without waiting for
+/// the disk, and makes it durable within `FLUSH_EVERY`: a crash can lose
+/// it, so a code issued before the store recovered from one is refused,
+/// while the sign-in's session, flushed meanwhile, still gives codes that
+/// are exchanged.
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_crash_a_code_issued_before_it_is_refused_and_one_issued_after_is_exchanged() {
+    use secrecy::ExposeSecret;
+    use std::sync::Arc;
+    use tessera_provider::config::Config;
+    use tessera_provider::store::{EmbeddedStore, FLUSH_EVERY, Store};
+    use tessera_provider::testing::TestProvider;
+
+    let config = Config {
+        secret_key: Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into()),
+        ..Default::default()
+    };
+    let live = tempfile::tempdir().unwrap();
+    let store = Arc::new(EmbeddedStore::open(live.path()).unwrap());
+    let before = TestProvider::start(store.clone(), config.clone()).await;
+    let accounts = before.seed_demo().await;
+    let browser = Browser::new(&before.issuer);
+    let req = AuthRequest::new();
+    let secret = rp::decode_b32(accounts.demo.totp_secret.expose_secret());
+    let code = Authenticator::new(&secret).fresh_code().await;
+    let step = rp::sign_in(
+        &browser,
+        &req.url(&before.issuer, &[]),
+        "demo",
+        accounts.demo.password.expose_secret(),
+        Some(&code),
+        false,
+    )
+    .await;
+    let issued_before = step.callback()["code"].clone();
+    // Nothing durable is written after the sign-in: only the period makes
+    // its lazy writes (the code, the session) durable.
+    tokio::time::sleep(FLUSH_EVERY * 2 + std::time::Duration::from_millis(200)).await;
+    let crashed = crashed_copy(live.path());
+
+    let recovered = Arc::new(EmbeddedStore::open(crashed.path()).unwrap());
+    assert!(
+        recovered.recovered_at().is_some(),
+        "a copy of a live store is a crash"
+    );
+    let after = TestProvider::start(recovered, config).await;
+    let (status, body) = exchange(&after.issuer, &req, &issued_before).await;
+    // (The answer is not printed whole: it may hold tokens.)
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{}", body["error"]);
+    assert_eq!(body["error"], "invalid_grant");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("before the provider recovered from a crash"),
+        "the code was flushed, and refused for the crash: {body}"
+    );
+
+    // The browser's session was flushed too: a new code, issued after the
+    // recovery, is exchanged.
+    let req = AuthRequest::new();
+    let issued_after = browser.get(&req.url(&after.issuer, &[])).await.callback()["code"].clone();
+    let (status, tokens) = exchange(&after.issuer, &req, &issued_after).await;
+    assert_eq!(status, StatusCode::OK, "{}", tokens["error_description"]);
+    drop(before);
+    drop(store);
+}

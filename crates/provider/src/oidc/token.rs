@@ -15,7 +15,7 @@ use crate::crypto::{ct_eq, random_token, sha256_b64url, token_hash};
 use crate::error::OAuthError;
 use crate::revocation;
 use crate::state::{AppState, Provider};
-use crate::store::{AuditAction, AuthCodeGrant, Client, RefreshToken, StoreError, User};
+use crate::store::{self, AuditAction, AuthCodeGrant, Client, RefreshToken, StoreError, User};
 use crate::tokens::{self, Grant};
 use crate::web::{OAuthForm, Params};
 
@@ -101,6 +101,18 @@ async fn authorization_code(
         app.store.take_auth_code(&code_hash).await?;
         return Err(refusal);
     }
+    // Its redemption may have been lost in the crash the store recovered
+    // from (see `Store::recovered_at`): it may have been redeemed already.
+    if app
+        .store
+        .recovered_at()
+        .is_some_and(|recovered| grant.issued_at <= recovered)
+    {
+        app.store.take_auth_code(&code_hash).await?;
+        return Err(OAuthError::invalid_grant(
+            "the authorization code was issued before the provider recovered from a crash; sign in again",
+        ));
+    }
     let now = OffsetDateTime::now_utc();
     let g = Grant {
         client_id: client.client_id.clone(),
@@ -119,8 +131,14 @@ async fn authorization_code(
     // fewer per sign-in). The tokens are answered only when both hold.
     let (user, redeemed) = tokio::join!(
         active_user(app, &grant.uid, grant.auth_time),
-        app.store
-            .redeem_auth_code(&code_hash, &refresh_hash, &record, keep_until)
+        // Lazily: what a crash can lose of it is a refresh token, which
+        // signing in again replaces, and the code's redemption, whose code
+        // is then refused as issued before the recovery (below); durable
+        // within `store::FLUSH_EVERY` all the same (ARCHITECTURE, decisions).
+        store::lazily(
+            app.store
+                .redeem_auth_code(&code_hash, &refresh_hash, &record, keep_until)
+        )
     );
     let redeemed = redeemed?;
     let user = match user {

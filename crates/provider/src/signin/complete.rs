@@ -219,9 +219,10 @@ pub async fn finish(
         &details,
     );
     // Nor do they wait for the disk (`store::lazily`): they become durable
-    // with the next durable commit (at the latest the client's redemption
-    // of this code, without which the sign-in has no effect) or the store's
-    // close. A crash before that loses them all together, one transaction:
+    // with the next durable commit, the store's close, or at the latest
+    // `store::FLUSH_EVERY` later (as does the code's redemption, without
+    // which the sign-in has no effect). A crash before that loses them all
+    // together, one transaction:
     // the code, the session, the audit record (of a sign-in that then had
     // no effect) and the used-code marker of the code typed, which is why
     // a store recovered from a crash refuses every code that could have

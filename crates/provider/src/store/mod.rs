@@ -33,7 +33,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 pub use self::redis::RedisStore;
-pub use embedded::EmbeddedStore;
+pub use embedded::{EmbeddedStore, FLUSH_EVERY};
 pub use error::{StoreError, StoreResult};
 pub use records::{
     AuditAction, AuditEvent, AuthCodeGrant, BearerSubject, BrowserSession, Client,
@@ -54,10 +54,12 @@ pub fn together<F: std::future::Future>(writes: F) -> impl std::future::Future<O
 
 /// Runs `writes` with every write it issues acknowledged without waiting
 /// for the disk on the embedded store (as `write_lazy` ones are): they
-/// become durable with the next durable commit or the store's close. Only
-/// for writes whose loss in a crash, all of them together, is harmless or
-/// covered (a sign-in's completion: see `signin::complete::finish`). Redis
-/// is unaffected: its persistence is the operators' configuration.
+/// become durable with the next durable commit, the store's close, or at
+/// the latest [`FLUSH_EVERY`] later. Only for writes whose loss in a crash,
+/// all of them together, is harmless or covered (a sign-in's completion:
+/// see `signin::complete::finish`; a code's redemption: see
+/// `oidc::token`). Redis is unaffected: its persistence is the operators'
+/// configuration.
 pub fn lazily<F: std::future::Future>(writes: F) -> impl std::future::Future<Output = F::Output> {
     embedded::lazily(writes)
 }
@@ -83,8 +85,10 @@ pub trait Store: Send + Sync + 'static {
     /// When this store was last opened after an unclean stop (a crash, a
     /// `kill -9`), if it ever was. Writes acknowledged without waiting for
     /// the disk before then (the embedded store's `write_lazy`) may have been
-    /// lost, used-code markers among them, so a code that could have been
-    /// accepted before that time is refused (`signin::second_factor`).
+    /// lost, used-code markers and code redemptions among them, so a TOTP
+    /// code that could have been accepted before that time is refused
+    /// (`signin::second_factor`), and so is an authorization code issued
+    /// before it (`oidc::token`).
     /// `None` on Redis: what its persistence keeps through a crash is the
     /// operators' configuration.
     fn recovered_at(&self) -> Option<OffsetDateTime> {

@@ -36,6 +36,12 @@
 //! back cost as much again in wake-ups. Durable writes, and anything that
 //! finds the committer busy, still go to the committer thread, which
 //! gathers concurrent ones into one flush.
+//!
+//! A lazy commit is durable with the next durable one, and at the latest
+//! [`FLUSH_EVERY`] after it: the committer thread makes every commit still
+//! only in memory durable on that period (one empty durable commit), so
+//! that what a crash can lose is bounded in time, as with Redis's
+//! `appendfsync everysec`, whatever the traffic.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -45,6 +51,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, Weak, mpsc};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use redb::{Database, Durability, WriteTransaction};
 
@@ -56,6 +63,10 @@ pub const COMMIT_THREAD: &str = "store-commit";
 /// At most this many writes share one flush (a group is never split), so
 /// that a long queue does not delay the first caller's answer indefinitely.
 const MAX_BATCH: usize = 64;
+
+/// The longest a lazy commit stays in memory only: the committer thread
+/// makes the commits not yet durable durable on this period.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(500);
 
 /// Writes queued together: one, or those issued in one poll of [`together`].
 type Group = Vec<Box<dyn Job>>;
@@ -72,7 +83,8 @@ tokio::task_local! {
 }
 
 /// Runs `writes` with every write it issues lazy: answered without waiting
-/// for the disk, durable with the next durable commit (`store::lazily`).
+/// for the disk, durable with the next durable commit and at the latest
+/// [`FLUSH_EVERY`] later (`store::lazily`).
 pub fn lazily<F: Future>(writes: F) -> impl Future<Output = F::Output> {
     LAZY.scope((), writes)
 }
@@ -143,6 +155,9 @@ pub struct Commits {
     /// Of those, the lazy ones their caller committed on its own thread
     /// (the committer being idle).
     pub by_caller: u64,
+    /// Durable commits of nothing, made by the committer thread on its
+    /// period ([`FLUSH_EVERY`]) for lazy commits no durable one followed.
+    pub flushes: u64,
     /// Writes run (each counted once, however often it ran).
     pub writes: u64,
 }
@@ -152,8 +167,14 @@ struct Counters {
     batches: AtomicU64,
     durable: AtomicU64,
     by_caller: AtomicU64,
+    flushes: AtomicU64,
     writes: AtomicU64,
 }
+
+/// What the write lock guards: whether a commit made since the last
+/// durable one is still only in memory.
+#[derive(Default)]
+struct Unflushed(bool);
 
 /// What the committer thread shares with the callers that commit a lazy
 /// group themselves.
@@ -162,7 +183,7 @@ struct Shared {
     /// Held while a batch runs and commits, by the committer thread or by a
     /// caller: one write transaction at a time, and none begun while redb
     /// would make it wait.
-    writing: Mutex<()>,
+    writing: Mutex<Unflushed>,
     /// Groups sent to the committer thread and not yet taken by it.
     queued: AtomicUsize,
     counters: Counters,
@@ -171,8 +192,8 @@ struct Shared {
 impl Shared {
     /// Commits `batch` under `writing` (the caller took it), then releases
     /// the lock and answers the batch's callers.
-    fn run(&self, writing: MutexGuard<'_, ()>, mut batch: Group) {
-        let done = self.commit(&mut batch);
+    fn run(&self, mut writing: MutexGuard<'_, Unflushed>, mut batch: Group) {
+        let done = self.commit(&mut writing, &mut batch);
         drop(writing);
         for job in batch {
             job.answer(done.clone());
@@ -181,8 +202,8 @@ impl Shared {
 
     /// Runs `batch` in one transaction (each write alone if one fails) and
     /// commits it, durable when one of its writes asks; the batch's outcome.
-    /// The caller holds `writing`.
-    fn commit(&self, batch: &mut [Box<dyn Job>]) -> StoreResult<()> {
+    /// The caller holds `writing`, which it updates.
+    fn commit(&self, unflushed: &mut Unflushed, batch: &mut [Box<dyn Job>]) -> StoreResult<()> {
         let counters = &self.counters;
         // One write that waits for the disk makes the whole batch's commit durable.
         let durability = if batch.iter().any(|job| job.durable()) {
@@ -195,15 +216,38 @@ impl Shared {
         counters
             .writes
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        match run_together(&self.db, batch, durability) {
+        let done = match run_together(&self.db, batch, durability) {
             Some(done) => done,
             None => run_one_by_one(&self.db, batch, durability),
+        };
+        // A durable commit persists every commit before it; a failed one
+        // may leave some of its batch's in memory only (`run_one_by_one`).
+        unflushed.0 = matches!(durability, Durability::None) || done.is_err();
+        done
+    }
+
+    /// Makes the commits still in memory only durable (an empty durable
+    /// commit persists every commit before it).
+    fn flush(&self) {
+        let mut writing = lock(&self.writing);
+        if !writing.0 {
+            return;
+        }
+        match transact(&self.db, Durability::Immediate, |_| Ok(())) {
+            Ok(()) => {
+                writing.0 = false;
+                self.counters.flushes.fetch_add(1, Ordering::Relaxed);
+            }
+            // Tried again on the next period; the store's writes report
+            // the disk's state themselves.
+            Err(err) => tracing::error!(%err, "embedded store: periodic flush failed"),
         }
     }
 }
 
-/// `writing`, whatever a panic left in it (nothing: the lock guards no data).
-fn lock(writing: &Mutex<()>) -> MutexGuard<'_, ()> {
+/// `writing`, whatever a panic left in it (a panic while committing leaves
+/// the flag at worst set, which costs one flush too many).
+fn lock(writing: &Mutex<Unflushed>) -> MutexGuard<'_, Unflushed> {
     writing.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -264,7 +308,7 @@ impl Committer {
         let (queue, jobs) = mpsc::channel::<Group>();
         let shared = Arc::new(Shared {
             db,
-            writing: Mutex::new(()),
+            writing: Mutex::new(Unflushed::default()),
             queued: AtomicUsize::new(0),
             counters: Counters::default(),
         });
@@ -291,6 +335,7 @@ impl Committer {
             batches: read(&counters.batches),
             durable: read(&counters.durable),
             by_caller: read(&counters.by_caller),
+            flushes: read(&counters.flushes),
             writes: read(&counters.writes),
         }
     }
@@ -360,8 +405,12 @@ impl Exclusive {
         f: impl FnOnce(&WriteTransaction) -> StoreResult<T>,
     ) -> Option<StoreResult<T>> {
         let shared = self.0.upgrade()?;
-        let _writing = lock(&shared.writing);
-        Some(transact(&shared.db, Durability::Immediate, f))
+        let mut writing = lock(&shared.writing);
+        let done = transact(&shared.db, Durability::Immediate, f);
+        if done.is_ok() {
+            writing.0 = false;
+        }
+        Some(done)
     }
 }
 
@@ -445,8 +494,21 @@ fn run_caught(job: &mut Box<dyn Job>, txn: &WriteTransaction) -> bool {
     catch_unwind(AssertUnwindSafe(|| job.run(txn))).unwrap_or(false)
 }
 
+/// The committer thread: runs the groups queued, and flushes on the
+/// [`FLUSH_EVERY`] period.
 fn commit_batches(shared: &Shared, groups: &mpsc::Receiver<Group>) {
-    while let Ok(mut batch) = groups.recv() {
+    let mut next_flush = Instant::now() + FLUSH_EVERY;
+    loop {
+        let now = Instant::now();
+        if now >= next_flush {
+            shared.flush();
+            next_flush = now + FLUSH_EVERY;
+        }
+        let mut batch = match groups.recv_timeout(next_flush.saturating_duration_since(now)) {
+            Ok(group) => group,
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         let writing = lock(&shared.writing);
         let mut taken = 1;
         while batch.len() < MAX_BATCH {
@@ -568,6 +630,7 @@ mod tests {
             batches: after.batches - before.batches,
             durable: after.durable - before.durable,
             by_caller: after.by_caller - before.by_caller,
+            flushes: after.flushes - before.flushes,
             writes: after.writes - before.writes,
         }
     }
@@ -769,15 +832,44 @@ mod tests {
         assert_eq!(stored(&db), vec![1, 2, 3]);
     }
 
+    /// Writes `n`, waiting for the disk unless inside [`lazily`].
+    fn insert_durably(committer: &Committer, n: u64) -> impl Future<Output = StoreResult<()>> {
+        committer.write(true, move |txn| {
+            Ok(txn.open_table(T)?.insert(n, n).map(drop)?)
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lazy_commits_are_flushed_on_the_period_unless_a_durable_one_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_db, committer) = open(&dir.path().join("t.redb"));
+        let insert = |n| insert_durably(&committer, n);
+        let periods = || tokio::time::sleep(FLUSH_EVERY * 2 + Duration::from_millis(100));
+        let before = committer.commits();
+        lazily(insert(1)).await.unwrap();
+        periods().await;
+        let flushed = committer.commits();
+        assert_eq!(
+            since(before, flushed).flushes,
+            1,
+            "a lazy commit alone is flushed once"
+        );
+        lazily(insert(2)).await.unwrap();
+        insert(3).await.unwrap();
+        periods().await;
+        let d = since(flushed, committer.commits());
+        assert_eq!(
+            (d.durable, d.flushes),
+            (1, 0),
+            "the durable commit covered the lazy one"
+        );
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn writes_issued_lazily_do_not_wait_for_the_disk() {
         let dir = tempfile::tempdir().unwrap();
         let (db, committer) = open(&dir.path().join("t.redb"));
-        let insert = |n: u64| {
-            committer.write(true, move |txn| {
-                Ok(txn.open_table(T)?.insert(n, n).map(drop)?)
-            })
-        };
+        let insert = |n| insert_durably(&committer, n);
         let before = committer.commits();
         lazily(insert(1)).await.unwrap();
         let after = committer.commits();

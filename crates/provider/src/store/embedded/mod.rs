@@ -9,7 +9,7 @@
 mod commit;
 mod tables;
 
-pub use commit::{COMMIT_THREAD, Commits, lazily, together};
+pub use commit::{COMMIT_THREAD, Commits, FLUSH_EVERY, lazily, together};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -143,7 +143,8 @@ impl EmbeddedStore {
     /// transactions, rate-limit hits), and for a TOTP code marked used,
     /// whose loss in a crash the store's recovery mark covers (see
     /// `Store::recovered_at`). They become durable with the next durable
-    /// commit or the store's close; a crash before that loses them, which
+    /// commit, the store's close, or at the latest [`FLUSH_EVERY`] later; a
+    /// crash before that loses them, which
     /// costs a user a new sign-in at worst. So do the writes of a sign-in's
     /// completion (`store::lazily`). Everything else that removes or
     /// consumes something, and every device, user or token change, stays
