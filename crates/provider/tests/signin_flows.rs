@@ -504,6 +504,65 @@ async fn wrong_codes_lock_the_account_with_a_clear_message() {
     }
 }
 
+/// A password's attempt is counted with its transaction's read, before the
+/// transaction is known to be live: posts whose transaction is unknown,
+/// whose CSRF token is wrong, or that has gone past its password stage
+/// give it back, so that they lock nobody out.
+#[tokio::test]
+async fn a_password_post_its_transaction_refuses_counts_nothing() {
+    for env in each_env(|c| c.rate_limit.account_failures = 2).await {
+        let issuer = env.issuer();
+        let name = env.store_name;
+        let browser = Browser::new(issuer);
+        let req = AuthRequest::new();
+        let page = browser.get(&req.url(issuer, &[])).await;
+        let wrong = [("username", "demo"), ("password", "wrong password")];
+        for _ in 0..3 {
+            let forged = browser
+                .submit(&page, &[wrong[0], wrong[1], ("tx", "no-such-transaction")])
+                .await;
+            assert_eq!(*forged.page().0, StatusCode::GONE, "{name}");
+            let cross_site = browser
+                .submit(&page, &[wrong[0], wrong[1], ("csrf", "not-the-token")])
+                .await;
+            assert_eq!(*cross_site.page().0, StatusCode::FORBIDDEN, "{name}");
+        }
+        // A transaction past its password stage: the password form posted
+        // again shows the code form.
+        let other = Browser::new(issuer);
+        let first = other.get(&req.url(issuer, &[])).await;
+        let code_form = other
+            .submit(
+                &first,
+                &[("username", "demo"), ("password", &env.demo_password())],
+            )
+            .await;
+        assert!(code_form.html().contains("name=\"otp\""), "{name}");
+        for _ in 0..3 {
+            let again = other.submit(&first, &wrong).await;
+            assert!(
+                again.html().contains("name=\"otp\""),
+                "{name}: {}",
+                again.html()
+            );
+        }
+        let store = &env.provider.app.store;
+        for key in ["signin:account:demo", "signin:ip:127.0.0.1"] {
+            assert_eq!(
+                store.rate_limit_ttl(key).await.unwrap(),
+                None,
+                "{name}: {key} was given back to nothing"
+            );
+        }
+        // The live transaction counts from zero: the second wrong password
+        // locks, not the first.
+        let failed = browser.submit(&page, &wrong).await;
+        assert_eq!(*failed.page().0, StatusCode::UNAUTHORIZED, "{name}");
+        let locked = browser.submit(&failed, &wrong).await;
+        assert_eq!(*locked.page().0, StatusCode::TOO_MANY_REQUESTS, "{name}");
+    }
+}
+
 #[tokio::test]
 async fn wrong_passwords_lock_the_account_even_for_unknown_users() {
     for env in each_env(|c| c.rate_limit.account_failures = 2).await {

@@ -8,8 +8,9 @@
 //! hidden `tx` and `csrf`), so any HTTP client can drive a sign-in; a client
 //! may send `otp` together with the password. The code form repeats the
 //! account's name in a hidden `username` (password managers file the code
-//! under it, and it is read with the transaction); the transaction decides
-//! whose code it is.
+//! under it); the transaction decides whose code it is. The account a form
+//! names is read, and a password's attempt counted, with the transaction
+//! (`submit`).
 
 mod complete;
 mod first_factor;
@@ -266,44 +267,73 @@ pub async fn submit(
         return error_page(lang, StatusCode::BAD_REQUEST, t.bad_request);
     };
     let tx = form.get("tx").unwrap_or_default().to_owned();
-    // A code form names its account (a hidden `username`): that account's
-    // reads are sent with the transaction's (one store round trip before the
-    // code is checked instead of two), and awaited only once the transaction
-    // shows the account is its own (`Step::run`). Otherwise they are dropped
-    // unanswered: no answer waits on them, so none says by its timing
-    // whether the account named exists.
+    let origin = web::origin(peer, &headers, &app.config.trusted_proxies);
+    // A form names its account (the password form's `username`, the code
+    // form's hidden one): that account's reads are sent with the
+    // transaction's (one store round trip before the factor is checked
+    // instead of two), and awaited only once the transaction shows the
+    // account is the one its stage checks (`Step::run`). Otherwise they are
+    // dropped unanswered: no answer waits on them, so none says by its
+    // timing whether the account named exists.
     let named = form
-        .get("otp")
-        .filter(|_| form.get("password").is_none())
-        .and(form.get("username"))
+        .get("username")
+        .filter(|_| form.get("password").is_some() || form.get("otp").is_some())
         .map(|name| name.trim().to_owned())
         .filter(|name| !name.is_empty());
+    // A password's attempt is counted with those reads too (it must be
+    // before the password is checked, see `ratelimit`), and given back when
+    // the transaction turns out not to be at its password stage (`Step::run`)
+    // or not to be there at all (below).
+    let counting = form.get("password").map(|_| {
+        let typed = form.get("username").map(|name| name.trim().to_owned());
+        EarlyAttempt::count(&app, typed, &origin.ip)
+    });
     let mut pending = std::pin::pin!(Account::read(&app, named.as_deref(), true));
     let mut loading = std::pin::pin!(load(&app, &tx, &headers));
     let mut early = None;
-    let txn = loop {
-        tokio::select! {
-            biased;
-            txn = &mut loading => break txn,
-            account = &mut pending, if named.is_some() && early.is_none() => early = Some(account),
+    let (txn, counted) = tokio::join!(
+        async {
+            loop {
+                tokio::select! {
+                    biased;
+                    txn = &mut loading => break txn,
+                    account = &mut pending, if named.is_some() && early.is_none() => early = Some(account),
+                }
+            }
+        },
+        async {
+            match counting {
+                Some(counting) => Some(counting.await),
+                None => None,
+            }
         }
-    };
+    );
     let prefetched = named.clone().map(|name| Prefetched {
         name,
         early,
         pending: pending.as_mut(),
     });
+    let counted = match counted.transpose() {
+        Ok(counted) => counted,
+        Err(e) => return store_failure(lang, e),
+    };
     let txn = match txn {
         Ok(Some(txn)) => txn,
-        Ok(None) => return error_page(lang, StatusCode::GONE, t.expired),
-        Err(e) => return store_failure(lang, e),
+        Ok(None) => {
+            EarlyAttempt::give_back(&app, counted).await;
+            return error_page(lang, StatusCode::GONE, t.expired);
+        }
+        Err(e) => {
+            EarlyAttempt::give_back(&app, counted).await;
+            return store_failure(lang, e);
+        }
     };
     let lang = Lang::for_request(txn.request.ui_locales.as_deref(), &headers);
     let t = lang.texts();
     if !ct_eq(form.get("csrf").unwrap_or_default(), &txn.csrf) {
+        EarlyAttempt::give_back(&app, counted).await;
         return error_page(lang, StatusCode::FORBIDDEN, t.forbidden);
     }
-    let origin = web::origin(peer, &headers, &app.config.trusted_proxies);
     let step = Step {
         app: &app,
         tx: &tx,
@@ -314,9 +344,38 @@ pub async fn submit(
         form,
         attempt: std::sync::Mutex::new(None),
     };
-    match step.run(prefetched).await {
+    match step.run(prefetched, counted).await {
         Ok(resp) => resp,
         Err(e) => store_failure(lang, e),
+    }
+}
+
+/// A password post's attempt, counted before its transaction was read (see
+/// `submit`): the name it was counted under, and the count's outcome.
+struct EarlyAttempt {
+    name: Option<String>,
+    counted: Result<Attempt, ratelimit::Locked>,
+}
+
+impl EarlyAttempt {
+    async fn count(app: &Provider, name: Option<String>, ip: &str) -> StoreResult<EarlyAttempt> {
+        let counted = (app.config.rate_limit)
+            .begin(&*app.store, name.as_deref(), ip)
+            .await?;
+        Ok(EarlyAttempt { name, counted })
+    }
+
+    /// Gives the attempt back: it was not the transaction's to take. (A
+    /// refused one counted nothing.)
+    async fn give_back(app: &Provider, early: Option<EarlyAttempt>) {
+        if let Some(EarlyAttempt {
+            counted: Ok(attempt),
+            ..
+        }) = early
+            && let Err(e) = (app.config.rate_limit).release(&*app.store, attempt).await
+        {
+            tracing::warn!(error = %e, "a sign-in attempt could not be given back");
+        }
     }
 }
 
@@ -386,8 +445,14 @@ impl Account {
 
 impl Step<'_> {
     /// Runs the post's stage; `prefetched` is used when it is the reads of
-    /// this transaction's own account at the code stage.
-    async fn run(mut self, prefetched: Option<Prefetched<'_>>) -> Result<Response, StoreError> {
+    /// the account this transaction's stage checks, `early` (a password
+    /// post's attempt) when the stage is the password's, and given back
+    /// otherwise.
+    async fn run(
+        mut self,
+        prefetched: Option<Prefetched<'_>>,
+        early: Option<EarlyAttempt>,
+    ) -> Result<Response, StoreError> {
         let now = OffsetDateTime::now_utc();
         // Trimmed as the password step looks it up, so that " name" counts
         // against the lock of "name".
@@ -399,16 +464,33 @@ impl Step<'_> {
             Stage::SaveRecoveryCodes {
                 uid,
                 authenticated_at,
-            } => return self.recovery_codes_saved(uid, *authenticated_at).await,
+            } => {
+                EarlyAttempt::give_back(self.app, early).await;
+                return self.recovery_codes_saved(uid, *authenticated_at).await;
+            }
         };
         let with_devices = !matches!(self.txn.stage, Stage::Enrol { .. });
         // The code stage counts its attempt itself, in one write with the
         // code's mark (see `second_factor`).
         let counted_by_stage = matches!(self.txn.stage, Stage::SecondFactor { .. });
-        // Read already if the form named the transaction's own account at
-        // the code stage; any other name is ignored.
+        let at_password = matches!(self.txn.stage, Stage::Password);
+        let early = match early {
+            Some(early) if at_password && early.name == name => Some(early.counted),
+            other => {
+                EarlyAttempt::give_back(self.app, other).await;
+                None
+            }
+        };
+        // Read already if the form named the account this stage checks
+        // (the password stage's typed name, the code stage's own account);
+        // any other name is ignored.
         let prefetched = match prefetched {
-            Some(p) if counted_by_stage && name.as_deref() == Some(p.name.as_str()) => Some(p),
+            Some(p)
+                if (counted_by_stage || at_password)
+                    && name.as_deref() == Some(p.name.as_str()) =>
+            {
+                Some(p)
+            }
             _ => None,
         };
         let (begun, account) = tokio::join!(
@@ -416,7 +498,10 @@ impl Step<'_> {
                 if counted_by_stage {
                     return Ok(Ok(()));
                 }
-                self.begin_attempt(name.as_deref()).await
+                match early {
+                    Some(counted) => self.settle_attempt(counted).await,
+                    None => self.begin_attempt(name.as_deref()).await,
+                }
             },
             async {
                 match prefetched {
@@ -472,10 +557,19 @@ impl Step<'_> {
     /// when either is locked out.
     async fn begin_attempt(&self, name: Option<&str>) -> StoreResult<Result<(), Response>> {
         let limits = &self.app.config.rate_limit;
-        match limits
+        let counted = limits
             .begin(&*self.app.store, name, &self.origin.ip)
-            .await?
-        {
+            .await?;
+        self.settle_attempt(counted).await
+    }
+
+    /// Keeps a counted attempt for the post's outcome; the page refusing it
+    /// when it was refused.
+    async fn settle_attempt(
+        &self,
+        counted: Result<Attempt, ratelimit::Locked>,
+    ) -> StoreResult<Result<(), Response>> {
+        match counted {
             Ok(attempt) => {
                 *self.attempt_slot() = Some(attempt);
                 Ok(Ok(()))
