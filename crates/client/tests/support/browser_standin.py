@@ -57,7 +57,9 @@ def has_input(page, name):
 def main():
     params = json.load(open(sys.argv[1]))
     url = sys.argv[2]
-    log = open(params["log"], "a") if params.get("log") else sys.stderr
+    # Line-buffered: the login it drives may end, and the test read this
+    # log, before this process exits.
+    log = open(params["log"], "a", buffering=1) if params.get("log") else sys.stderr
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     opener.addheaders = [("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) tessera-test-browser"),
