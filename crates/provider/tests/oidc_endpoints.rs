@@ -11,6 +11,10 @@ use rp::{
 };
 use serde_json::Value;
 
+/// The providers' secret key where a test needs it fixed (to read what one
+/// provider sealed with another, or to seal by hand).
+const SECRET: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
 /// Signs the demo user in with a code; returns the browser, the request and the token response.
 async fn signed_in(env: &Env, app: &mut Authenticator) -> (Browser, AuthRequest, Value) {
     let issuer = env.issuer();
@@ -48,7 +52,7 @@ async fn code_from_session(env: &Env, browser: &Browser, req: &AuthRequest) -> S
 async fn discovery_and_jwks_describe_the_provider_and_the_key_survives_restarts() {
     for (name, store, _guard) in support::each_store().await {
         let config = tessera_provider::config::Config {
-            secret_key: Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into()),
+            secret_key: Some(SECRET.into()),
             ..Default::default()
         };
         let provider =
@@ -859,7 +863,6 @@ async fn a_rotated_key_is_accepted_by_every_instance_and_old_keys_until_discarde
     use tessera_api::paths;
     use tessera_provider::testing::TestProvider;
     use tessera_provider::{keyring, tokens};
-    const SECRET: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     for (name, store, _guard) in support::each_store().await {
         let config = tessera_provider::config::Config {
             secret_key: Some(SECRET.into()),
@@ -993,7 +996,7 @@ async fn after_a_crash_a_code_issued_before_it_is_refused_and_one_issued_after_i
     use tessera_provider::testing::TestProvider;
 
     let config = Config {
-        secret_key: Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into()),
+        secret_key: Some(SECRET.into()),
         ..Default::default()
     };
     let live = tempfile::tempdir().unwrap();

@@ -95,23 +95,13 @@ async fn authorization_code(
     let Some(grant) = stored else {
         return Err(code_reused_or_unknown(app, client, &code_hash).await?);
     };
-    if let Err(refusal) = check_binding(client, &grant, redirect_uri, verifier) {
+    let checked = check_binding(client, &grant, redirect_uri, verifier)
+        .and_then(|()| check_not_before_recovery(app, &grant));
+    if let Err(refusal) = checked {
         // A code that failed a check is consumed all the same: it does not
         // stay usable for another try.
         app.store.take_auth_code(&code_hash).await?;
         return Err(refusal);
-    }
-    // Its redemption may have been lost in the crash the store recovered
-    // from (see `Store::recovered_at`): it may have been redeemed already.
-    if app
-        .store
-        .recovered_at()
-        .is_some_and(|recovered| grant.issued_at <= recovered)
-    {
-        app.store.take_auth_code(&code_hash).await?;
-        return Err(OAuthError::invalid_grant(
-            "the authorization code was issued before the provider recovered from a crash; sign in again",
-        ));
     }
     let now = OffsetDateTime::now_utc();
     let g = Grant {
@@ -201,6 +191,22 @@ fn check_binding(
     if !valid_verifier(verifier) || !ct_eq(&sha256_b64url(verifier), challenge) {
         return Err(OAuthError::invalid_grant(
             "the PKCE code_verifier does not match the code_challenge",
+        ));
+    }
+    Ok(())
+}
+
+/// A code issued before the store's recovery from a crash may have lost
+/// its redemption in it (see `Store::recovered_at`): it may have been
+/// redeemed already.
+fn check_not_before_recovery(app: &Provider, grant: &AuthCodeGrant) -> Result<(), OAuthError> {
+    if app
+        .store
+        .recovered_at()
+        .is_some_and(|recovered| grant.issued_at <= recovered)
+    {
+        return Err(OAuthError::invalid_grant(
+            "the authorization code was issued before the provider recovered from a crash; sign in again",
         ));
     }
     Ok(())

@@ -275,19 +275,18 @@ pub async fn submit(
     // account is the one its stage checks (`Step::run`). Otherwise they are
     // dropped unanswered: no answer waits on them, so none says by its
     // timing whether the account named exists.
-    let named = form
-        .get("username")
+    let typed = form.get("username").map(|name| name.trim().to_owned());
+    let named = typed
+        .clone()
         .filter(|_| form.get("password").is_some() || form.get("otp").is_some())
-        .map(|name| name.trim().to_owned())
         .filter(|name| !name.is_empty());
     // A password's attempt is counted with those reads too (it must be
     // before the password is checked, see `ratelimit`), and given back when
     // the transaction turns out not to be at its password stage (`Step::run`)
     // or not to be there at all (below).
-    let counting = form.get("password").map(|_| {
-        let typed = form.get("username").map(|name| name.trim().to_owned());
-        EarlyAttempt::count(&app, typed, &origin.ip)
-    });
+    let counting = form
+        .get("password")
+        .map(|_| EarlyAttempt::count(&app, typed, &origin.ip));
     let mut pending = std::pin::pin!(Account::read(&app, named.as_deref(), true));
     let mut loading = std::pin::pin!(load(&app, &tx, &headers));
     let mut early = None;
@@ -317,23 +316,30 @@ pub async fn submit(
         Ok(counted) => counted,
         Err(e) => return store_failure(lang, e),
     };
-    let txn = match txn {
-        Ok(Some(txn)) => txn,
-        Ok(None) => {
-            EarlyAttempt::give_back(&app, counted).await;
-            return error_page(lang, StatusCode::GONE, t.expired);
+    // Every refusal here gives the early attempt back.
+    let checked = match txn {
+        Ok(Some(txn)) => {
+            let lang = Lang::for_request(txn.request.ui_locales.as_deref(), &headers);
+            if ct_eq(form.get("csrf").unwrap_or_default(), &txn.csrf) {
+                Ok((txn, lang))
+            } else {
+                Err(error_page(
+                    lang,
+                    StatusCode::FORBIDDEN,
+                    lang.texts().forbidden,
+                ))
+            }
         }
-        Err(e) => {
+        Ok(None) => Err(error_page(lang, StatusCode::GONE, t.expired)),
+        Err(e) => Err(store_failure(lang, e)),
+    };
+    let (txn, lang) = match checked {
+        Ok(checked) => checked,
+        Err(refusal) => {
             EarlyAttempt::give_back(&app, counted).await;
-            return store_failure(lang, e);
+            return refusal;
         }
     };
-    let lang = Lang::for_request(txn.request.ui_locales.as_deref(), &headers);
-    let t = lang.texts();
-    if !ct_eq(form.get("csrf").unwrap_or_default(), &txn.csrf) {
-        EarlyAttempt::give_back(&app, counted).await;
-        return error_page(lang, StatusCode::FORBIDDEN, t.forbidden);
-    }
     let step = Step {
         app: &app,
         tx: &tx,
@@ -459,20 +465,8 @@ impl Step<'_> {
         let name = match &self.txn.stage {
             Stage::Password => self.form.get("username").map(|u| u.trim().to_owned()),
             Stage::SecondFactor { uid } | Stage::Enrol { uid, .. } => Some(uid.clone()),
-            // Nothing is guessed at this stage (the factors are proven): no
-            // rate limit, and a lock-out started meanwhile does not undo it.
-            Stage::SaveRecoveryCodes {
-                uid,
-                authenticated_at,
-            } => {
-                EarlyAttempt::give_back(self.app, early).await;
-                return self.recovery_codes_saved(uid, *authenticated_at).await;
-            }
+            Stage::SaveRecoveryCodes { .. } => None,
         };
-        let with_devices = !matches!(self.txn.stage, Stage::Enrol { .. });
-        // The code stage counts its attempt itself, in one write with the
-        // code's mark (see `second_factor`).
-        let counted_by_stage = matches!(self.txn.stage, Stage::SecondFactor { .. });
         let at_password = matches!(self.txn.stage, Stage::Password);
         let early = match early {
             Some(early) if at_password && early.name == name => Some(early.counted),
@@ -481,6 +475,19 @@ impl Step<'_> {
                 None
             }
         };
+        // Nothing is guessed at this stage (the factors are proven): no
+        // rate limit, and a lock-out started meanwhile does not undo it.
+        if let Stage::SaveRecoveryCodes {
+            uid,
+            authenticated_at,
+        } = &self.txn.stage
+        {
+            return self.recovery_codes_saved(uid, *authenticated_at).await;
+        }
+        let with_devices = !matches!(self.txn.stage, Stage::Enrol { .. });
+        // The code stage counts its attempt itself, in one write with the
+        // code's mark (see `second_factor`).
+        let counted_by_stage = matches!(self.txn.stage, Stage::SecondFactor { .. });
         // Read already if the form named the account this stage checks
         // (the password stage's typed name, the code stage's own account);
         // any other name is ignored.
