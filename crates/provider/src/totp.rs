@@ -1,9 +1,8 @@
 //! TOTP (RFC 6238) as authenticator apps implement it: SHA-1, 6 digits,
 //! 30-second steps, one step of clock skew either way.
 //!
-//! Verification returns the time step that matched, so the caller can mark
-//! that (device, step) as used for as long as the code would still verify —
-//! see [`replay_ttl_secs`].
+//! A code is marked used per account and code ([`used_code_id`]) for as
+//! long as it could verify, whichever step it matches ([`used_code_ttl`]).
 
 use base64::Engine;
 use totp_rs::{Algorithm, Secret, TOTP};
@@ -62,7 +61,7 @@ pub fn code_at(secret: &[u8], unix_time: u64) -> String {
 /// neighbours, comparing in constant time. `None` when nothing matches or the
 /// input is not six digits.
 pub fn matching_step(secret: &[u8], code: &str, unix_time: u64) -> Option<u64> {
-    if code.len() != DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
+    if !has_code_form(code) {
         return None;
     }
     let t = totp(secret, "x", "x");
@@ -76,6 +75,27 @@ pub fn matching_step(secret: &[u8], code: &str, unix_time: u64) -> Option<u64> {
         }
     }
     found
+}
+
+/// Whether `input` has the form of a code (six digits), which a recovery
+/// code has not.
+pub fn has_code_form(input: &str) -> bool {
+    input.len() == DIGITS && input.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The name of the used-code marker of `code` typed for `uid`: one per
+/// account and code, not per device and step, so that it can be set before
+/// the account's devices are read (see `signin::second_factor`). A hash, as
+/// the store keys every code and token.
+pub fn used_code_id(uid: &str, code: &str) -> String {
+    crate::crypto::token_hash(&format!("{uid}\0{code}"))
+}
+
+/// How long the marker of a code typed at `unix_time` must live: as long as
+/// the code could verify, whichever step it matches (the latest one lives
+/// longest).
+pub fn used_code_ttl(unix_time: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(replay_ttl_secs(last_step_accepted_at(unix_time), unix_time))
 }
 
 /// The last step whose code verifies at `unix_time` (the current one plus
@@ -164,6 +184,38 @@ mod tests {
         assert!(matching_step(RFC_SECRET, &code_at(RFC_SECRET, now), now + ttl).is_none());
         // A code from the previous step expires sooner.
         assert!(replay_ttl_secs(step - 1, now) < ttl);
+    }
+
+    #[test]
+    fn a_typed_codes_marker_outlives_every_step_it_could_match() {
+        for now in [1_700_000_010, 1_700_000_029, 1_700_000_030, 1_700_000_059] {
+            let ttl = used_code_ttl(now).as_secs();
+            let step = now / STEP_SECS;
+            for typed in [step - 1, step, step + 1] {
+                let code = code_at(RFC_SECRET, typed * STEP_SECS);
+                assert!(matching_step(RFC_SECRET, &code, now).is_some());
+                let last_verifying = (now..now + 200)
+                    .filter(|t| matching_step(RFC_SECRET, &code, *t).is_some())
+                    .max()
+                    .unwrap();
+                assert!(last_verifying < now + ttl, "at {now}, step {typed}");
+            }
+            // Not much longer: the next step's code is not held up.
+            assert!(ttl <= 3 * STEP_SECS + 1, "at {now}: {ttl}");
+        }
+    }
+
+    #[test]
+    fn a_marker_names_its_account_and_code_and_only_codes_are_marked() {
+        let id = used_code_id("alice", "123456");
+        assert_eq!(id, used_code_id("alice", "123456"));
+        assert_ne!(id, used_code_id("alice", "123457"));
+        assert_ne!(id, used_code_id("bob", "123456"));
+        assert!(!id.contains("123456"));
+        assert!(has_code_form("012345"));
+        for input in ["12345", "1234567", "12a456", "abcd-efgh-jk", ""] {
+            assert!(!has_code_form(input), "{input}");
+        }
     }
 
     #[test]

@@ -436,6 +436,71 @@ async fn a_code_accepted_once_is_refused_again() {
     }
 }
 
+/// A code is marked used when it is posted, with its transaction's read
+/// and before it is checked; the mark is given back unless the code is
+/// accepted. So a code refused unchecked (its transaction unknown, its
+/// CSRF token wrong) or refused as wrong is not used up, and a code
+/// accepted is refused again whether the form names its account or not.
+#[tokio::test]
+async fn a_code_is_used_up_only_by_its_acceptance() {
+    for env in each_env(|_| {}).await {
+        let issuer = env.issuer();
+        let name = env.store_name;
+        let store = &env.provider.app.store;
+        let mut app = Authenticator::new(&env.demo_secret());
+        let browser = Browser::new(issuer);
+        let url = AuthRequest::new().url(issuer, &[]);
+        let code_form = env.demo_sign_in(&browser, &url, None).await;
+        assert!(code_form.html().contains("name=\"otp\""), "{name}");
+        let code = app.fresh_code().await;
+        let forged = browser
+            .submit(&code_form, &[("otp", &code), ("tx", "no-such-transaction")])
+            .await;
+        assert_eq!(*forged.page().0, StatusCode::GONE, "{name}");
+        let cross_site = browser
+            .submit(&code_form, &[("otp", &code), ("csrf", "not-the-token")])
+            .await;
+        assert_eq!(*cross_site.page().0, StatusCode::FORBIDDEN, "{name}");
+        for key in ["signin:account:demo", "signin:ip:127.0.0.1"] {
+            assert_eq!(
+                store.rate_limit_ttl(key).await.unwrap(),
+                None,
+                "{name}: {key} kept a refused post's attempt"
+            );
+        }
+        // A wrong code leaves no mark behind (its failure stays counted).
+        let wrong = if code == "000000" { "000001" } else { "000000" };
+        let failed = browser.submit(&code_form, &[("otp", wrong)]).await;
+        assert_eq!(*failed.page().0, StatusCode::UNAUTHORIZED, "{name}");
+        let wrong_id = tessera_provider::totp::used_code_id("demo", wrong);
+        assert!(
+            !store.unmark_code_used(&wrong_id).await.unwrap(),
+            "{name}: a wrong code stayed marked"
+        );
+        let done = browser.submit(&failed, &[("otp", &code)]).await;
+        assert!(
+            done.callback().contains_key("code"),
+            "{name}: {}",
+            done.html()
+        );
+        // Replayed through a form that names its account (the mark is set
+        // with the transaction's read) and through one that does not (the
+        // code stage marks it): refused both ways.
+        for named in [true, false] {
+            let other = Browser::new(issuer);
+            let code_form = env.demo_sign_in(&other, &url, None).await;
+            let mut fields = vec![("otp", code.as_str())];
+            if !named {
+                fields.push(("username", ""));
+            }
+            let replay = other.submit(&code_form, &fields).await;
+            let (status, html) = replay.page();
+            assert_eq!(*status, StatusCode::UNAUTHORIZED, "{name}, named {named}");
+            assert!(html.contains("already used"), "{name}: {html}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn wrong_codes_lock_the_account_with_a_clear_message() {
     for env in each_env(|c| c.rate_limit.account_failures = 3).await {
@@ -473,19 +538,6 @@ async fn wrong_codes_lock_the_account_with_a_clear_message() {
             "{}",
             env.store_name
         );
-        // That code was counted and used up in the same write: once the
-        // lock is lifted (by hand here), it is refused as a replay.
-        let store = &env.provider.app.store;
-        store.rate_limit_reset("signin:account:demo").await.unwrap();
-        let replayed = browser.submit(&form, &[("otp", &good)]).await;
-        let (status, html) = replayed.page();
-        assert_eq!(*status, StatusCode::UNAUTHORIZED, "{}", env.store_name);
-        assert!(html.contains("already used"), "{html}");
-        // The replay was the first failure since: two more lock again.
-        for _ in 0..2 {
-            form = browser.submit(&form, &[("otp", "000000")]).await;
-        }
-        assert_eq!(*form.page().0, StatusCode::TOO_MANY_REQUESTS);
         let fresh = env
             .demo_sign_in(&Browser::new(issuer), &req.url(issuer, &[]), None)
             .await;
@@ -500,6 +552,17 @@ async fn wrong_codes_lock_the_account_with_a_clear_message() {
                 .contains("Trop de tentatives, réessayez dans 15 minutes."),
             "{}",
             fr_page.html()
+        );
+        // Refused unchecked, the right code was not used up: once the lock
+        // is lifted (by hand here), it completes the sign-in.
+        let store = &env.provider.app.store;
+        store.rate_limit_reset("signin:account:demo").await.unwrap();
+        let done = browser.submit(&form, &[("otp", &good)]).await;
+        assert!(
+            done.callback().contains_key("code"),
+            "{}: {}",
+            env.store_name,
+            done.html()
         );
     }
 }

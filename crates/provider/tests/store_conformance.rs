@@ -1854,15 +1854,15 @@ mod cases {
     }
 
     pub async fn used_code_markers_refuse_replay(store: Arc<dyn Store>) {
-        assert!(store.mark_code_used("d1", 100, SHORT_TTL).await.unwrap());
-        assert!(!store.mark_code_used("d1", 100, SHORT_TTL).await.unwrap());
-        assert!(store.mark_code_used("d1", 101, SHORT_TTL).await.unwrap());
-        assert!(store.mark_code_used("d2", 100, SHORT_TTL).await.unwrap());
+        assert!(store.mark_code_used("a:100", SHORT_TTL).await.unwrap());
+        assert!(!store.mark_code_used("a:100", SHORT_TTL).await.unwrap());
+        assert!(store.mark_code_used("a:101", SHORT_TTL).await.unwrap());
+        assert!(store.mark_code_used("b:100", SHORT_TTL).await.unwrap());
         let wins = concurrently(10, |_| {
             let store = store.clone();
             async move {
                 store
-                    .mark_code_used("d3", 7, Duration::from_secs(90))
+                    .mark_code_used("c:7", Duration::from_secs(90))
                     .await
                     .unwrap()
             }
@@ -1871,13 +1871,32 @@ mod cases {
         assert_eq!(wins.iter().filter(|w| **w).count(), 1);
         tokio::time::sleep(PAST_SHORT_TTL).await;
         assert!(
-            store.mark_code_used("d1", 100, SHORT_TTL).await.unwrap(),
+            store.mark_code_used("a:100", SHORT_TTL).await.unwrap(),
             "marker expired"
         );
         assert!(
-            !store.mark_code_used("d3", 7, SHORT_TTL).await.unwrap(),
+            !store.mark_code_used("c:7", SHORT_TTL).await.unwrap(),
             "longer TTL holds"
         );
+    }
+
+    pub async fn a_used_code_mark_taken_back_can_be_set_again(store: Arc<dyn Store>) {
+        let ttl = Duration::from_secs(90);
+        assert!(store.mark_code_used("a:1", ttl).await.unwrap());
+        assert!(store.mark_code_used("a:2", ttl).await.unwrap());
+        assert!(store.unmark_code_used("a:1").await.unwrap());
+        assert!(
+            !store.unmark_code_used("a:1").await.unwrap(),
+            "already taken back"
+        );
+        assert!(!store.unmark_code_used("never").await.unwrap());
+        assert!(store.mark_code_used("a:1", ttl).await.unwrap());
+        // Only the mark named is taken back.
+        assert!(!store.mark_code_used("a:2", ttl).await.unwrap());
+        assert!(matches!(
+            store.unmark_code_used("").await,
+            Err(StoreError::Invalid(_))
+        ));
     }
 
     pub async fn rate_limits_count_within_window(store: Arc<dyn Store>) {
@@ -2466,6 +2485,7 @@ macro_rules! conformance {
                 refresh_tokens_expire,
                 sessions_and_transactions_live_until_expiry,
                 used_code_markers_refuse_replay,
+                a_used_code_mark_taken_back_can_be_set_again,
                 rate_limits_count_within_window,
                 audit_pages_newest_first,
                 key_material_is_set_once,
@@ -2607,7 +2627,7 @@ mod redis_only {
         assert_eq!(ids(&store.list_devices("alice").await.unwrap()), ["after"]);
         assert!(
             store
-                .mark_code_used("after", 1, Duration::from_secs(60))
+                .mark_code_used("after:1", Duration::from_secs(60))
                 .await
                 .unwrap()
         );
@@ -3149,7 +3169,7 @@ mod embedded_only {
             .await
             .unwrap();
         store
-            .mark_code_used("d", 1, Duration::from_secs(60))
+            .mark_code_used("d:1", Duration::from_secs(60))
             .await
             .unwrap();
         tokio::time::sleep(PAST_SHORT_TTL).await;
@@ -3157,7 +3177,7 @@ mod embedded_only {
         assert_eq!(store.purge_expired().await.unwrap(), 0);
         assert!(
             !store
-                .mark_code_used("d", 1, Duration::from_secs(60))
+                .mark_code_used("d:1", Duration::from_secs(60))
                 .await
                 .unwrap()
         );

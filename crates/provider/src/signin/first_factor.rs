@@ -126,7 +126,7 @@ impl Step<'_> {
         };
         match self.txn.stage.clone() {
             Stage::SecondFactor { uid } if self.form.get("otp").is_some() => {
-                Box::pin(self.second_factor(&uid, account, now)).await
+                Box::pin(self.second_factor(&uid, account, None, now)).await
             }
             Stage::Enrol { uid, pending_id } if self.form.get("otp").is_some() => {
                 Box::pin(self.enrol(&uid, &pending_id, account.active(), now)).await

@@ -9,8 +9,8 @@
 //! may send `otp` together with the password. The code form repeats the
 //! account's name in a hidden `username` (password managers file the code
 //! under it); the transaction decides whose code it is. The account a form
-//! names is read, and a password's attempt counted, with the transaction
-//! (`submit`).
+//! names is read, and a password's or a code's attempt counted (the code
+//! marked used), with the transaction (`submit`).
 
 mod complete;
 mod first_factor;
@@ -280,13 +280,22 @@ pub async fn submit(
         .clone()
         .filter(|_| form.get("password").is_some() || form.get("otp").is_some())
         .filter(|name| !name.is_empty());
-    // A password's attempt is counted with those reads too (it must be
-    // before the password is checked, see `ratelimit`), and given back when
-    // the transaction turns out not to be at its password stage (`Step::run`)
-    // or not to be there at all (below).
-    let counting = form
-        .get("password")
-        .map(|_| EarlyAttempt::count(&app, typed, &origin.ip));
+    // A password's or a code's attempt is counted with those reads too (it
+    // must be before the factor is checked, see `ratelimit`), and given back
+    // when the transaction turns out not to be at the stage of the account
+    // named (`Step::run`) or not to be there at all (below). A code form's
+    // code is marked used with them (`second_factor`), and the mark given
+    // back likewise.
+    let counting = match (form.get("password"), form.get("otp")) {
+        (Some(_), _) => Some(EarlyAttempt::count(&app, typed, &origin.ip, None)),
+        (None, Some(code)) if named.is_some() => Some(EarlyAttempt::count(
+            &app,
+            named.clone(),
+            &origin.ip,
+            Some(code.trim()),
+        )),
+        _ => None,
+    };
     let mut pending = std::pin::pin!(Account::read(&app, named.as_deref(), true));
     let mut loading = std::pin::pin!(load(&app, &tx, &headers));
     let mut early = None;
@@ -356,31 +365,104 @@ pub async fn submit(
     }
 }
 
-/// A password post's attempt, counted before its transaction was read (see
-/// `submit`): the name it was counted under, and the count's outcome.
+/// A password or code post's attempt, counted before its transaction was
+/// read (see `submit`): the name it was counted under, the count's outcome,
+/// and a code form's code marked used under that name.
 struct EarlyAttempt {
     name: Option<String>,
     counted: Result<Attempt, ratelimit::Locked>,
+    code_mark: Option<CodeMark>,
+}
+
+/// A code marked used before it was checked ([`totp::used_code_id`]):
+/// kept if the code is accepted, given back otherwise.
+struct CodeMark {
+    id: String,
+    /// The mark is this post's: the code was not marked before.
+    fresh: bool,
 }
 
 impl EarlyAttempt {
-    async fn count(app: &Provider, name: Option<String>, ip: &str) -> StoreResult<EarlyAttempt> {
-        let counted = (app.config.rate_limit)
-            .begin(&*app.store, name.as_deref(), ip)
-            .await?;
-        Ok(EarlyAttempt { name, counted })
+    async fn count(
+        app: &Provider,
+        name: Option<String>,
+        ip: &str,
+        code: Option<&str>,
+    ) -> StoreResult<EarlyAttempt> {
+        let marking = async {
+            let (Some(name), Some(code)) = (name.as_deref(), code) else {
+                return Ok(None);
+            };
+            if name.is_empty() || !totp::has_code_form(code) {
+                return Ok(None);
+            }
+            let id = totp::used_code_id(name, code);
+            let unix = OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
+            let fresh = app
+                .store
+                .mark_code_used(&id, totp::used_code_ttl(unix))
+                .await?;
+            Ok(Some(CodeMark { id, fresh }))
+        };
+        let (counted, code_mark) = store::together(async {
+            tokio::join!(
+                (app.config.rate_limit).begin(&*app.store, name.as_deref(), ip),
+                marking
+            )
+        })
+        .await;
+        match (counted, code_mark) {
+            (Ok(counted), Ok(code_mark)) => Ok(EarlyAttempt {
+                name,
+                counted,
+                code_mark,
+            }),
+            // Neither stays taken for a post answered with an error.
+            (Ok(counted), Err(e)) => {
+                let early = EarlyAttempt {
+                    name,
+                    counted,
+                    code_mark: None,
+                };
+                Self::give_back(app, Some(early)).await;
+                Err(e)
+            }
+            (Err(e), code_mark) => {
+                CodeMark::give_back(app, code_mark.ok().flatten()).await;
+                Err(e)
+            }
+        }
     }
 
-    /// Gives the attempt back: it was not the transaction's to take. (A
-    /// refused one counted nothing.)
+    /// Gives the attempt and its code's mark back: they were not the
+    /// transaction's to take. (A refused attempt counted nothing.)
     async fn give_back(app: &Provider, early: Option<EarlyAttempt>) {
-        if let Some(EarlyAttempt {
-            counted: Ok(attempt),
-            ..
+        let Some(EarlyAttempt {
+            counted, code_mark, ..
         }) = early
-            && let Err(e) = (app.config.rate_limit).release(&*app.store, attempt).await
+        else {
+            return;
+        };
+        let attempt = async {
+            if let Ok(attempt) = counted
+                && let Err(e) = (app.config.rate_limit).release(&*app.store, attempt).await
+            {
+                tracing::warn!(error = %e, "a sign-in attempt could not be given back");
+            }
+        };
+        tokio::join!(attempt, CodeMark::give_back(app, code_mark));
+    }
+}
+
+impl CodeMark {
+    /// Takes the mark back if it was this post's: its code was not
+    /// accepted, and stays usable (a code typed into an expired sign-in,
+    /// or refused unchecked, is not used up).
+    async fn give_back(app: &Provider, mark: Option<CodeMark>) {
+        if let Some(CodeMark { id, fresh: true }) = mark
+            && let Err(e) = app.store.unmark_code_used(&id).await
         {
-            tracing::warn!(error = %e, "a sign-in attempt could not be given back");
+            tracing::warn!(error = %e, "a code's used mark could not be given back");
         }
     }
 }
@@ -421,7 +503,7 @@ struct Account {
 impl Account {
     /// Reads `name`'s user and (`with_devices`) devices concurrently: one
     /// pipelined round trip on Redis, issued together with the rate-limit
-    /// check (except at the code stage, which counts with the code's mark).
+    /// check (and at the code stage the code's mark).
     async fn read(app: &Provider, name: Option<&str>, with_devices: bool) -> StoreResult<Account> {
         let Some(name) = name.filter(|n| !n.is_empty()) else {
             return Ok(Account {
@@ -451,9 +533,9 @@ impl Account {
 
 impl Step<'_> {
     /// Runs the post's stage; `prefetched` is used when it is the reads of
-    /// the account this transaction's stage checks, `early` (a password
-    /// post's attempt) when the stage is the password's, and given back
-    /// otherwise.
+    /// the account this transaction's stage checks, `early` (a password or
+    /// code post's attempt, and a code's mark) when it was counted under
+    /// the name this stage checks, and given back otherwise.
     async fn run(
         mut self,
         prefetched: Option<Prefetched<'_>>,
@@ -467,12 +549,25 @@ impl Step<'_> {
             Stage::SecondFactor { uid } | Stage::Enrol { uid, .. } => Some(uid.clone()),
             Stage::SaveRecoveryCodes { .. } => None,
         };
-        let at_password = matches!(self.txn.stage, Stage::Password);
-        let early = match early {
-            Some(early) if at_password && early.name == name => Some(early.counted),
+        let at_code = matches!(self.txn.stage, Stage::SecondFactor { .. });
+        let at_recovery_codes = matches!(self.txn.stage, Stage::SaveRecoveryCodes { .. });
+        // Counted under the name this stage checks: this stage's attempt.
+        // A code's mark is the code stage's alone (the enrolment's
+        // confirming code is not used up).
+        let (early, code_mark) = match early {
+            Some(early) if !at_recovery_codes && early.name == name => {
+                let code_mark = match early.code_mark {
+                    Some(mark) if !at_code => {
+                        CodeMark::give_back(self.app, Some(mark)).await;
+                        None
+                    }
+                    mark => mark,
+                };
+                (Some(early.counted), code_mark)
+            }
             other => {
                 EarlyAttempt::give_back(self.app, other).await;
-                None
+                (None, None)
             }
         };
         // Nothing is guessed at this stage (the factors are proven): no
@@ -484,29 +579,26 @@ impl Step<'_> {
         {
             return self.recovery_codes_saved(uid, *authenticated_at).await;
         }
+        let at_password = matches!(self.txn.stage, Stage::Password);
         let with_devices = !matches!(self.txn.stage, Stage::Enrol { .. });
-        // The code stage counts its attempt itself, in one write with the
-        // code's mark (see `second_factor`).
-        let counted_by_stage = matches!(self.txn.stage, Stage::SecondFactor { .. });
+        // Unless counted with the transaction's read, the code stage counts
+        // its attempt itself, in one write with the code's mark (see
+        // `second_factor`).
+        let counted_by_stage = at_code && early.is_none();
         // Read already if the form named the account this stage checks
         // (the password stage's typed name, the code stage's own account);
         // any other name is ignored.
         let prefetched = match prefetched {
-            Some(p)
-                if (counted_by_stage || at_password)
-                    && name.as_deref() == Some(p.name.as_str()) =>
-            {
+            Some(p) if (at_code || at_password) && name.as_deref() == Some(p.name.as_str()) => {
                 Some(p)
             }
             _ => None,
         };
         let (begun, account) = tokio::join!(
             async {
-                if counted_by_stage {
-                    return Ok(Ok(()));
-                }
                 match early {
                     Some(counted) => self.settle_attempt(counted).await,
+                    None if counted_by_stage => Ok(Ok(())),
                     None => self.begin_attempt(name.as_deref()).await,
                 }
             },
@@ -521,11 +613,12 @@ impl Step<'_> {
                 }
             },
         );
-        if let Err(refusal) = begun? {
-            return Ok(refusal);
-        }
+        let code_mark = match self.refused_unchecked(begun, code_mark).await {
+            Ok(code_mark) => code_mark,
+            Err(refused) => return refused,
+        };
         let answer = match account {
-            Ok(account) => self.stage(account, now).await,
+            Ok(account) => self.stage(account, code_mark, now).await,
             Err(e) => Err(e),
         };
         // Not a failure (which keeps it): not counted.
@@ -533,15 +626,17 @@ impl Step<'_> {
         answer
     }
 
-    /// The post's stage, run with its account read.
+    /// The post's stage, run with its account read (and at the code stage
+    /// with the code's mark, if set with the transaction's read).
     async fn stage(
         &mut self,
         account: Account,
+        code_mark: Option<CodeMark>,
         now: OffsetDateTime,
     ) -> Result<Response, StoreError> {
         match self.txn.stage.clone() {
             Stage::Password => self.password(account, now).await,
-            Stage::SecondFactor { uid } => self.second_factor(&uid, account, now).await,
+            Stage::SecondFactor { uid } => self.second_factor(&uid, account, code_mark, now).await,
             Stage::Enrol { uid, pending_id } => {
                 self.enrol(&uid, &pending_id, account.active(), now).await
             }
@@ -568,6 +663,23 @@ impl Step<'_> {
             .begin(&*self.app.store, name, &self.origin.ip)
             .await?;
         self.settle_attempt(counted).await
+    }
+
+    /// The code's mark when the attempt `begun`; otherwise the answer
+    /// refusing the post (or the store's error), the mark given back: a
+    /// code refused unchecked is not used up.
+    async fn refused_unchecked(
+        &self,
+        begun: StoreResult<Result<(), Response>>,
+        code_mark: Option<CodeMark>,
+    ) -> Result<Option<CodeMark>, Result<Response, StoreError>> {
+        let refused = match begun {
+            Ok(Ok(())) => return Ok(code_mark),
+            Ok(Err(page)) => Ok(page),
+            Err(e) => Err(e),
+        };
+        CodeMark::give_back(self.app, code_mark).await;
+        Err(refused)
     }
 
     /// Keeps a counted attempt for the post's outcome; the page refusing it

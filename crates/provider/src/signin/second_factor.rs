@@ -2,22 +2,20 @@
 //! recovery code), or the enrolment of a first authenticator whose
 //! confirming code also completes the sign-in.
 
-use std::time::Duration as StdDuration;
-
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use secrecy::{ExposeSecret, SecretString};
 use time::{Duration, OffsetDateTime};
 
 use super::complete::Completion;
-use super::{Account, Stage, Step, transaction};
+use super::{Account, CodeMark, Stage, Step, transaction};
 use crate::audit;
 use crate::crypto::random_token;
 use crate::i18n::Lang;
 use crate::state::Provider;
 use crate::store::{
     self, AuditAction, Device, EncryptedSecret, FirstDeviceCodes, PendingEnrollment, StoreError,
-    User,
+    StoreResult, User,
 };
 use crate::{recovery, totp};
 
@@ -97,17 +95,24 @@ impl Step<'_> {
         }
     }
 
+    /// `mark` is this post's code marked used with the transaction's read
+    /// (`submit`), if it was; otherwise the code is marked here, once it
+    /// matches.
     pub(super) async fn second_factor(
         &self,
         uid: &str,
         account: Account,
+        mark: Option<CodeMark>,
         now: OffsetDateTime,
     ) -> Result<Response, StoreError> {
         let t = self.lang.texts();
         let devices = account.devices.clone();
         let (code, user) = match self.code_and_user(account.active()).await? {
             Ok(found) => found,
-            Err(refusal) => return Ok(refusal),
+            Err(refusal) => {
+                CodeMark::give_back(self.app, mark).await;
+                return Ok(refusal);
+            }
         };
         let devices = match devices {
             Some(devices) => devices,
@@ -123,66 +128,40 @@ impl Step<'_> {
             .recovered_at()
             .map(|at| totp::last_step_accepted_at(at.unix_timestamp().max(0) as u64));
         let mut used_before_recovery = false;
-        // The devices whose code this is (one, in practice): matching is
+        // The device whose code this is (one, in practice): matching is
         // arithmetic, done before anything is written.
-        let matches: Vec<(Device, u64)> = devices
-            .into_iter()
-            .filter_map(|device| {
-                let Ok(secret) = self.app.secret_key.open(&device.secret.0, uid) else {
-                    tracing::error!(uid, device = %device.id, "device secret does not decrypt");
-                    return None;
-                };
-                let step = totp::matching_step(secret.expose_secret(), code, unix)?;
-                if recovered_through.is_some_and(|last| step <= last) {
-                    used_before_recovery = true;
-                    return None;
-                }
-                Some((device, step))
-            })
-            .collect();
-        let store = &self.app.store;
-        let mark = |device_id: String, step: u64| async move {
-            let ttl = StdDuration::from_secs(totp::replay_ttl_secs(step, unix));
-            store.mark_code_used(&device_id, step, ttl).await
-        };
-        // The attempt is counted and the code marked used on the first
-        // device it matches in one write (one commit of the embedded store
-        // instead of two). Counted before any answer all the same: a post
-        // over the threshold is refused whatever its code, which it may
-        // have used up. A code sent with the password is counted with it.
-        let counted_here = self.attempt_slot().is_none();
-        let (begun, mut first_marked) = store::together(async {
-            tokio::join!(
-                async {
-                    if !counted_here {
-                        return Ok(Ok(()));
-                    }
-                    self.begin_attempt(Some(uid)).await
-                },
-                async {
-                    match matches.first() {
-                        Some((device, step)) => Some(mark(device.id.clone(), *step).await),
-                        None => None,
-                    }
-                }
-            )
-        })
-        .await;
-        if let Err(refusal) = begun? {
-            return Ok(refusal);
-        }
-        let mut replayed = used_before_recovery;
-        let mut used_device = None;
-        for (device, step) in matches {
-            let marked = match first_marked.take() {
-                Some(marked) => marked?,
-                None => mark(device.id.clone(), step).await?,
+        let matched: Option<Device> = devices.into_iter().find(|device| {
+            let Ok(secret) = self.app.secret_key.open(&device.secret.0, uid) else {
+                tracing::error!(uid, device = %device.id, "device secret does not decrypt");
+                return false;
             };
-            if marked {
-                used_device = Some(device);
-                break;
+            let Some(step) = totp::matching_step(secret.expose_secret(), code, unix) else {
+                return false;
+            };
+            if recovered_through.is_some_and(|last| step <= last) {
+                used_before_recovery = true;
+                return false;
             }
-            replayed = true;
+            true
+        });
+        let (mark, begun) = match mark {
+            Some(mark) => (Some(mark), Ok(Ok(()))),
+            None => {
+                self.count_and_mark(uid, code, matched.is_some(), unix)
+                    .await
+            }
+        };
+        let mark = match self.refused_unchecked(begun, mark).await {
+            Ok(mark) => mark,
+            Err(refused) => return refused,
+        };
+        let fresh = mark.as_ref().is_some_and(|m| m.fresh);
+        let replayed = used_before_recovery || (matched.is_some() && !fresh);
+        let used_device = matched.filter(|_| fresh);
+        if used_device.is_none() {
+            // Not this code's use: a wrong code (or a recovery code) stays
+            // what it was.
+            CodeMark::give_back(self.app, mark).await;
         }
         let amr: &[&str] = if used_device.is_some() {
             &["pwd", "otp", "mfa"]
@@ -238,6 +217,44 @@ impl Step<'_> {
         let (finished, touched) = store::together(async { tokio::join!(finished, touched) }).await;
         touched?;
         finished
+    }
+
+    /// Counts this post's attempt (unless it was counted with the
+    /// password) and, when the code `matches` one of the account's devices,
+    /// marks it used: in one write (one commit of the embedded store
+    /// instead of two). Counted before any answer all the same.
+    async fn count_and_mark(
+        &self,
+        uid: &str,
+        code: &str,
+        matches: bool,
+        unix: u64,
+    ) -> (Option<CodeMark>, StoreResult<Result<(), Response>>) {
+        let counted_here = self.attempt_slot().is_none();
+        let store = &self.app.store;
+        let (begun, marked) = store::together(async {
+            tokio::join!(
+                async {
+                    if !counted_here {
+                        return Ok(Ok(()));
+                    }
+                    self.begin_attempt(Some(uid)).await
+                },
+                async {
+                    if !matches {
+                        return Ok(None);
+                    }
+                    let id = totp::used_code_id(uid, code);
+                    let fresh = store.mark_code_used(&id, totp::used_code_ttl(unix)).await?;
+                    Ok(Some(CodeMark { id, fresh }))
+                }
+            )
+        })
+        .await;
+        match marked {
+            Ok(mark) => (mark, begun),
+            Err(e) => (None, begun.and(Err(e))),
+        }
     }
 
     pub(super) async fn enrol(

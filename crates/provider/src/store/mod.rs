@@ -343,18 +343,19 @@ pub trait Store: Send + Sync + 'static {
 
     // ----- TOTP replay protection -----
 
-    /// Marks the code of `time_step` as used for this device for `ttl`;
-    /// `false` if it already was (SET NX semantics). Visible at once,
-    /// durable (on a store that waits for the disk) with the next durable
-    /// commit or the store's close: a crash before that may forget the
-    /// mark, which is why a store recovered from a crash refuses every code
-    /// that could have been accepted before ([`Store::recovered_at`]).
-    async fn mark_code_used(
-        &self,
-        device_id: &str,
-        time_step: u64,
-        ttl: Duration,
-    ) -> StoreResult<bool>;
+    /// Marks a code as used for `ttl`; `false` if it already was (SET NX
+    /// semantics). `code_id` names the account and the code typed
+    /// ([`crate::totp::used_code_id`]): a code is marked when it is posted,
+    /// before it is checked, and the mark is taken back
+    /// ([`Store::unmark_code_used`]) unless the code is accepted (see
+    /// `signin::second_factor`). Visible at once, durable (on a store that
+    /// waits for the disk) with the next durable commit or the store's
+    /// close: a crash before that may forget the mark, which is why a store
+    /// recovered from a crash refuses every code that could have been
+    /// accepted before ([`Store::recovered_at`]).
+    async fn mark_code_used(&self, code_id: &str, ttl: Duration) -> StoreResult<bool>;
+    /// Takes back a mark of [`Store::mark_code_used`]; whether one was there.
+    async fn unmark_code_used(&self, code_id: &str) -> StoreResult<bool>;
 
     // ----- rate limiting -----
 

@@ -1015,15 +1015,10 @@ impl Store for EmbeddedStore {
 
     // ----- TOTP replay protection -----
 
-    async fn mark_code_used(
-        &self,
-        device_id: &str,
-        time_step: u64,
-        ttl: Duration,
-    ) -> StoreResult<bool> {
-        check_key("device id", device_id)?;
+    async fn mark_code_used(&self, code_id: &str, ttl: Duration) -> StoreResult<bool> {
+        check_key("code id", code_id)?;
         check_ttl("used code marker", ttl)?;
-        let key = ephemeral_key("used", &format!("{device_id}\0{time_step}"));
+        let key = ephemeral_key("used", code_id);
         self.write_lazy(move |txn| {
             let mut table = txn.open_table(EPHEMERAL)?;
             if ephemeral_get(&table, &key)?.is_some() {
@@ -1033,6 +1028,15 @@ impl Store for EmbeddedStore {
             Ok(true)
         })
         .await
+    }
+
+    async fn unmark_code_used(&self, code_id: &str) -> StoreResult<bool> {
+        check_key("code id", code_id)?;
+        let key = ephemeral_key("used", code_id);
+        // Lazily: a crash that forgets the unmarking leaves a code refused
+        // that was not used, never the reverse.
+        self.write_lazy(move |txn| remove_ephemeral(txn, &key))
+            .await
     }
 
     // ----- rate limiting -----
@@ -1233,12 +1237,15 @@ impl EmbeddedStore {
 
     /// Whether an unexpired value was removed.
     async fn delete_ephemeral(&self, key: String) -> StoreResult<bool> {
-        self.write(move |txn| {
-            let mut table = txn.open_table(EPHEMERAL)?;
-            let live = ephemeral_get(&table, &key)?.is_some();
-            table.remove(key.as_str())?;
-            Ok(live)
-        })
-        .await
+        self.write(move |txn| remove_ephemeral(txn, &key)).await
     }
+}
+
+/// Removes `key` from the ephemeral table: whether it held an unexpired
+/// value.
+fn remove_ephemeral(txn: &WriteTransaction, key: &str) -> StoreResult<bool> {
+    let mut table = txn.open_table(EPHEMERAL)?;
+    let live = ephemeral_get(&table, key)?.is_some();
+    table.remove(key)?;
+    Ok(live)
 }

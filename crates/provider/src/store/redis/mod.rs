@@ -1251,18 +1251,13 @@ impl Store for RedisStore {
 
     // ----- TOTP replay protection -----
 
-    async fn mark_code_used(
-        &self,
-        device_id: &str,
-        time_step: u64,
-        ttl: Duration,
-    ) -> StoreResult<bool> {
-        check_key("device id", device_id)?;
+    async fn mark_code_used(&self, code_id: &str, ttl: Duration) -> StoreResult<bool> {
+        check_key("code id", code_id)?;
         check_ttl("used code marker", ttl)?;
         let set: Option<String> = self
             .query(
                 cmd("SET")
-                    .arg(self.key("used", &format!("{device_id}:{time_step}")))
+                    .arg(self.key("used", code_id))
                     .arg(1)
                     .arg("NX")
                     .arg("PX")
@@ -1270,6 +1265,11 @@ impl Store for RedisStore {
             )
             .await?;
         Ok(set.is_some())
+    }
+
+    async fn unmark_code_used(&self, code_id: &str) -> StoreResult<bool> {
+        check_key("code id", code_id)?;
+        self.delete(&self.key("used", code_id)).await
     }
 
     // ----- rate limiting -----
