@@ -38,13 +38,14 @@ async fn handle(
     // A code is looked up while its client authenticates (one store round
     // trip fewer per sign-in); nothing is done with it unless the client is
     // who it says.
-    let code = match form.get("grant_type") {
+    let grant_type = form.get("grant_type");
+    let code = match grant_type {
         Some("authorization_code") => form.get("code"),
         _ => None,
     };
     let (client, grant) = tokio::join!(authenticate(app, headers, form), look_up_code(app, code));
     let client = client?;
-    match form.get("grant_type") {
+    match grant_type {
         Some("authorization_code") => authorization_code(app, &client, form, grant?).await,
         Some("refresh_token") => refresh(app, &client, form).await,
         Some(_) => Err(OAuthError::new(
