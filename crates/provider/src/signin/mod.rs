@@ -579,19 +579,16 @@ impl Step<'_> {
         {
             return self.recovery_codes_saved(uid, *authenticated_at).await;
         }
-        let at_password = matches!(self.txn.stage, Stage::Password);
         let with_devices = !matches!(self.txn.stage, Stage::Enrol { .. });
         // Unless counted with the transaction's read, the code stage counts
         // its attempt itself, in one write with the code's mark (see
         // `second_factor`).
         let counted_by_stage = at_code && early.is_none();
         // Read already if the form named the account this stage checks
-        // (the password stage's typed name, the code stage's own account);
-        // any other name is ignored.
+        // (the password stage's typed name, the code or enrolment stage's
+        // own account); any other name is ignored.
         let prefetched = match prefetched {
-            Some(p) if (at_code || at_password) && name.as_deref() == Some(p.name.as_str()) => {
-                Some(p)
-            }
+            Some(p) if name.as_deref() == Some(p.name.as_str()) => Some(p),
             _ => None,
         };
         let (begun, account) = tokio::join!(
