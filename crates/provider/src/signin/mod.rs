@@ -396,13 +396,8 @@ impl EarlyAttempt {
             if name.is_empty() || !totp::has_code_form(code) {
                 return Ok(None);
             }
-            let id = totp::used_code_id(name, code);
             let unix = OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
-            let fresh = app
-                .store
-                .mark_code_used(&id, totp::used_code_ttl(unix))
-                .await?;
-            Ok(Some(CodeMark { id, fresh }))
+            CodeMark::take(app, name, code, unix).await.map(Some)
         };
         let (counted, code_mark) = store::together(async {
             tokio::join!(
@@ -455,6 +450,16 @@ impl EarlyAttempt {
 }
 
 impl CodeMark {
+    /// Marks `code`, typed at `unix` for `account`, used.
+    async fn take(app: &Provider, account: &str, code: &str, unix: u64) -> StoreResult<CodeMark> {
+        let id = totp::used_code_id(account, code);
+        let fresh = app
+            .store
+            .mark_code_used(&id, totp::used_code_ttl(unix))
+            .await?;
+        Ok(CodeMark { id, fresh })
+    }
+
     /// Takes the mark back if it was this post's: its code was not
     /// accepted, and stays usable (a code typed into an expired sign-in,
     /// or refused unchecked, is not used up).

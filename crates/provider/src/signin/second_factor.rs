@@ -231,7 +231,6 @@ impl Step<'_> {
         unix: u64,
     ) -> (Option<CodeMark>, StoreResult<Result<(), Response>>) {
         let counted_here = self.attempt_slot().is_none();
-        let store = &self.app.store;
         let (begun, marked) = store::together(async {
             tokio::join!(
                 async {
@@ -244,9 +243,7 @@ impl Step<'_> {
                     if !matches {
                         return Ok(None);
                     }
-                    let id = totp::used_code_id(uid, code);
-                    let fresh = store.mark_code_used(&id, totp::used_code_ttl(unix)).await?;
-                    Ok(Some(CodeMark { id, fresh }))
+                    CodeMark::take(self.app, uid, code, unix).await.map(Some)
                 }
             )
         })
